@@ -1,0 +1,56 @@
+# Jichitai Cloud — the two commands in the README are `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/jichitai
+SCALE ?= 0.1
+HOST ?= 127.0.0.1:8000
+
+.PHONY: demo test test-sqlite test-postgres env fonts serve bench bench-search bench-changes bench-load clean screenshots
+
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --require-hashes -r requirements.lock
+	$(PY) scripts/link_src.py
+	touch $(STAMP)
+
+env: $(STAMP)
+
+# Japanese fonts (IPAmj明朝 for names with IVS, IPAex for everything else) from Debian, when missing and possible.
+fonts:
+	@if [ -f /usr/share/fonts/truetype/ipamj/ipamjm.ttf ] && [ -f /usr/share/fonts/opentype/ipaexfont-mincho/ipaexm.ttf ]; then \
+	  echo "fonts: IPAmj明朝 and IPAex present"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  (apt-get install -y -qq fonts-ipamj-mincho fonts-ipaexfont >/dev/null 2>&1 || \
+	   (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq fonts-ipamj-mincho fonts-ipaexfont >/dev/null 2>&1)) \
+	   && echo "fonts: installed fonts-ipamj-mincho fonts-ipaexfont" \
+	   || echo "fonts: could not install; names fall back to the browser's fonts"; \
+	else \
+	  echo "fonts: not installed (need root and apt-get: sudo apt-get install fonts-ipamj-mincho fonts-ipaexfont)"; \
+	fi
+
+demo: env fonts
+	$(VENV)/bin/jichitai migrate --noinput -v 0
+	$(VENV)/bin/jichitai seed_demo --scale $(SCALE)
+	$(VENV)/bin/jichitai runserver --noreload $(HOST)
+
+test: env
+	bash scripts/run-tests.sh
+
+bench: bench-search bench-changes bench-load
+
+bench-search: env
+	$(PY) benchmarks/bench_search.py
+
+bench-changes: env
+	$(PY) benchmarks/bench_changes.py
+
+bench-load: env
+	$(PY) benchmarks/bench_load.py
+
+screenshots: env
+	$(PY) scripts/screenshots.py
+
+clean:
+	rm -rf $(VENV) var/*.sqlite3*

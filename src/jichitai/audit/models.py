@@ -1,0 +1,61 @@
+"""Append-only, hash-chained audit log: one chain per municipality, and one for the platform itself."""
+from django.db import models
+
+from jichitai.tenancy.scope import require_municipality
+
+
+class AppendOnlyError(RuntimeError):
+    pass
+
+
+class AuditChain(models.Model):
+    """The head of one chain (its last sequence number and hash); locked while an entry is appended."""
+
+    key = models.CharField(max_length=16, unique=True)  # municipality code, or "platform"
+    last_seq = models.BigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64, default="0" * 64)
+
+
+class ScopedAuditManager(models.Manager):
+    def get_queryset(self):
+        m = require_municipality()
+        return super().get_queryset().filter(municipality_id=m.pk)
+
+
+class AuditEvent(models.Model):
+    chain_key = models.CharField(max_length=16)
+    seq = models.BigIntegerField()
+    municipality = models.ForeignKey(
+        "tenancy.Municipality", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    occurred_at = models.DateTimeField("日時")
+    actor_id = models.BigIntegerField(null=True)
+    actor_username = models.CharField("操作者", max_length=150, blank=True)
+    actor_role = models.CharField("役割", max_length=16, blank=True)
+    action = models.CharField("操作", max_length=40)
+    object_type = models.CharField("対象種別", max_length=40, blank=True)
+    object_id = models.CharField("対象", max_length=64, blank=True)
+    terminal = models.CharField("端末", max_length=120, blank=True)
+    detail = models.TextField("内容", blank=True)  # canonical JSON, stored as text so it reads back byte-identical
+    prev_hash = models.CharField(max_length=64)
+    entry_hash = models.CharField(max_length=64)
+
+    objects = ScopedAuditManager()
+    all_chains = models.Manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["chain_key", "seq"], name="audit_chain_seq_unique")]
+        indexes = [
+            models.Index(fields=["municipality", "-seq"], name="audit_muni_seq"),
+            models.Index(fields=["municipality", "action", "-seq"], name="audit_muni_action"),
+            models.Index(fields=["municipality", "object_type", "object_id"], name="audit_muni_object"),
+        ]
+        base_manager_name = "all_chains"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnlyError("audit entries are never changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("audit entries are never deleted")

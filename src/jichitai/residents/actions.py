@@ -1,0 +1,551 @@
+"""Every change to the register (異動). One function per change kind; each runs in one transaction, checks the
+business rules with Japanese messages, appends a full history snapshot per person changed, and writes one audit
+event. Views and commands call these functions; nothing else writes residents.
+"""
+import datetime as dt
+import secrets
+import unicodedata
+from dataclasses import dataclass, field
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from jichitai.audit.actions import append as audit_append
+from jichitai.audit.actions import terminal_of
+from jichitai.common.checkdigits import validate_individual_number, validate_resident_code
+from jichitai.moji.kana import kana_key, name_key
+from jichitai.tenancy.models import next_number
+from jichitai.tenancy.roles import Perm, has_perm
+from jichitai.tenancy.scope import require_municipality
+
+from .models import SNAPSHOT_FIELDS, ChangeKind, Household, Person, PersonHistory, Status
+
+
+class RuleError(Exception):
+    """A change broke a business rule. `errors` maps a field name (or "__all__") to Japanese messages."""
+
+    def __init__(self, errors):
+        if isinstance(errors, str):
+            errors = {"__all__": [errors]}
+        self.errors = {k: (v if isinstance(v, list) else [v]) for k, v in errors.items()}
+        super().__init__("; ".join(m for msgs in self.errors.values() for m in msgs))
+
+
+class ConflictError(RuleError):
+    """Someone else changed the person since the form was opened."""
+
+
+CONFLICT_MESSAGE = (
+    "この住民は、画面を開いた後に他の職員が更新しました。入力内容は保存していません。"
+    "最新の内容を確認してから、もう一度入力してください。"
+)
+
+
+@dataclass
+class Actor:
+    """Who is changing what, from where: passed to every action."""
+
+    user: object
+    terminal: str = "system"
+    municipality: object = field(default=None)
+
+    def __post_init__(self):
+        if self.municipality is None:
+            self.municipality = require_municipality()
+        if getattr(self.user, "municipality_id", None) != self.municipality.pk:
+            raise RuleError("この自治体の住民記録を変更する権限がありません")
+        if not has_perm(self.user, Perm.CHANGE_RESIDENTS):
+            raise RuleError("住民記録を変更する権限がありません")
+
+    @classmethod
+    def from_request(cls, request):
+        return cls(user=request.user, terminal=terminal_of(request))
+
+
+# ---------------------------------------------------------------- helpers shared by the actions
+
+PERSON_INPUT_FIELDS = [
+    "family_name", "given_name", "family_name_kana", "given_name_kana", "former_family_name",
+    "former_family_name_kana", "birth_date", "sex", "relationship", "honseki", "hittosha", "postal_code", "address",
+    "address_katagaki", "previous_address", "resident_code", "individual_number",
+    "elector", "nhi", "late_elderly_medical", "care_insurance", "national_pension", "child_allowance",
+    "adult_ward", "dv_protected", "is_foreign", "nationality", "foreign_category", "residence_status",
+    "period_of_stay", "stay_expiry", "residence_card_no", "alias_name", "alias_name_kana",
+]
+CORRECTABLE_FIELDS = [f for f in PERSON_INPUT_FIELDS if f not in ("resident_code",)]
+
+
+def address_key(text: str) -> str:
+    return unicodedata.normalize("NFKC", text or "").replace(" ", "").replace("\u3000", "")
+
+
+def compute_keys(p: Person) -> None:
+    p.name_key = name_key(p.family_name + p.given_name)
+    p.given_key = name_key(p.given_name)
+    p.kana_key = kana_key(p.family_name_kana + p.given_name_kana)
+    p.address_key = address_key(p.address)
+
+
+def snapshot(p: Person) -> dict:
+    out = {}
+    for f in SNAPSHOT_FIELDS:
+        v = p.household.household_no if f == "household_no" else getattr(p, f)
+        out[f] = v.isoformat() if isinstance(v, dt.date) else v
+    return out
+
+
+def _today():
+    return timezone.localdate()
+
+
+def _check_dates(change_date, notification_date, *, person=None, notification_after_change=True, future_ok=False):
+    errors = {}
+    today = _today()
+    if change_date is None:
+        errors["change_date"] = "異動日を入力してください"
+    elif change_date > today and not future_ok:
+        errors["change_date"] = "異動日に未来の日付は指定できません"
+    if notification_date is not None:
+        if notification_date > today:
+            errors["notification_date"] = "届出日に未来の日付は指定できません"
+        elif notification_after_change and change_date and notification_date < change_date:
+            errors["notification_date"] = "届出日が異動日より前になっています"
+    if person is not None and change_date and person.last_change_date and change_date < person.last_change_date:
+        errors["change_date"] = (
+            f"異動日が前回の異動日（{person.last_change_date:%Y-%m-%d}）より前になっています。"
+            "日付の順序を確認してください"
+        )
+    if errors:
+        raise RuleError(errors)
+
+
+def _require_resident(person: Person):
+    if person.status == Status.REMOVED:
+        raise RuleError("この住民は消除されています（除票）。除票に異動は登録できません")
+
+
+def _validate_person_fields(values: dict, *, exclude_pk=None):
+    errors = {}
+    if not (values.get("family_name") or "").strip():
+        errors["family_name"] = "氏を入力してください"
+    if "birth_date" in values and values["birth_date"] is None:
+        errors["birth_date"] = "生年月日を入力してください"
+    elif values.get("birth_date") and values["birth_date"] > _today():
+        errors["birth_date"] = "生年月日に未来の日付は指定できません"
+    if values.get("sex") not in ("1", "2"):
+        errors["sex"] = "性別を選択してください"
+    if "address" in values and not (values.get("address") or "").strip():
+        errors["address"] = "住所を入力してください"
+    for key in ("family_name", "given_name", "family_name_kana", "given_name_kana", "address", "honseki"):
+        text = values.get(key) or ""
+        if any(0xE000 <= ord(c) <= 0xF8FF for c in text):
+            errors[key] = "外字（私用領域の文字）は登録できません。文字の登録手続きをしてください"
+    if values.get("individual_number"):
+        try:
+            values["individual_number"] = validate_individual_number(values["individual_number"])
+        except ValueError as e:
+            errors["individual_number"] = str(e).split(" / ")[0]
+    if values.get("resident_code"):
+        try:
+            values["resident_code"] = validate_resident_code(values["resident_code"])
+        except ValueError as e:
+            errors["resident_code"] = str(e).split(" / ")[0]
+        else:
+            dup = Person.objects.filter(resident_code=values["resident_code"], status=Status.RESIDENT)
+            if exclude_pk:
+                dup = dup.exclude(pk=exclude_pk)
+            if dup.exists():
+                errors["resident_code"] = "この住民票コードは既に他の住民に記載されています（重複）"
+    if values.get("is_foreign") and not values.get("nationality"):
+        errors["nationality"] = "外国人住民は国籍・地域を入力してください"
+    if errors:
+        raise RuleError(errors)
+
+
+def _new_resident_code() -> str:
+    for _ in range(20):
+        code = str(secrets.randbelow(10**11)).zfill(11)
+        if not Person.objects.filter(resident_code=code).exists():
+            return code
+    raise RuleError("住民票コードを採番できませんでした")
+
+
+def _save(actor: Actor, person: Person, kind, change_date, notification_date, *, expected_version=None, note=""):
+    """Write the person's new state (optimistic lock on `version`) and append its history snapshot."""
+    compute_keys(person)
+    person.last_change_date = max(filter(None, [person.last_change_date, change_date]))
+    if person.pk is None:
+        person.version = 1
+        person.save(force_insert=True)
+    else:
+        expected = person.version if expected_version is None else expected_version
+        values = {f.attname: getattr(person, f.attname) for f in Person._meta.concrete_fields
+                  if f.attname not in ("id", "municipality_id", "version")}
+        updated = Person.objects.filter(pk=person.pk, version=expected).update(version=expected + 1, **values)
+        if updated != 1:
+            raise ConflictError(CONFLICT_MESSAGE)
+        person.version = expected + 1
+    history_no = person.history.count() + 1 if person.version > 1 else 1
+    PersonHistory.objects.create(
+        person=person, history_no=history_no, change_kind=kind, change_date=change_date,
+        notification_date=notification_date, processed_at=timezone.now(), operator=actor.user.username,
+        terminal=actor.terminal, note=note, snapshot=snapshot(person),
+    )
+    return history_no
+
+
+def _audit(actor: Actor, kind, persons, detail=None):
+    audit_append(
+        actor.municipality, f"resident.change.{kind}", actor=actor.user, terminal=actor.terminal,
+        object_type="person", object_id=",".join(str(p.pk) for p in persons),
+        detail={"kind": str(kind), **(detail or {})},
+    )
+
+
+def _active_members(household, exclude=()):
+    ids = [p.pk for p in exclude]
+    return list(Person.objects.filter(household=household, status=Status.RESIDENT).exclude(pk__in=ids)
+                .order_by("pk"))
+
+
+def _handle_head_leaving(actor, person, new_head, kind, change_date, notification_date, note=""):
+    """A head leaving a household with members left behind must name the new head; that is recorded too."""
+    if not person.is_head:
+        return []
+    remaining = _active_members(person.household, exclude=[person])
+    if not remaining:
+        Household.objects.filter(pk=person.household_id).update(is_active=False, head=None)
+        return []
+    if new_head is None:
+        raise RuleError({"new_head": "世帯主が抜けると、世帯に世帯主がいなくなります。新しい世帯主を指定してください"})
+    if new_head.pk not in {m.pk for m in remaining}:
+        raise RuleError({"new_head": "新しい世帯主は、同じ世帯に残る住民から選んでください"})
+    new_head.is_head = True
+    new_head.relationship = "世帯主"
+    _save(actor, new_head, ChangeKind.HEAD_CHANGE, change_date, notification_date, note=note or "世帯主の異動に伴う変更")
+    Household.objects.filter(pk=person.household_id).update(head=new_head)
+    return [new_head]
+
+
+def _lock(person: Person, expected_version):
+    """Re-read the person inside the transaction; a version the caller did not see means a conflict."""
+    fresh = Person.objects.select_for_update().select_related("household").get(pk=person.pk)
+    if expected_version is not None and fresh.version != expected_version:
+        raise ConflictError(CONFLICT_MESSAGE)
+    return fresh
+
+
+# ---------------------------------------------------------------- 記載: births and arrivals
+
+def _create_person(actor, kind, household, values, change_date, notification_date, note="", is_head=False):
+    values = dict(values)
+    _validate_person_fields(values)
+    person = Person(household=household, is_head=is_head,
+                    **{k: v for k, v in values.items() if k in PERSON_INPUT_FIELDS})
+    for f in ("given_name", "family_name_kana", "given_name_kana", "former_family_name", "former_family_name_kana",
+              "honseki", "hittosha", "postal_code", "address_katagaki", "previous_address", "individual_number",
+              "nationality", "foreign_category", "residence_status", "period_of_stay", "residence_card_no",
+              "alias_name", "alias_name_kana"):
+        if getattr(person, f) is None:
+            setattr(person, f, "")
+    person.atena_no = next_number(actor.municipality, "atena")
+    person.resident_code = values.get("resident_code") or _new_resident_code()
+    person.became_resident_date = change_date
+    person.address_date = change_date
+    person.notification_date = notification_date
+    person.status = Status.RESIDENT
+    try:
+        with transaction.atomic():
+            _save(actor, person, kind, change_date, notification_date, note=note)
+    except IntegrityError:
+        raise RuleError("宛名番号または住民票コードが重複しています") from None
+    return person
+
+
+def _new_household(actor, values):
+    return Household.objects.create(household_no=next_number(actor.municipality, "household"))
+
+
+@transaction.atomic
+def register_birth(actor: Actor, *, household: Household, values: dict, notification_date, note=""):
+    """出生: a child born into an existing household; the change date is the birth date."""
+    birth = values.get("birth_date")
+    _check_dates(birth, notification_date)
+    if not household.is_active or household.head_id is None:
+        raise RuleError("この世帯は現存しません。出生は現存する世帯に記載してください")
+    head = Person.objects.get(pk=household.head_id)
+    values = {"address": head.address, "address_katagaki": head.address_katagaki, "postal_code": head.postal_code,
+              **{k: v for k, v in values.items() if v not in (None, "")}}
+    values.setdefault("relationship", "子")
+    person = _create_person(actor, ChangeKind.BIRTH, household, values, birth, notification_date, note)
+    _audit(actor, ChangeKind.BIRTH, [person], {"household": household.household_no})
+    return person
+
+
+@transaction.atomic
+def register_move_in(actor: Actor, *, values: dict, change_date, notification_date, household=None,
+                     kind=ChangeKind.MOVE_IN, note=""):
+    """転入 (and 職権記載 with kind=EX_OFFICIO_ENTRY): a person arrives, into an existing household or as the head
+    of a new one."""
+    ex_officio = kind == ChangeKind.EX_OFFICIO_ENTRY
+    if ex_officio and not note.strip():
+        raise RuleError({"note": "職権記載の理由を入力してください"})
+    _check_dates(change_date, notification_date, notification_after_change=not ex_officio)
+    birth = values.get("birth_date")
+    if birth and change_date and birth > change_date:
+        raise RuleError({"birth_date": "生年月日が異動日より後になっています"})
+    if kind == ChangeKind.MOVE_IN and not (values.get("previous_address") or "").strip():
+        raise RuleError({"previous_address": "転入前の住所（前住所）を入力してください"})
+    values = dict(values)
+    if household is None:
+        household = _new_household(actor, values)
+        values["relationship"] = "世帯主"
+        person = _create_person(actor, kind, household, values, change_date, notification_date, note, is_head=True)
+        Household.objects.filter(pk=household.pk).update(head=person)
+    else:
+        if not household.is_active:
+            raise RuleError("この世帯は現存しません")
+        if not (values.get("relationship") or "").strip():
+            raise RuleError({"relationship": "世帯主との続柄を入力してください"})
+        person = _create_person(actor, kind, household, values, change_date, notification_date, note)
+    _audit(actor, kind, [person], {"household": household.household_no})
+    return person
+
+
+# ---------------------------------------------------------------- 修正: moves within, corrections
+
+@transaction.atomic
+def register_move_within(actor: Actor, person: Person, *, expected_version, address, address_katagaki="",
+                         postal_code="", change_date, notification_date, with_household=False, note=""):
+    """転居: a new address in the same municipality; optionally for every current member of the household."""
+    person = _lock(person, expected_version)
+    _require_resident(person)
+    _check_dates(change_date, notification_date, person=person)
+    if not (address or "").strip():
+        raise RuleError({"address": "新しい住所を入力してください"})
+    if address_key(address) == person.address_key and (address_katagaki or "") == person.address_katagaki:
+        raise RuleError({"address": "新しい住所が現在の住所と同じです"})
+    movers = [person]
+    if with_household:
+        movers += [m for m in _active_members(person.household, exclude=[person])]
+    for p in movers:
+        if p is not person:
+            _check_dates(change_date, notification_date, person=p)
+        p.previous_address = p.address
+        p.address = address.strip()
+        p.address_katagaki = (address_katagaki or "").strip()
+        p.postal_code = (postal_code or "").strip()
+        p.address_date = change_date
+        p.notification_date = notification_date
+        _save(actor, p, ChangeKind.MOVE_WITHIN, change_date, notification_date,
+              expected_version=p.version, note=note)
+    _audit(actor, ChangeKind.MOVE_WITHIN, movers)
+    return person
+
+
+@transaction.atomic
+def correct_person(actor: Actor, person: Person, *, expected_version, changes: dict, change_date, note):
+    """職権修正: correct recorded items, with the reason."""
+    person = _lock(person, expected_version)
+    if not (note or "").strip():
+        raise RuleError({"note": "職権修正の理由を入力してください"})
+    _check_dates(change_date, None, person=person)
+    unknown = set(changes) - set(CORRECTABLE_FIELDS)
+    if unknown:
+        raise RuleError(f"修正できない項目です: {', '.join(sorted(unknown))}")
+    changed = [k for k, v in changes.items() if getattr(person, k) != v]
+    if not changed:
+        raise RuleError("変更された項目がありません")
+    merged = {f: getattr(person, f) for f in PERSON_INPUT_FIELDS}
+    merged.update(changes)
+    _validate_person_fields(merged, exclude_pk=person.pk)
+    for k in changed:
+        setattr(person, k, merged[k])
+    _save(actor, person, ChangeKind.EX_OFFICIO_CORRECTION, change_date, None, expected_version=expected_version,
+          note=note)
+    _audit(actor, ChangeKind.EX_OFFICIO_CORRECTION, [person], {"changed": sorted(changed)})
+    return person
+
+
+# ---------------------------------------------------------------- 消除: departures, deaths, removals
+
+def _remove(actor, person, *, kind, reason, change_date, notification_date, new_head, note="", future_ok=False,
+            expected_version=None, notification_after_change=True):
+    person = _lock(person, expected_version)
+    _require_resident(person)
+    _check_dates(change_date, notification_date, person=person, future_ok=future_ok,
+                 notification_after_change=notification_after_change)
+    if new_head is not None:
+        new_head = Person.objects.select_for_update().get(pk=new_head.pk)
+    touched = _handle_head_leaving(actor, person, new_head, kind, change_date, notification_date)
+    person.status = Status.REMOVED
+    person.removal_reason = reason
+    person.removal_date = change_date
+    person.notification_date = notification_date
+    if person.is_head and touched:
+        person.is_head = False
+    return person, touched
+
+
+@transaction.atomic
+def register_move_out(actor: Actor, person: Person, *, expected_version, destination, planned_date,
+                      notification_date, new_head=None, note=""):
+    """転出（予定）: the 転出届. The record becomes a 除票 on the planned date, destination 予定."""
+    if not (destination or "").strip():
+        raise RuleError({"destination": "転出先の住所を入力してください"})
+    person, touched = _remove(actor, person, kind=ChangeKind.MOVE_OUT_PLANNED, reason="転出",
+                              change_date=planned_date, notification_date=notification_date, new_head=new_head,
+                              future_ok=True, expected_version=expected_version, notification_after_change=False)
+    person.move_out_state = "予定"
+    person.move_out_destination = destination.strip()
+    _save(actor, person, ChangeKind.MOVE_OUT_PLANNED, planned_date, notification_date,
+          expected_version=person.version, note=note)
+    _audit(actor, ChangeKind.MOVE_OUT_PLANNED, [person, *touched])
+    return person
+
+
+@transaction.atomic
+def confirm_move_out(actor: Actor, person: Person, *, expected_version, destination, notice_date, note=""):
+    """転出（確定）: the 転入通知 from the new municipality arrived; the destination becomes 確定."""
+    person = _lock(person, expected_version)
+    if person.status != Status.REMOVED or person.move_out_state != "予定":
+        raise RuleError("転出予定の除票ではありません。転出確定は転出予定の住民にのみ登録できます")
+    if not (destination or "").strip():
+        raise RuleError({"destination": "確定した転出先の住所を入力してください"})
+    if notice_date is None:
+        raise RuleError({"notice_date": "転入通知受理日を入力してください"})
+    if notice_date > _today():
+        raise RuleError({"notice_date": "転入通知受理日に未来の日付は指定できません"})
+    if person.removal_date and notice_date < person.removal_date - dt.timedelta(days=14):
+        raise RuleError({"notice_date": "転入通知受理日が転出予定日より大きく前になっています"})
+    person.move_out_state = "確定"
+    person.move_out_destination = destination.strip()
+    person.move_in_notice_date = notice_date
+    _save(actor, person, ChangeKind.MOVE_OUT_CONFIRMED, max(notice_date, person.last_change_date or notice_date),
+          None, expected_version=person.version, note=note)
+    _audit(actor, ChangeKind.MOVE_OUT_CONFIRMED, [person])
+    return person
+
+
+@transaction.atomic
+def register_death(actor: Actor, person: Person, *, expected_version, death_date, notification_date,
+                   new_head=None, note=""):
+    """死亡."""
+    person, touched = _remove(actor, person, kind=ChangeKind.DEATH, reason="死亡", change_date=death_date,
+                              notification_date=notification_date, new_head=new_head,
+                              expected_version=expected_version)
+    _save(actor, person, ChangeKind.DEATH, death_date, notification_date, expected_version=person.version, note=note)
+    _audit(actor, ChangeKind.DEATH, [person, *touched])
+    return person
+
+
+@transaction.atomic
+def remove_ex_officio(actor: Actor, person: Person, *, expected_version, change_date, note, new_head=None):
+    """職権消除 (e.g. found not to live at the address), with the reason."""
+    if not (note or "").strip():
+        raise RuleError({"note": "職権消除の理由を入力してください"})
+    person, touched = _remove(actor, person, kind=ChangeKind.EX_OFFICIO_REMOVAL, reason="職権消除",
+                              change_date=change_date, notification_date=None, new_head=new_head,
+                              expected_version=expected_version)
+    _save(actor, person, ChangeKind.EX_OFFICIO_REMOVAL, change_date, None, expected_version=person.version, note=note)
+    _audit(actor, ChangeKind.EX_OFFICIO_REMOVAL, [person, *touched])
+    return person
+
+
+# ---------------------------------------------------------------- 世帯: head change, split, merge
+
+@transaction.atomic
+def change_head(actor: Actor, household: Household, *, new_head: Person, former_head_relationship, change_date,
+                notification_date, expected_version=None, note=""):
+    """世帯主変更: another current member becomes head; the former head gets a new 続柄."""
+    household = Household.objects.select_for_update().get(pk=household.pk)
+    new_head = _lock(new_head, expected_version)
+    _require_resident(new_head)
+    if new_head.household_id != household.pk:
+        raise RuleError({"new_head": "新しい世帯主は、この世帯の住民から選んでください"})
+    if new_head.is_head:
+        raise RuleError({"new_head": "この住民は既に世帯主です"})
+    if not (former_head_relationship or "").strip():
+        raise RuleError({"former_head_relationship": "元の世帯主の新しい続柄を入力してください"})
+    old_head = _lock(Person(pk=household.head_id), None) if household.head_id else None
+    _check_dates(change_date, notification_date, person=new_head)
+    changed = []
+    if old_head is not None and old_head.status == Status.RESIDENT:
+        _check_dates(change_date, notification_date, person=old_head)
+        old_head.is_head = False
+        old_head.relationship = former_head_relationship.strip()
+        _save(actor, old_head, ChangeKind.HEAD_CHANGE, change_date, notification_date, note=note)
+        changed.append(old_head)
+    new_head.is_head = True
+    new_head.relationship = "世帯主"
+    _save(actor, new_head, ChangeKind.HEAD_CHANGE, change_date, notification_date, note=note)
+    changed.append(new_head)
+    Household.objects.filter(pk=household.pk).update(head=new_head)
+    _audit(actor, ChangeKind.HEAD_CHANGE, changed, {"household": household.household_no})
+    return household
+
+
+@transaction.atomic
+def split_household(actor: Actor, household: Household, *, members: list, new_head: Person, relationships: dict,
+                    change_date, notification_date, remaining_head: Person | None = None, note=""):
+    """世帯分離: some members leave to form a new household at the same address, with their own head."""
+    household = Household.objects.select_for_update().get(pk=household.pk)
+    current = {p.pk: p for p in _active_members(household)}
+    if not members:
+        raise RuleError({"members": "分離する住民を選んでください"})
+    if any(m.pk not in current for m in members):
+        raise RuleError({"members": "分離できるのは、この世帯の現存する住民だけです"})
+    if len(members) == len(current):
+        raise RuleError({"members": "世帯の全員を分離することはできません（世帯はそのままです）"})
+    if new_head.pk not in {m.pk for m in members}:
+        raise RuleError({"new_head": "新しい世帯の世帯主は、分離する住民から選んでください"})
+    leaving = [current[m.pk] for m in members]
+    for p in leaving:
+        _check_dates(change_date, notification_date, person=p)
+    touched = []
+    if household.head_id in {p.pk for p in leaving}:
+        if remaining_head is None or remaining_head.pk not in current or remaining_head.pk in {p.pk for p in leaving}:
+            raise RuleError({"remaining_head": "世帯主が分離するため、元の世帯に残る住民から新しい世帯主を指定してください"})
+        rh = current[remaining_head.pk]
+        rh.is_head, rh.relationship = True, "世帯主"
+        _save(actor, rh, ChangeKind.HOUSEHOLD_SPLIT, change_date, notification_date, note=note)
+        Household.objects.filter(pk=household.pk).update(head=rh)
+        touched.append(rh)
+    new_household = _new_household(actor, {})
+    for p in leaving:
+        p.household = new_household
+        p.is_head = p.pk == new_head.pk
+        p.relationship = "世帯主" if p.is_head else (relationships.get(p.pk) or "").strip()
+        if not p.relationship:
+            raise RuleError({"relationships": f"{p.full_name} の新しい世帯主との続柄を入力してください"})
+        _save(actor, p, ChangeKind.HOUSEHOLD_SPLIT, change_date, notification_date, note=note)
+        touched.append(p)
+    Household.objects.filter(pk=new_household.pk).update(head=new_head)
+    _audit(actor, ChangeKind.HOUSEHOLD_SPLIT, touched,
+           {"from": household.household_no, "to": new_household.household_no})
+    return new_household
+
+
+@transaction.atomic
+def merge_household(actor: Actor, source: Household, *, target: Household, relationships: dict, change_date,
+                    notification_date, note=""):
+    """世帯合併: every member of `source` joins `target` (under its head); `source` ceases to exist."""
+    if source.pk == target.pk:
+        raise RuleError({"target": "同じ世帯には合併できません"})
+    source = Household.objects.select_for_update().get(pk=source.pk)
+    target = Household.objects.select_for_update().get(pk=target.pk)
+    if not source.is_active or not target.is_active:
+        raise RuleError({"target": "現存しない世帯は合併できません"})
+    movers = _active_members(source)
+    if not movers:
+        raise RuleError("合併する世帯に住民がいません")
+    for p in movers:
+        _check_dates(change_date, notification_date, person=p)
+        rel = (relationships.get(p.pk) or "").strip()
+        if not rel:
+            raise RuleError({"relationships": f"{p.full_name} の合併先の世帯主との続柄を入力してください"})
+        p.household, p.is_head, p.relationship = target, False, rel
+        _save(actor, p, ChangeKind.HOUSEHOLD_MERGE, change_date, notification_date, note=note)
+    Household.objects.filter(pk=source.pk).update(is_active=False, head=None)
+    _audit(actor, ChangeKind.HOUSEHOLD_MERGE, movers, {"from": source.household_no, "to": target.household_no})
+    return target

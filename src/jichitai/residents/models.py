@@ -1,0 +1,208 @@
+"""The resident register (住民記録): households, persons and their append-only history.
+
+`Person` holds the current state of each 住民票 (one row per person, 除票 included, never deleted);
+`PersonHistory` holds a full snapshot per change (履歴番号 1..n) and is append-only. The current row is the
+projection of the latest snapshot, kept for search; `version` guards against two clerks overwriting each other.
+"""
+from django.db import models
+
+from jichitai.tenancy.scope import TenantModel
+
+
+class KeyField(models.CharField):
+    """A derived search key. Byte-order ("C") collation on PostgreSQL so prefix ranges use the index;
+    SQLite's default BINARY collation already compares by code point."""
+
+    def db_parameters(self, connection):
+        params = super().db_parameters(connection)
+        if connection.vendor == "postgresql":
+            params["collation"] = "C"
+        return params
+
+    def deconstruct(self):
+        name, _path, args, kwargs = super().deconstruct()
+        return name, "jichitai.residents.models.KeyField", args, kwargs
+
+
+class Sex(models.TextChoices):
+    MALE = "1", "男"
+    FEMALE = "2", "女"
+
+
+class Status(models.TextChoices):
+    RESIDENT = "resident", "住民"
+    REMOVED = "removed", "除票"
+
+
+class ChangeKind(models.TextChoices):
+    """異動事由 (the subset this release records), with their group: 記載, 消除 or 修正."""
+
+    BIRTH = "birth", "出生"
+    MOVE_IN = "move_in", "転入"
+    MOVE_WITHIN = "move_within", "転居"
+    MOVE_OUT_PLANNED = "move_out_planned", "転出（予定）"
+    MOVE_OUT_CONFIRMED = "move_out_confirmed", "転出（確定）"
+    DEATH = "death", "死亡"
+    HEAD_CHANGE = "head_change", "世帯主変更"
+    HOUSEHOLD_SPLIT = "household_split", "世帯分離"
+    HOUSEHOLD_MERGE = "household_merge", "世帯合併"
+    EX_OFFICIO_ENTRY = "ex_officio_entry", "職権記載"
+    EX_OFFICIO_CORRECTION = "ex_officio_correction", "職権修正"
+    EX_OFFICIO_REMOVAL = "ex_officio_removal", "職権消除"
+
+
+CHANGE_GROUP = {
+    ChangeKind.BIRTH: "記載", ChangeKind.MOVE_IN: "記載", ChangeKind.EX_OFFICIO_ENTRY: "記載",
+    ChangeKind.MOVE_OUT_PLANNED: "消除", ChangeKind.MOVE_OUT_CONFIRMED: "消除", ChangeKind.DEATH: "消除",
+    ChangeKind.EX_OFFICIO_REMOVAL: "消除",
+    ChangeKind.MOVE_WITHIN: "修正", ChangeKind.HEAD_CHANGE: "修正", ChangeKind.HOUSEHOLD_SPLIT: "修正",
+    ChangeKind.HOUSEHOLD_MERGE: "修正", ChangeKind.EX_OFFICIO_CORRECTION: "修正",
+}
+
+
+class Household(TenantModel):
+    household_no = models.CharField("世帯番号", max_length=10)
+    head = models.ForeignKey("Person", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                             verbose_name="世帯主")
+    is_active = models.BooleanField("現存", default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["municipality", "household_no"], name="household_no_unique")]
+        verbose_name = "世帯"
+
+    def __str__(self):
+        return f"世帯 {self.household_no}"
+
+
+# Fields copied into every history snapshot (the register's content).
+SNAPSHOT_FIELDS = [
+    "atena_no", "resident_code", "individual_number", "family_name", "given_name", "family_name_kana",
+    "given_name_kana", "former_family_name", "former_family_name_kana", "birth_date", "sex", "household_no",
+    "relationship", "is_head", "honseki", "hittosha", "became_resident_date", "address", "address_katagaki",
+    "postal_code", "address_date", "notification_date", "previous_address",
+    "elector", "nhi", "late_elderly_medical", "care_insurance", "national_pension", "child_allowance",
+    "adult_ward", "dv_protected",
+    "is_foreign", "nationality", "foreign_category", "residence_status", "period_of_stay", "stay_expiry",
+    "residence_card_no", "alias_name", "alias_name_kana",
+    "status", "removal_reason", "removal_date", "move_out_state", "move_out_destination", "move_in_notice_date",
+]
+
+
+class Person(TenantModel):
+    atena_no = models.CharField("宛名番号", max_length=15)
+    resident_code = models.CharField("住民票コード", max_length=11)
+    individual_number = models.CharField("個人番号", max_length=12, blank=True)
+
+    family_name = models.CharField("氏", max_length=60)
+    given_name = models.CharField("名", max_length=60, blank=True)
+    family_name_kana = models.CharField("氏フリガナ", max_length=120, blank=True)
+    given_name_kana = models.CharField("名フリガナ", max_length=120, blank=True)
+    former_family_name = models.CharField("旧氏", max_length=60, blank=True)
+    former_family_name_kana = models.CharField("旧氏フリガナ", max_length=120, blank=True)
+    birth_date = models.DateField("生年月日")
+    sex = models.CharField("性別", max_length=1, choices=Sex.choices)
+
+    household = models.ForeignKey(Household, on_delete=models.PROTECT, related_name="members", verbose_name="世帯")
+    relationship = models.CharField("続柄", max_length=30)
+    is_head = models.BooleanField("世帯主", default=False)
+
+    honseki = models.CharField("本籍", max_length=200, blank=True)
+    hittosha = models.CharField("筆頭者", max_length=60, blank=True)
+    became_resident_date = models.DateField("住民となった年月日", null=True, blank=True)
+    postal_code = models.CharField("郵便番号", max_length=8, blank=True)
+    address = models.CharField("住所", max_length=200, help_text="団体名より後（町字・番地）")
+    address_katagaki = models.CharField("方書", max_length=120, blank=True)
+    address_date = models.DateField("住所を定めた年月日", null=True, blank=True)
+    notification_date = models.DateField("届出日", null=True, blank=True)
+    previous_address = models.CharField("前住所", max_length=200, blank=True)
+
+    elector = models.BooleanField("選挙人名簿", default=False)
+    nhi = models.BooleanField("国民健康保険", default=False)
+    late_elderly_medical = models.BooleanField("後期高齢者医療", default=False)
+    care_insurance = models.BooleanField("介護保険", default=False)
+    national_pension = models.BooleanField("国民年金", default=False)
+    child_allowance = models.BooleanField("児童手当", default=False)
+    adult_ward = models.BooleanField("成年被後見人", default=False)
+    dv_protected = models.BooleanField("DV等支援措置", default=False)
+
+    is_foreign = models.BooleanField("外国人住民", default=False)
+    nationality = models.CharField("国籍・地域", max_length=40, blank=True)
+    foreign_category = models.CharField("30条の45区分", max_length=40, blank=True)
+    residence_status = models.CharField("在留資格", max_length=40, blank=True)
+    period_of_stay = models.CharField("在留期間", max_length=20, blank=True)
+    stay_expiry = models.DateField("在留期間の満了日", null=True, blank=True)
+    residence_card_no = models.CharField("在留カード等の番号", max_length=12, blank=True)
+    alias_name = models.CharField("通称", max_length=60, blank=True)
+    alias_name_kana = models.CharField("通称フリガナ", max_length=120, blank=True)
+
+    status = models.CharField("状態", max_length=10, choices=Status.choices, default=Status.RESIDENT)
+    removal_reason = models.CharField("消除事由", max_length=20, blank=True)
+    removal_date = models.DateField("消除日", null=True, blank=True)
+    move_out_state = models.CharField("転出の状態", max_length=4, blank=True)  # 予定 / 確定
+    move_out_destination = models.CharField("転出先", max_length=200, blank=True)
+    move_in_notice_date = models.DateField("転入通知受理日", null=True, blank=True)
+
+    last_change_date = models.DateField("最終異動日", null=True, blank=True)
+    version = models.PositiveIntegerField(default=1)
+
+    # Derived search keys (never shown; the registered text above is what is displayed and printed).
+    name_key = KeyField(max_length=120, default="")
+    given_key = KeyField(max_length=60, default="")
+    kana_key = KeyField(max_length=240, default="")
+    address_key = KeyField(max_length=200, default="")
+
+    class Meta:
+        verbose_name = "住民"
+        constraints = [models.UniqueConstraint(fields=["municipality", "atena_no"], name="person_atena_unique")]
+        indexes = [
+            models.Index(fields=["municipality", "name_key"], name="person_name_key"),
+            models.Index(fields=["municipality", "given_key"], name="person_given_key"),
+            models.Index(fields=["municipality", "kana_key"], name="person_kana_key"),
+            models.Index(fields=["municipality", "address_key"], name="person_address_key"),
+            models.Index(fields=["municipality", "birth_date"], name="person_birth"),
+            models.Index(fields=["municipality", "resident_code"], name="person_resident_code"),
+        ]
+
+    def __str__(self):
+        return f"{self.family_name}　{self.given_name}"
+
+    @property
+    def full_name(self):
+        return f"{self.family_name}　{self.given_name}".strip("　")
+
+    @property
+    def full_kana(self):
+        return f"{self.family_name_kana}　{self.given_name_kana}".strip("　")
+
+    @property
+    def is_removed(self):
+        return self.status == Status.REMOVED
+
+
+class PersonHistory(TenantModel):
+    """One full snapshot per change (異動履歴). Append-only: never updated, never deleted."""
+
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="history")
+    history_no = models.PositiveIntegerField("履歴番号")
+    change_kind = models.CharField("異動事由", max_length=30, choices=ChangeKind.choices)
+    change_date = models.DateField("異動日")
+    notification_date = models.DateField("届出日", null=True, blank=True)
+    processed_at = models.DateTimeField("処理日")
+    operator = models.CharField("処理者", max_length=150)
+    terminal = models.CharField("入力端末", max_length=120, blank=True)
+    note = models.CharField("備考", max_length=200, blank=True)
+    snapshot = models.JSONField("記載内容")
+
+    class Meta:
+        verbose_name = "異動履歴"
+        ordering = ["person", "history_no"]
+        constraints = [models.UniqueConstraint(fields=["person", "history_no"], name="history_no_unique")]
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise RuntimeError("異動履歴は変更できません / history rows are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise RuntimeError("異動履歴は削除できません / history rows are append-only")

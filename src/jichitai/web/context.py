@@ -1,0 +1,14 @@
+from jichitai.tenancy.roles import Perm, has_perm
+
+
+def staff_context(request):
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    return {
+        "municipality": getattr(request, "municipality", None),
+        "can_view_residents": has_perm(user, Perm.VIEW_RESIDENTS),
+        "can_change_residents": has_perm(user, Perm.CHANGE_RESIDENTS),
+        "can_view_audit": has_perm(user, Perm.VIEW_AUDIT),
+        "can_manage_tenants": has_perm(user, Perm.MANAGE_TENANTS),
+    }
