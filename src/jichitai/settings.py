@@ -166,3 +166,4 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("JICHITAI_LOG_LEVEL", "WARNING")},
 }
+CSRF_FAILURE_VIEW = "jichitai.web.views.csrf_failure"

@@ -1,5 +1,6 @@
 """Writing audit entries. Every change, view, search and export calls `record_event` (or `append` inside an
 already open transaction): the entry's SHA-256 covers the previous entry's hash and the canonical entry."""
+import datetime as dt
 import hashlib
 import json
 
@@ -26,7 +27,7 @@ def entry_payload(e) -> dict:
         "chain": e.chain_key,
         "seq": e.seq,
         "municipality": e.municipality_id,
-        "at": e.occurred_at.astimezone(timezone.utc).isoformat(timespec="microseconds"),
+        "at": e.occurred_at.astimezone(dt.timezone.utc).isoformat(timespec="microseconds"),
         "actor_id": e.actor_id,
         "actor": e.actor_username,
         "role": e.actor_role,

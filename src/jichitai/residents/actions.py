@@ -271,6 +271,7 @@ def register_birth(actor: Actor, *, household: Household, values: dict, notifica
     """出生: a child born into an existing household; the change date is the birth date."""
     birth = values.get("birth_date")
     _check_dates(birth, notification_date)
+    household = Household.objects.select_for_update().get(pk=household.pk)
     if not household.is_active or household.head_id is None:
         raise RuleError("この世帯は現存しません。出生は現存する世帯に記載してください")
     head = Person.objects.get(pk=household.head_id)
@@ -303,6 +304,7 @@ def register_move_in(actor: Actor, *, values: dict, change_date, notification_da
         person = _create_person(actor, kind, household, values, change_date, notification_date, note, is_head=True)
         Household.objects.filter(pk=household.pk).update(head=person)
     else:
+        household = Household.objects.select_for_update().get(pk=household.pk)
         if not household.is_active:
             raise RuleError("この世帯は現存しません")
         if not (values.get("relationship") or "").strip():

@@ -1,3 +1,25 @@
 from django.urls import path
 
-urlpatterns = []
+from jichitai.audit import views as audit_views
+from jichitai.residents import views as resident_views
+from jichitai.tenancy import views as tenancy_views
+
+from . import views
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("login/", views.LoginView.as_view(), name="login"),
+    path("logout/", views.logout_view, name="logout"),
+    path("fonts/<str:name>", views.font, name="font"),
+    path("residents/", resident_views.search, name="search"),
+    path("residents/new/<slug:kind>/", resident_views.new_person, name="new_person"),
+    path("residents/<int:person_id>/", resident_views.person_detail, name="person_detail"),
+    path("residents/<int:person_id>/change/<slug:kind>/", resident_views.person_change, name="person_change"),
+    path("households/<int:household_id>/", resident_views.household_detail, name="household_detail"),
+    path("households/<int:household_id>/change/<slug:kind>/", resident_views.household_change,
+         name="household_change"),
+    path("audit/", audit_views.audit_log, name="audit_log"),
+    path("audit/<int:event_id>/", audit_views.audit_detail, name="audit_detail"),
+    path("platform/", tenancy_views.tenants, name="platform_tenants"),
+    path("platform/new/", tenancy_views.tenant_create, name="platform_tenant_create"),
+]

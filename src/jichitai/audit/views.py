@@ -1,0 +1,83 @@
+import datetime as dt
+
+from django import forms
+from django.shortcuts import get_object_or_404, render
+
+from jichitai.tenancy.roles import Perm
+from jichitai.web.decorators import staff_required
+
+from .actions import record_event
+from .models import AuditEvent
+from .verify import verify_chain
+
+ACTION_LABELS = {
+    "resident.view": "住民の照会", "resident.search": "住民の検索", "household.view": "世帯の照会",
+    "auth.login": "ログイン", "auth.logout": "ログアウト", "auth.failed": "ログイン失敗",
+    "auth.locked_attempt": "ロック中のログイン試行", "audit.view": "監査ログの閲覧",
+}
+
+
+def action_label(action: str) -> str:
+    if action.startswith("resident.change."):
+        from jichitai.residents.models import ChangeKind
+
+        kind = action.rsplit(".", 1)[1]
+        return "異動: " + (ChangeKind(kind).label if kind in ChangeKind.values else kind)
+    return ACTION_LABELS.get(action, action)
+
+
+class AuditFilterForm(forms.Form):
+    action = forms.ChoiceField(label="操作", required=False)
+    actor = forms.CharField(label="操作者", required=False, max_length=150)
+    object_id = forms.CharField(label="対象ID", required=False, max_length=64)
+    date_from = forms.DateField(label="開始日", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(label="終了日", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["action"].choices = [("", "すべて"), ("resident.change", "異動（すべて）")] + [
+            (k, v) for k, v in ACTION_LABELS.items()]
+
+
+PAGE = 50
+
+
+@staff_required(Perm.VIEW_AUDIT)
+def audit_log(request):
+    form = AuditFilterForm(request.GET or None)
+    qs = AuditEvent.objects.all().order_by("-seq")
+    if form.is_valid():
+        d = form.cleaned_data
+        if d["action"] == "resident.change":
+            qs = qs.filter(action__startswith="resident.change.")
+        elif d["action"]:
+            qs = qs.filter(action=d["action"])
+        if d["actor"]:
+            qs = qs.filter(actor_username=d["actor"].strip())
+        if d["object_id"]:
+            qs = qs.filter(object_id=d["object_id"].strip())
+        if d["date_from"]:
+            qs = qs.filter(occurred_at__date__gte=d["date_from"])
+        if d["date_to"]:
+            qs = qs.filter(occurred_at__date__lte=d["date_to"])
+    try:
+        page = max(1, int(request.GET.get("page", 1)))
+    except ValueError:
+        page = 1
+    rows = list(qs[(page - 1) * PAGE:page * PAGE + 1])
+    record_event(request.municipality, "audit.view", actor=request.user, request=request, object_type="audit",
+                 detail={"filter": {k: str(v) for k, v in (form.cleaned_data if form.is_valid() else {}).items() if v},
+                         "page": page})
+    verification = verify_chain(request.municipality.code) if request.GET.get("verify") else None
+    q = request.GET.copy()
+    q.pop("page", None)
+    return render(request, "audit/log.html", {
+        "form": form, "rows": [(e, action_label(e.action)) for e in rows[:PAGE]], "page": page,
+        "has_next": len(rows) > PAGE, "qs": q.urlencode(), "verification": verification,
+    })
+
+
+@staff_required(Perm.VIEW_AUDIT)
+def audit_detail(request, event_id):
+    event = get_object_or_404(AuditEvent.objects.all(), pk=event_id)
+    return render(request, "audit/detail.html", {"e": event, "label": action_label(event.action)})

@@ -1,0 +1,330 @@
+"""Forms for searching and for each change kind. They only parse input; the rules live in actions."""
+import unicodedata
+
+from django import forms
+
+from jichitai.common.wareki import DateInputError, parse_date
+
+from . import queries
+from .models import Sex
+
+RELATIONSHIPS = ["妻", "夫", "子", "父", "母", "子の妻", "子の夫", "孫", "兄", "姉", "弟", "妹", "祖父", "祖母",
+                 "妻の父", "妻の母", "夫の父", "夫の母", "縁故者", "同居人"]
+
+
+class WarekiDateField(forms.CharField):
+    """A date typed as 西暦 or 和暦 (1975-04-01, S50.4.1, 昭和50年4月1日)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("help_text", "例: 2026-04-01、R8.4.1、令和8年4月1日")
+        super().__init__(*args, **kwargs)
+        self.widget.attrs.setdefault("maxlength", "20")
+        self.widget.attrs.setdefault("autocomplete", "off")
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if len(value) > 20:
+            raise forms.ValidationError("日付は20文字以内で入力してください")
+        if not value:
+            return None
+        try:
+            return parse_date(value)
+        except DateInputError as e:
+            raise forms.ValidationError(str(e).split(" / ")[0]) from None
+
+    def prepare_value(self, value):
+        return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+class SearchForm(forms.Form):
+    name = forms.CharField(label="氏名", required=False, max_length=60,
+                           help_text="前方一致（例: 山田、山田太）")
+    kana = forms.CharField(label="フリガナ", required=False, max_length=60,
+                           help_text="ひらがな・カタカナ・半角カナのどれでも")
+    birth_date = forms.CharField(label="生年月日", required=False, max_length=20,
+                                 help_text="例: S50.4.1、昭和50年4月1日、1975-04-01")
+    address = forms.CharField(label="住所", required=False, max_length=100, help_text="町字から前方一致")
+    resident_code = forms.CharField(label="住民票コード", required=False, max_length=11)
+    atena_no = forms.CharField(label="宛名番号", required=False, max_length=15)
+    status = forms.ChoiceField(label="状態", required=False,
+                               choices=[("", "すべて"), ("resident", "住民"), ("removed", "除票")])
+
+    def criteria(self):
+        d = self.cleaned_data
+        return queries.SearchCriteria(**{k: (d.get(k) or "").strip() for k in
+                                         ("name", "kana", "birth_date", "address", "resident_code", "atena_no",
+                                          "status")})
+
+
+class ChangeForm(forms.Form):
+    """Base: the dates every change records, and the optimistic-lock version."""
+
+    expected_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args, person=None, household=None, **kwargs):
+        self.person = person
+        self.household = household
+        super().__init__(*args, **kwargs)
+        if person is not None and not self.is_bound:
+            self.fields["expected_version"].initial = person.version
+
+    def member_choices(self, household, *, exclude=None, empty=True):
+        members = queries.active_members(household)
+        choices = [("", "（選択してください）")] if empty else []
+        for m in members:
+            if exclude is not None and m.pk == exclude.pk:
+                continue
+            choices.append((str(m.pk), f"{m.family_name}　{m.given_name}（{m.relationship}）"))
+        return choices
+
+    def member(self, field):
+        value = self.cleaned_data.get(field)
+        if not value:
+            return None
+        for m in queries.active_members(self.household or self.person.household):
+            if str(m.pk) == str(value):
+                return m
+        raise forms.ValidationError("世帯の住民から選んでください")
+
+
+def _kana_field(label, required=False):
+    return forms.CharField(label=label, required=required, max_length=120, help_text="カタカナ（ひらがな可）")
+
+
+class PersonFieldsForm(ChangeForm):
+    family_name = forms.CharField(label="氏", max_length=60)
+    given_name = forms.CharField(label="名", max_length=60, required=False)
+    family_name_kana = _kana_field("氏フリガナ", True)
+    given_name_kana = _kana_field("名フリガナ")
+    birth_date = WarekiDateField(label="生年月日")
+    sex = forms.ChoiceField(label="性別", choices=[("", "（選択）")] + list(Sex.choices))
+    individual_number = forms.CharField(label="個人番号", max_length=14, required=False,
+                                        help_text="12桁（検査用数字を確認します）")
+    honseki = forms.CharField(label="本籍", max_length=200, required=False)
+    hittosha = forms.CharField(label="筆頭者", max_length=60, required=False)
+    is_foreign = forms.BooleanField(label="外国人住民", required=False)
+    nationality = forms.CharField(label="国籍・地域", max_length=40, required=False)
+    residence_status = forms.CharField(label="在留資格", max_length=40, required=False)
+    stay_expiry = WarekiDateField(label="在留期間の満了日", required=False)
+    residence_card_no = forms.CharField(label="在留カード等の番号", max_length=12, required=False)
+    alias_name = forms.CharField(label="通称", max_length=60, required=False)
+
+    def clean_family_name_kana(self):
+        from jichitai.moji.kana import kana_key
+
+        v = self.cleaned_data["family_name_kana"].strip()
+        k = kana_key(v)
+        if k and not all(0x30A0 <= ord(c) <= 0x30FF for c in k):
+            raise forms.ValidationError("フリガナはカタカナ（ひらがな可）で入力してください")
+        return k if v else v
+
+    def clean_given_name_kana(self):
+        from jichitai.moji.kana import kana_key
+
+        v = self.cleaned_data["given_name_kana"].strip()
+        k = kana_key(v)
+        if k and not all(0x30A0 <= ord(c) <= 0x30FF for c in k):
+            raise forms.ValidationError("フリガナはカタカナ（ひらがな可）で入力してください")
+        return k if v else v
+
+    def clean_individual_number(self):
+        return unicodedata.normalize("NFKC", self.cleaned_data["individual_number"]).replace("-", "").replace(" ", "")
+
+    def person_values(self):
+        d = self.cleaned_data
+        keys = ["family_name", "given_name", "family_name_kana", "given_name_kana", "birth_date", "sex",
+                "individual_number", "honseki", "hittosha", "is_foreign", "nationality", "residence_status",
+                "stay_expiry", "residence_card_no", "alias_name"]
+        return {k: d.get(k) for k in keys if k in d}
+
+
+class BirthForm(PersonFieldsForm):
+    relationship = forms.ChoiceField(label="世帯主との続柄", choices=[(r, r) for r in ["子", "孫", "子の子"]])
+    notification_date = WarekiDateField(label="届出日")
+    note = forms.CharField(label="備考", max_length=200, required=False)
+    field_order = ["family_name", "given_name", "family_name_kana", "given_name_kana", "birth_date", "sex",
+                   "relationship"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for f in ("is_foreign", "nationality", "residence_status", "stay_expiry", "residence_card_no", "alias_name"):
+            del self.fields[f]
+        if self.household is not None and not self.is_bound:
+            head = queries.active_members(self.household)
+            if head:
+                self.fields["family_name"].initial = head[0].family_name
+                self.fields["family_name_kana"].initial = head[0].family_name_kana
+                self.fields["honseki"].initial = head[0].honseki
+                self.fields["hittosha"].initial = head[0].hittosha
+
+
+class MoveInForm(PersonFieldsForm):
+    address = forms.CharField(label="住所（町字・番地）", max_length=200)
+    address_katagaki = forms.CharField(label="方書", max_length=120, required=False)
+    postal_code = forms.CharField(label="郵便番号", max_length=8, required=False)
+    previous_address = forms.CharField(label="前住所", max_length=200, required=False)
+    resident_code = forms.CharField(label="住民票コード", max_length=11, required=False,
+                                    help_text="転出証明書に記載のコード（空欄なら新たに付番）")
+    household_no = forms.CharField(label="加わる世帯の世帯番号", max_length=10, required=False,
+                                   help_text="空欄なら新しい世帯の世帯主として記載")
+    relationship = forms.ChoiceField(label="世帯主との続柄", required=False,
+                                     choices=[("", "（新しい世帯の世帯主）")] + [(r, r) for r in RELATIONSHIPS])
+    change_date = WarekiDateField(label="異動日")
+    notification_date = WarekiDateField(label="届出日")
+    note = forms.CharField(label="備考", max_length=200, required=False)
+
+    def clean_household_no(self):
+        no = self.cleaned_data["household_no"].strip()
+        if not no:
+            return None
+        hh = queries.find_household_by_no(no.zfill(10))
+        if hh is None:
+            raise forms.ValidationError("その世帯番号の現存する世帯はありません")
+        return hh
+
+    def person_values(self):
+        v = super().person_values()
+        for k in ("address", "address_katagaki", "postal_code", "previous_address", "resident_code",
+                  "relationship"):
+            v[k] = self.cleaned_data.get(k)
+        return v
+
+
+class ExOfficioEntryForm(MoveInForm):
+    note = forms.CharField(label="職権記載の理由", max_length=200)
+
+
+class MoveWithinForm(ChangeForm):
+    address = forms.CharField(label="新しい住所（町字・番地）", max_length=200)
+    address_katagaki = forms.CharField(label="方書", max_length=120, required=False)
+    postal_code = forms.CharField(label="郵便番号", max_length=8, required=False)
+    with_household = forms.BooleanField(label="世帯全員で転居する", required=False)
+    change_date = WarekiDateField(label="異動日（転居日）")
+    notification_date = WarekiDateField(label="届出日")
+    note = forms.CharField(label="備考", max_length=200, required=False)
+
+
+class _NewHeadMixin:
+    def add_new_head(self):
+        if self.person is not None and self.person.is_head:
+            choices = self.member_choices(self.person.household, exclude=self.person)
+            if len(choices) > 1:
+                self.fields["new_head"] = forms.ChoiceField(
+                    label="新しい世帯主", choices=choices, required=False,
+                    help_text="世帯主が抜け、世帯に住民が残る場合は必須です")
+
+
+class MoveOutForm(_NewHeadMixin, ChangeForm):
+    destination = forms.CharField(label="転出先の住所", max_length=200)
+    planned_date = WarekiDateField(label="転出予定日")
+    notification_date = WarekiDateField(label="届出日")
+    note = forms.CharField(label="備考", max_length=200, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.add_new_head()
+
+
+class MoveOutConfirmForm(ChangeForm):
+    destination = forms.CharField(label="確定した転出先の住所", max_length=200)
+    notice_date = WarekiDateField(label="転入通知受理日")
+    note = forms.CharField(label="備考", max_length=200, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.person is not None and not self.is_bound:
+            self.fields["destination"].initial = self.person.move_out_destination
+
+
+class DeathForm(_NewHeadMixin, ChangeForm):
+    death_date = WarekiDateField(label="死亡日")
+    notification_date = WarekiDateField(label="届出日")
+    note = forms.CharField(label="備考", max_length=200, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.add_new_head()
+
+
+class RemovalForm(_NewHeadMixin, ChangeForm):
+    change_date = WarekiDateField(label="消除日")
+    note = forms.CharField(label="職権消除の理由", max_length=200)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.add_new_head()
+
+
+class CorrectionForm(PersonFieldsForm):
+    change_date = WarekiDateField(label="修正の異動日")
+    note = forms.CharField(label="職権修正の理由", max_length=200)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.person is not None and not self.is_bound:
+            for name in self.fields:
+                if hasattr(self.person, name) and name != "expected_version":
+                    self.fields[name].initial = getattr(self.person, name)
+
+    def changes(self):
+        out = {}
+        for k, v in self.person_values().items():
+            if v is None and k in ("stay_expiry",):
+                pass
+            elif v is None:
+                v = ""
+            out[k] = v
+        return out
+
+
+class HeadChangeForm(ChangeForm):
+    new_head = forms.ChoiceField(label="新しい世帯主")
+    former_head_relationship = forms.ChoiceField(label="元の世帯主の新しい続柄",
+                                                 choices=[(r, r) for r in RELATIONSHIPS])
+    change_date = WarekiDateField(label="異動日")
+    notification_date = WarekiDateField(label="届出日")
+    note = forms.CharField(label="備考", max_length=200, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        hh = self.household
+        self.fields["new_head"].choices = [c for c in self.member_choices(hh) if not c[0] or
+                                           str(c[0]) != str(hh.head_id)]
+
+
+class SplitForm(ChangeForm):
+    members = forms.MultipleChoiceField(label="分離する住民", widget=forms.CheckboxSelectMultiple)
+    new_head = forms.ChoiceField(label="新しい世帯の世帯主")
+    relationship = forms.ChoiceField(label="新しい世帯での続柄（世帯主以外）",
+                                     choices=[(r, r) for r in RELATIONSHIPS])
+    remaining_head = forms.ChoiceField(label="元の世帯の新しい世帯主", required=False,
+                                       help_text="世帯主が分離する場合のみ")
+    change_date = WarekiDateField(label="異動日")
+    notification_date = WarekiDateField(label="届出日")
+    note = forms.CharField(label="備考", max_length=200, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = self.member_choices(self.household)
+        self.fields["members"].choices = choices[1:]
+        self.fields["new_head"].choices = choices
+        self.fields["remaining_head"].choices = choices
+
+    def selected(self):
+        ids = set(self.cleaned_data.get("members") or [])
+        return [m for m in queries.active_members(self.household) if str(m.pk) in ids]
+
+
+class MergeForm(ChangeForm):
+    target_household_no = forms.CharField(label="合併先の世帯番号", max_length=10)
+    relationship = forms.ChoiceField(label="合併先の世帯主との続柄", choices=[(r, r) for r in RELATIONSHIPS])
+    change_date = WarekiDateField(label="異動日")
+    notification_date = WarekiDateField(label="届出日")
+    note = forms.CharField(label="備考", max_length=200, required=False)
+
+    def clean_target_household_no(self):
+        no = self.cleaned_data["target_household_no"].strip()
+        hh = queries.find_household_by_no(no.zfill(10)) if no.isdigit() else None
+        if hh is None:
+            raise forms.ValidationError("その世帯番号の現存する世帯はありません")
+        return hh

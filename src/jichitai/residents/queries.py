@@ -1,0 +1,331 @@
+"""Every read of the register goes through here.
+
+- Querysets come from the scoped managers (the current municipality only; another tenant's id is a 404).
+- What reaches a template is a `PersonView`, never a model: the one place where 個人番号 is masked for roles that
+  may not see it, and where a DV等支援措置 person's address is withheld from staff without the right.
+- Each view of a person and each search is written to the audit log.
+"""
+import datetime as dt
+import unicodedata
+from dataclasses import dataclass
+
+from django.http import Http404
+
+from jichitai.audit.actions import record_event
+from jichitai.common.checkdigits import mask_individual_number
+from jichitai.common.wareki import DateInputError, format_wareki, parse_date
+from jichitai.moji.kana import kana_key, name_key
+from jichitai.tenancy.roles import Perm, has_perm
+
+from .actions import address_key
+from .models import SNAPSHOT_FIELDS, ChangeKind, Household, Person, PersonHistory, Status
+
+WITHHELD = "（支援措置のため表示しません）"
+PAGE_SIZE = 20
+
+
+def may_see_address(user, dv_protected: bool) -> bool:
+    return not dv_protected or bool(getattr(user, "sees_dv_addresses", False))
+
+
+def may_see_individual_number(user) -> bool:
+    return has_perm(user, Perm.VIEW_INDIVIDUAL_NUMBER)
+
+
+ADDRESS_FIELDS = ("address", "address_katagaki", "postal_code", "previous_address", "move_out_destination")
+
+
+class PersonView:
+    """A read-only, redacted view of a person (current row or history snapshot) for one user."""
+
+    def __init__(self, data: dict, user, *, pk=None, version=None, household_id=None, municipality_name=""):
+        self._data = dict(data)
+        self.pk = pk
+        self.version = version
+        self.household_id = household_id
+        self.municipality_name = municipality_name
+        self.address_withheld = not may_see_address(user, bool(data.get("dv_protected")))
+        if self.address_withheld:
+            for f in ADDRESS_FIELDS:
+                if f in self._data:
+                    self._data[f] = WITHHELD if self._data[f] else ""
+        self.individual_number_visible = may_see_individual_number(user)
+        if not self.individual_number_visible and "individual_number" in self._data:
+            self._data["individual_number"] = mask_individual_number(self._data["individual_number"])
+
+    def __getattr__(self, name):
+        try:
+            return self.__dict__["_data"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @property
+    def full_name(self):
+        return f"{self._data.get('family_name', '')}\u3000{self._data.get('given_name', '')}".strip("\u3000")
+
+    @property
+    def full_kana(self):
+        return f"{self._data.get('family_name_kana', '')}\u3000{self._data.get('given_name_kana', '')}".strip("\u3000")
+
+    @property
+    def full_address(self):
+        if self.address_withheld:
+            return WITHHELD
+        parts = [self.municipality_name + self._data.get("address", ""), self._data.get("address_katagaki", "")]
+        return "\u3000".join(p for p in parts if p)
+
+    @property
+    def status_label(self):
+        if self._data.get("status") == Status.REMOVED:
+            return f"除票（{self._data.get('removal_reason') or '消除'}）"
+        return "住民"
+
+    @property
+    def is_removed(self):
+        return self._data.get("status") == Status.REMOVED
+
+    @property
+    def sex_label(self):
+        return {"1": "男", "2": "女"}.get(self._data.get("sex"), "")
+
+    @property
+    def birth_date_wareki(self):
+        return format_wareki(_as_date(self._data.get("birth_date")))
+
+    def date_wareki(self, name):
+        return format_wareki(_as_date(self._data.get(name)))
+
+    def items(self):
+        return self._data.items()
+
+
+def _as_date(v):
+    if isinstance(v, str) and v:
+        return dt.date.fromisoformat(v)
+    return v
+
+
+def _person_data(p: Person) -> dict:
+    data = {f: getattr(p, f) for f in SNAPSHOT_FIELDS if f != "household_no"}
+    data["household_no"] = p.household.household_no if "household" in p._state.fields_cache else None
+    data["atena_no"] = p.atena_no
+    data["last_change_date"] = p.last_change_date
+    return data
+
+
+def present(p: Person, user, municipality) -> PersonView:
+    return PersonView(_person_data(p), user, pk=p.pk, version=p.version, household_id=p.household_id,
+                      municipality_name=municipality.name)
+
+
+# ---------------------------------------------------------------- single records
+
+def get_person_for_update(person_id) -> Person:
+    """For the actions layer: the scoped row, or 404 (another municipality's id is indistinguishable from none)."""
+    try:
+        return Person.objects.select_related("household").get(pk=person_id)
+    except (Person.DoesNotExist, ValueError, TypeError):
+        raise Http404("no such person") from None
+
+
+def get_household(household_id) -> Household:
+    try:
+        return Household.objects.get(pk=household_id)
+    except (Household.DoesNotExist, ValueError, TypeError):
+        raise Http404("no such household") from None
+
+
+def view_person(request, person_id) -> tuple[Person, PersonView]:
+    """Open a person's record: scoped fetch, audit of the view, redacted presentation."""
+    person = get_person_for_update(person_id)
+    record_event(request.municipality, "resident.view", actor=request.user, request=request,
+                 object_type="person", object_id=person.pk, detail={"atena_no": person.atena_no})
+    return person, present(person, request.user, request.municipality)
+
+
+@dataclass
+class HistoryEntry:
+    history_no: int
+    kind_label: str
+    change_kind: str
+    change_date: dt.date
+    change_date_wareki: str
+    notification_date: dt.date | None
+    processed_at: dt.datetime
+    operator: str
+    terminal: str
+    note: str
+    view: PersonView
+    changed: list
+
+
+FIELD_LABELS = {f.name: str(f.verbose_name) for f in Person._meta.fields}
+FIELD_LABELS["household_no"] = "世帯番号"
+
+
+def person_history(person: Person, user, municipality) -> list[HistoryEntry]:
+    rows = list(PersonHistory.objects.filter(person=person).order_by("history_no"))
+    out = []
+    previous = {}
+    for h in rows:
+        snap = h.snapshot
+        changed = [FIELD_LABELS.get(k, k) for k in SNAPSHOT_FIELDS if previous and previous.get(k) != snap.get(k)]
+        view = PersonView(snap, user, pk=person.pk, municipality_name=municipality.name)
+        if view.address_withheld:
+            changed = [c for c in changed if c not in {FIELD_LABELS[f] for f in ADDRESS_FIELDS}] + (
+                ["住所等（非表示）"] if any(previous.get(f) != snap.get(f) for f in ADDRESS_FIELDS) and previous else []
+            )
+        if not view.individual_number_visible and FIELD_LABELS["individual_number"] in changed:
+            pass  # that it changed is shown, never its value
+        out.append(HistoryEntry(
+            history_no=h.history_no, kind_label=ChangeKind(h.change_kind).label, change_kind=h.change_kind,
+            change_date=h.change_date, change_date_wareki=format_wareki(h.change_date),
+            notification_date=h.notification_date, processed_at=h.processed_at, operator=h.operator,
+            terminal=h.terminal, note=h.note, view=view, changed=changed,
+        ))
+        previous = snap
+    return out
+
+
+def household_members(household: Household, user, municipality, *, include_removed=False) -> list[PersonView]:
+    qs = Person.objects.filter(household=household).select_related("household")
+    if not include_removed:
+        qs = qs.filter(status=Status.RESIDENT)
+    members = sorted(qs, key=lambda p: (not p.is_head, p.birth_date, p.pk))
+    return [present(p, user, municipality) for p in members]
+
+
+def active_members(household: Household) -> list[Person]:
+    """Rows for the actions' forms (choices); not for display."""
+    return list(Person.objects.filter(household=household, status=Status.RESIDENT).order_by("-is_head", "birth_date"))
+
+
+def find_household_by_no(household_no: str) -> Household | None:
+    return Household.objects.filter(household_no=(household_no or "").strip(), is_active=True).first()
+
+
+# ---------------------------------------------------------------- search
+
+class SearchError(ValueError):
+    def __init__(self, errors: dict):
+        self.errors = errors
+        super().__init__("; ".join(errors.values()))
+
+
+@dataclass
+class SearchCriteria:
+    name: str = ""
+    kana: str = ""
+    birth_date: str = ""
+    address: str = ""
+    resident_code: str = ""
+    atena_no: str = ""
+    status: str = ""  # "", "resident", "removed"
+
+    def is_empty(self):
+        return not any([self.name, self.kana, self.birth_date, self.address, self.resident_code, self.atena_no])
+
+    def as_audit(self):
+        return {k: v for k, v in self.__dict__.items() if v}
+
+
+@dataclass
+class SearchPage:
+    rows: list
+    page: int
+    has_next: bool
+    has_previous: bool
+    matched_by: str
+
+
+def _prefix(qs, field, key):
+    """A prefix match as a key range, so that a B-tree index on (municipality, key) answers it on both engines."""
+    return qs.filter(**{f"{field}__gte": key, f"{field}__lt": key + "\U0010ffff"})
+
+
+def build_search(criteria: SearchCriteria, user, municipality):
+    """Validate criteria and build the scoped queryset (shared by the search page and the benchmark)."""
+    errors = {}
+    qs = Person.objects.all()
+    order = None
+    if criteria.resident_code:
+        code = unicodedata.normalize("NFKC", criteria.resident_code).strip()
+        if not code.isdigit() or len(code) != 11:
+            errors["resident_code"] = "住民票コードは11桁の数字で入力してください"
+        qs = qs.filter(resident_code=code)
+    if criteria.atena_no:
+        no = unicodedata.normalize("NFKC", criteria.atena_no).strip()
+        if not no.isdigit():
+            errors["atena_no"] = "宛名番号は数字で入力してください"
+        else:
+            qs = qs.filter(atena_no=no.zfill(10))
+    if criteria.birth_date:
+        try:
+            qs = qs.filter(birth_date=parse_date(criteria.birth_date))
+        except DateInputError as e:
+            errors["birth_date"] = str(e).split(" / ")[0]
+    if criteria.name:
+        key = name_key(criteria.name)
+        qs = _prefix(qs, "name_key", key)
+        order = order or "name_key"
+    if criteria.kana:
+        key = kana_key(criteria.kana)
+        if not key or not all(0x30A0 <= ord(c) <= 0x30FF for c in key):
+            errors["kana"] = "フリガナはひらがな・カタカナで入力してください"
+        qs = _prefix(qs, "kana_key", key)
+        order = order or "kana_key"
+    if criteria.address:
+        text = address_key(criteria.address)
+        for prefix in (address_key(municipality.prefecture.name + municipality.name), address_key(municipality.name)):
+            if text.startswith(prefix):
+                text = text[len(prefix):]
+        if text:
+            qs = _prefix(qs, "address_key", text)
+            order = order or "address_key"
+            if not getattr(user, "sees_dv_addresses", False):
+                # matching a withheld address would itself reveal it
+                qs = qs.filter(dv_protected=False)
+    if criteria.status in (Status.RESIDENT, Status.REMOVED):
+        qs = qs.filter(status=criteria.status)
+    elif criteria.status:
+        errors["status"] = "状態の指定が正しくありません"
+    if errors:
+        raise SearchError(errors)
+    return qs.order_by(order or "atena_no", "id"), (order or "atena_no")
+
+
+def search_persons(request, criteria: SearchCriteria, page: int = 1) -> SearchPage:
+    """Search the register; every search is audited with its query."""
+    if criteria.is_empty():
+        raise SearchError({"__all__": "検索条件を1つ以上入力してください"})
+    page = max(1, min(int(page or 1), 500))
+    qs, order = build_search(criteria, request.user, request.municipality)
+    start = (page - 1) * PAGE_SIZE
+    rows = list(qs.select_related("household")[start:start + PAGE_SIZE + 1])
+    record_event(request.municipality, "resident.search", actor=request.user, request=request,
+                 object_type="search", detail={"query": criteria.as_audit(), "page": page,
+                                               "results": min(len(rows), PAGE_SIZE)})
+    views = [present(p, request.user, request.municipality) for p in rows[:PAGE_SIZE]]
+    return SearchPage(rows=views, page=page, has_next=len(rows) > PAGE_SIZE, has_previous=page > 1, matched_by=order)
+
+
+# ---------------------------------------------------------------- dashboard
+
+def dashboard_counts(municipality):
+    today = dt.date.today()
+    return {
+        "residents": Person.objects.filter(status=Status.RESIDENT).count(),
+        "removed": Person.objects.filter(status=Status.REMOVED).count(),
+        "households": Household.objects.filter(is_active=True).count(),
+        "changes_today": PersonHistory.objects.filter(processed_at__date=today).count(),
+    }
+
+
+def recent_changes(user, municipality, limit=10):
+    rows = (PersonHistory.objects.select_related("person").order_by("-processed_at", "-id")[:limit])
+    return [
+        {"person_id": h.person_id, "kind": ChangeKind(h.change_kind).label, "change_date": h.change_date,
+         "processed_at": h.processed_at, "operator": h.operator,
+         "name": PersonView(h.snapshot, user).full_name}
+        for h in rows
+    ]

@@ -1,0 +1,227 @@
+"""Thin views: parse input, check the role, call queries or actions, render."""
+from dataclasses import dataclass
+from typing import Callable
+
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+
+from jichitai.tenancy.roles import Perm
+from jichitai.web.decorators import staff_required
+
+from . import actions, forms, queries
+from .actions import Actor, ConflictError, RuleError
+from .models import ChangeKind, Status
+
+
+@staff_required(Perm.VIEW_RESIDENTS)
+def search(request):
+    form = forms.SearchForm(request.GET or None)
+    page = None
+    errors = {}
+    if request.GET and form.is_valid():
+        try:
+            page = queries.search_persons(request, form.criteria(), request.GET.get("page") or 1)
+        except queries.SearchError as e:
+            errors = e.errors
+            for field, msg in e.errors.items():
+                form.add_error(None if field == "__all__" or field not in form.fields else field, msg)
+        except ValueError:
+            form.add_error(None, "ページ番号が正しくありません")
+    query_string = request.GET.copy()
+    query_string.pop("page", None)
+    return render(request, "residents/search.html",
+                  {"form": form, "page": page, "errors": errors, "qs": query_string.urlencode()})
+
+
+@staff_required(Perm.VIEW_RESIDENTS)
+def person_detail(request, person_id):
+    person, view = queries.view_person(request, person_id)
+    history = queries.person_history(person, request.user, request.municipality)
+    household = person.household
+    members = queries.household_members(household, request.user, request.municipality)
+    kinds = [] if person.status == Status.REMOVED else PERSON_KINDS_ACTIVE
+    if person.status == Status.REMOVED and person.move_out_state == "予定":
+        kinds = ["move_out_confirmed"]
+    return render(request, "residents/person_detail.html", {
+        "p": view, "history": list(reversed(history)), "household": household, "members": members,
+        "change_links": [(k, CHANGES[k].label) for k in kinds],
+    })
+
+
+@staff_required(Perm.VIEW_RESIDENTS)
+def household_detail(request, household_id):
+    household = queries.get_household(household_id)
+    members = queries.household_members(household, request.user, request.municipality, include_removed=True)
+    from jichitai.audit.actions import record_event
+
+    record_event(request.municipality, "household.view", actor=request.user, request=request,
+                 object_type="household", object_id=household.pk, detail={"household_no": household.household_no})
+    kinds = HOUSEHOLD_KINDS if household.is_active else []
+    return render(request, "residents/household_detail.html", {
+        "household": household, "members": members, "change_links": [(k, CHANGES[k].label) for k in kinds],
+    })
+
+
+# ---------------------------------------------------------------- changes (異動), with a confirmation step
+
+@dataclass
+class ChangeSpec:
+    label: str
+    scope: str  # "person", "household" or "new"
+    form: type
+    run: Callable  # (actor, target, form) -> person or household
+
+
+def _new_head(form):
+    return form.member("new_head") if "new_head" in form.fields else None
+
+
+CHANGES = {
+    "move_within": ChangeSpec("転居", "person", forms.MoveWithinForm, lambda a, p, f: actions.register_move_within(
+        a, p, expected_version=f.cleaned_data["expected_version"], address=f.cleaned_data["address"],
+        address_katagaki=f.cleaned_data["address_katagaki"], postal_code=f.cleaned_data["postal_code"],
+        change_date=f.cleaned_data["change_date"], notification_date=f.cleaned_data["notification_date"],
+        with_household=f.cleaned_data["with_household"], note=f.cleaned_data["note"])),
+    "move_out_planned": ChangeSpec("転出（予定）", "person", forms.MoveOutForm, lambda a, p, f: actions.register_move_out(
+        a, p, expected_version=f.cleaned_data["expected_version"], destination=f.cleaned_data["destination"],
+        planned_date=f.cleaned_data["planned_date"], notification_date=f.cleaned_data["notification_date"],
+        new_head=_new_head(f), note=f.cleaned_data["note"])),
+    "move_out_confirmed": ChangeSpec("転出（確定）", "person", forms.MoveOutConfirmForm,
+                                     lambda a, p, f: actions.confirm_move_out(
+        a, p, expected_version=f.cleaned_data["expected_version"], destination=f.cleaned_data["destination"],
+        notice_date=f.cleaned_data["notice_date"], note=f.cleaned_data["note"])),
+    "death": ChangeSpec("死亡", "person", forms.DeathForm, lambda a, p, f: actions.register_death(
+        a, p, expected_version=f.cleaned_data["expected_version"], death_date=f.cleaned_data["death_date"],
+        notification_date=f.cleaned_data["notification_date"], new_head=_new_head(f), note=f.cleaned_data["note"])),
+    "ex_officio_correction": ChangeSpec("職権修正", "person", forms.CorrectionForm, lambda a, p, f: actions.correct_person(
+        a, p, expected_version=f.cleaned_data["expected_version"], changes=f.changes(),
+        change_date=f.cleaned_data["change_date"], note=f.cleaned_data["note"])),
+    "ex_officio_removal": ChangeSpec("職権消除", "person", forms.RemovalForm, lambda a, p, f: actions.remove_ex_officio(
+        a, p, expected_version=f.cleaned_data["expected_version"], change_date=f.cleaned_data["change_date"],
+        note=f.cleaned_data["note"], new_head=_new_head(f))),
+    "birth": ChangeSpec("出生", "household", forms.BirthForm, lambda a, h, f: actions.register_birth(
+        a, household=h, values={**f.person_values(), "relationship": f.cleaned_data["relationship"]},
+        notification_date=f.cleaned_data["notification_date"], note=f.cleaned_data["note"])),
+    "head_change": ChangeSpec("世帯主変更", "household", forms.HeadChangeForm, lambda a, h, f: actions.change_head(
+        a, h, new_head=f.member("new_head"), former_head_relationship=f.cleaned_data["former_head_relationship"],
+        change_date=f.cleaned_data["change_date"], notification_date=f.cleaned_data["notification_date"],
+        note=f.cleaned_data["note"])),
+    "household_split": ChangeSpec("世帯分離", "household", forms.SplitForm, lambda a, h, f: actions.split_household(
+        a, h, members=f.selected(), new_head=f.member("new_head"),
+        relationships={m.pk: f.cleaned_data["relationship"] for m in f.selected()},
+        remaining_head=f.member("remaining_head"), change_date=f.cleaned_data["change_date"],
+        notification_date=f.cleaned_data["notification_date"], note=f.cleaned_data["note"])),
+    "household_merge": ChangeSpec("世帯合併", "household", forms.MergeForm, lambda a, h, f: actions.merge_household(
+        a, h, target=f.cleaned_data["target_household_no"],
+        relationships={m.pk: f.cleaned_data["relationship"] for m in queries.active_members(h)},
+        change_date=f.cleaned_data["change_date"], notification_date=f.cleaned_data["notification_date"],
+        note=f.cleaned_data["note"])),
+    "move_in": ChangeSpec("転入", "new", forms.MoveInForm, lambda a, _, f: actions.register_move_in(
+        a, values=f.person_values(), household=f.cleaned_data["household_no"],
+        change_date=f.cleaned_data["change_date"], notification_date=f.cleaned_data["notification_date"],
+        note=f.cleaned_data["note"])),
+    "ex_officio_entry": ChangeSpec("職権記載", "new", forms.ExOfficioEntryForm, lambda a, _, f: actions.register_move_in(
+        a, values=f.person_values(), household=f.cleaned_data["household_no"],
+        change_date=f.cleaned_data["change_date"], notification_date=f.cleaned_data["notification_date"],
+        kind=ChangeKind.EX_OFFICIO_ENTRY, note=f.cleaned_data["note"])),
+}
+PERSON_KINDS_ACTIVE = ["move_within", "move_out_planned", "death", "ex_officio_correction", "ex_officio_removal"]
+HOUSEHOLD_KINDS = ["birth", "head_change", "household_split", "household_merge"]
+NEW_KINDS = ["move_in", "ex_officio_entry"]
+
+
+def _confirm_rows(form):
+    rows = []
+    for name, field in form.fields.items():
+        if name == "expected_version":
+            continue
+        value = form.cleaned_data.get(name)
+        if hasattr(field, "choices") and not isinstance(field, forms.WarekiDateField):
+            labels = dict((str(k), v) for k, v in field.choices)
+            value = "、".join(labels.get(str(v), v) for v in value) if isinstance(value, list) else labels.get(
+                str(value), value)
+        if isinstance(value, bool):
+            value = "はい" if value else "いいえ"
+        if hasattr(value, "household_no"):
+            value = f"世帯番号 {value.household_no}"
+        if name == "individual_number" and value:
+            value = "（入力あり・検査用数字確認済み）"
+        if hasattr(value, "isoformat"):
+            from jichitai.common.wareki import format_wareki
+
+            value = f"{format_wareki(value)}（{value.isoformat()}）"
+        rows.append((field.label, value if value not in (None, "") else "—"))
+    return rows
+
+
+def _change(request, kind, *, person=None, household=None):
+    spec = CHANGES.get(kind)
+    if spec is None:
+        raise Http404("unknown change kind")
+    target = person if spec.scope == "person" else household
+    form = spec.form(request.POST or None, person=person, household=household)
+    step = request.POST.get("step", "edit")
+    view = queries.present(person, request.user, request.municipality) if person is not None else None
+    ctx = {"spec": spec, "kind": kind, "form": form, "person": person, "p": view, "household": household}
+    if request.method == "POST" and step != "edit" and form.is_valid():
+        if step == "commit":
+            try:
+                result = spec.run(Actor.from_request(request), target, form)
+            except ConflictError as e:
+                fresh = queries.get_person_for_update(person.pk)
+                data = request.POST.copy()
+                data["expected_version"] = fresh.version
+                form = spec.form(data, person=fresh, household=household)
+                form.is_valid()
+                form.add_error(None, e.errors["__all__"][0])
+                ctx.update(form=form, conflict=True, p=queries.present(fresh, request.user, request.municipality))
+                return render(request, "residents/change_form.html", ctx, status=409)
+            except RuleError as e:
+                for field, msgs in e.errors.items():
+                    for msg in msgs:
+                        form.add_error(field if field in form.fields else None, msg)
+                return render(request, "residents/change_form.html", ctx, status=422)
+            except forms.forms.ValidationError as e:
+                form.add_error(None, e)
+                return render(request, "residents/change_form.html", ctx, status=422)
+            messages.success(request, f"{spec.label}を登録しました。")
+            if hasattr(result, "members"):  # a household
+                return redirect("household_detail", household_id=result.pk)
+            return redirect("person_detail", person_id=result.pk)
+        ctx["confirm_rows"] = _confirm_rows(form)
+        return render(request, "residents/change_confirm.html", ctx)
+    status = 422 if request.method == "POST" and step != "edit" else 200
+    return render(request, "residents/change_form.html", ctx, status=status)
+
+
+@staff_required(Perm.CHANGE_RESIDENTS)
+def person_change(request, person_id, kind):
+    person = queries.get_person_for_update(person_id)
+    if kind not in CHANGES or CHANGES[kind].scope != "person":
+        raise Http404("unknown change kind")
+    return _change(request, kind, person=person)
+
+
+@staff_required(Perm.CHANGE_RESIDENTS)
+def household_change(request, household_id, kind):
+    household = queries.get_household(household_id)
+    if kind not in CHANGES or CHANGES[kind].scope != "household":
+        raise Http404("unknown change kind")
+    return _change(request, kind, household=household)
+
+
+@staff_required(Perm.CHANGE_RESIDENTS)
+def new_person(request, kind):
+    if kind not in CHANGES or CHANGES[kind].scope != "new":
+        raise Http404("unknown change kind")
+    return _change(request, kind)
+
+
+def change_url(kind, person=None, household=None):
+    if person is not None:
+        return reverse("person_change", args=[person.pk, kind])
+    if household is not None:
+        return reverse("household_change", args=[household.pk, kind])
+    return reverse("new_person", args=[kind])

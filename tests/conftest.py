@@ -1,0 +1,106 @@
+"""Shared fixtures: two municipalities (tenants), staff of each role, and residents made through the actions."""
+import datetime as dt
+
+import pytest
+from django.contrib.auth.hashers import make_password
+
+from jichitai.residents import actions
+from jichitai.tenancy.models import Municipality, Prefecture, StaffUser
+from jichitai.tenancy.roles import Role
+from jichitai.tenancy.scope import tenant_scope
+
+PASSWORD = "correct-horse-9"
+_HASH = {}
+
+
+def _hash():
+    if "h" not in _HASH:
+        _HASH["h"] = make_password(PASSWORD)
+    return _HASH["h"]
+
+
+@pytest.fixture
+def munis(db):
+    oita = Prefecture.objects.create(code="44", name="大分県")
+    miyazaki = Prefecture.objects.create(code="45", name="宮崎県")
+    a = Municipality.objects.create(code="44204", name="日田市", prefecture=oita)
+    b = Municipality.objects.create(code="45383", name="綾町", prefecture=miyazaki)
+    return a, b
+
+
+def make_user(username, role, municipality, **extra):
+    return StaffUser.objects.create(username=username, password=_hash(), role=role, municipality=municipality,
+                                    **extra)
+
+
+@pytest.fixture
+def staff(munis):
+    a, b = munis
+    return {
+        "admin_a": make_user("admin-a", Role.ADMIN, a, can_view_dv_protected=True),
+        "clerk_a": make_user("clerk-a", Role.CLERK, a),
+        "viewer_a": make_user("viewer-a", Role.VIEWER, a),
+        "disaster_a": make_user("disaster-a", Role.DISASTER, a),
+        "admin_b": make_user("admin-b", Role.ADMIN, b, can_view_dv_protected=True),
+        "clerk_b": make_user("clerk-b", Role.CLERK, b),
+        "operator": make_user("operator", Role.OPERATOR, None),
+    }
+
+
+def person_values(**kw):
+    v = {"family_name": "山田", "given_name": "太郎", "family_name_kana": "ヤマダ", "given_name_kana": "タロウ",
+         "birth_date": dt.date(1975, 4, 1), "sex": "1", "address": "三本松二丁目3番5号",
+         "previous_address": "福岡県福岡市中央区天神一丁目1番1号", "honseki": "大分県日田市三本松二丁目3番",
+         "hittosha": "山田　太郎"}
+    v.update(kw)
+    return v
+
+
+class Town:
+    """Helper to build residents in one municipality through the real actions."""
+
+    def __init__(self, municipality, user):
+        self.m = municipality
+        self.user = user
+
+    def actor(self):
+        return actions.Actor(user=self.user, terminal="test", municipality=self.m)
+
+    def family(self, family_name="山田", kana="ヤマダ", address="三本松二丁目3番5号", **kw):
+        with tenant_scope(self.m):
+            head = actions.register_move_in(
+                self.actor(), values=person_values(family_name=family_name, family_name_kana=kana, address=address,
+                                                   **kw),
+                change_date=dt.date(2020, 4, 1), notification_date=dt.date(2020, 4, 3))
+            wife = actions.register_move_in(
+                self.actor(), household=head.household,
+                values=person_values(family_name=family_name, family_name_kana=kana, given_name="花子",
+                                     given_name_kana="ハナコ", sex="2", birth_date=dt.date(1977, 8, 15),
+                                     relationship="妻", address=address),
+                change_date=dt.date(2020, 4, 1), notification_date=dt.date(2020, 4, 3))
+            child = actions.register_birth(
+                self.actor(), household=head.household,
+                values={"family_name": family_name, "given_name": "一郎", "family_name_kana": kana,
+                        "given_name_kana": "イチロウ", "birth_date": dt.date(2021, 6, 10), "sex": "1"},
+                notification_date=dt.date(2021, 6, 20))
+            head.refresh_from_db()
+            return head, wife, child
+
+
+@pytest.fixture
+def town_a(munis, staff):
+    return Town(munis[0], staff["admin_a"])
+
+
+@pytest.fixture
+def town_b(munis, staff):
+    return Town(munis[1], staff["admin_b"])
+
+
+@pytest.fixture
+def login(client):
+    def _login(user):
+        assert client.login(username=user.username, password=PASSWORD)
+        return client
+
+    return _login

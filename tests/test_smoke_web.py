@@ -1,0 +1,42 @@
+"""A counter clerk's day: sign in, search, open a person, record a 転居 with the confirmation step."""
+import pytest
+
+from jichitai.residents.models import Person, PersonHistory
+from jichitai.tenancy.scope import tenant_scope
+
+
+@pytest.mark.django_db
+def test_login_page_is_japanese(client):
+    r = client.get("/login/")
+    assert r.status_code == 200
+    body = r.content.decode()
+    assert "ログイン" in body and 'lang="ja"' in body
+    assert "Content-Security-Policy" in r.headers
+    assert "http://" not in body.split("<body>")[0] and "https://" not in body  # no asset from the internet
+
+
+@pytest.mark.django_db
+def test_clerk_search_view_and_move(town_a, staff, login):
+    head, wife, child = town_a.family()
+    c = login(staff["clerk_a"])
+    r = c.get("/residents/", {"kana": "やまだ"})
+    assert r.status_code == 200
+    body = r.content.decode()
+    assert "山田　太郎" in body and "山田　花子" in body
+    r = c.get(f"/residents/{head.pk}/")
+    assert r.status_code == 200 and "異動履歴" in r.content.decode()
+    url = f"/residents/{head.pk}/change/move_within/"
+    data = {"expected_version": head.version, "address": "豆田町5番1号", "change_date": "R6.4.1",
+            "notification_date": "令和6年4月5日", "with_household": "on", "step": "confirm"}
+    r = c.post(url, data)
+    assert r.status_code == 200 and "登録する" in r.content.decode()
+    with tenant_scope(town_a.m):
+        assert Person.objects.get(pk=head.pk).address == "三本松二丁目3番5号"  # nothing written before commit
+    r = c.post(url, {**data, "step": "commit"})
+    assert r.status_code == 302
+    r = c.get(f"/residents/{head.pk}/")
+    body = r.content.decode()
+    assert "転居" in body and "豆田町5番1号" in body
+    with tenant_scope(town_a.m):
+        assert Person.objects.get(pk=wife.pk).address == "豆田町5番1号"
+        assert PersonHistory.objects.filter(person=head).count() == 2
