@@ -33,7 +33,7 @@ fonts:
 demo: env fonts
 	$(VENV)/bin/jichitai migrate --noinput -v 0
 	$(VENV)/bin/jichitai seed_demo --scale $(SCALE)
-	$(VENV)/bin/jichitai runserver --noreload $(HOST)
+	$(VENV)/bin/jichitai runserver --noreload --insecure $(HOST)
 
 test: env
 	bash scripts/run-tests.sh

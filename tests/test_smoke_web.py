@@ -40,3 +40,17 @@ def test_clerk_search_view_and_move(town_a, staff, login):
     with tenant_scope(town_a.m):
         assert Person.objects.get(pk=wife.pk).address == "豆田町5番1号"
         assert PersonHistory.objects.filter(person=head).count() == 2
+
+
+@pytest.mark.django_db
+def test_idle_timeout_signs_out(town_a, staff, login, settings):
+    import time
+
+    c = login(staff["clerk_a"])
+    assert c.get("/residents/").status_code == 200
+    session = c.session
+    session["last_seen"] = int(time.time()) - settings.JICHITAI_IDLE_TIMEOUT_SECONDS - 5
+    session.save()
+    r = c.get("/residents/")
+    assert r.status_code == 302 and r.url.startswith("/login/")
+    assert c.get("/residents/").status_code == 302  # really signed out, not just redirected once

@@ -53,6 +53,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "jichitai.tenancy.middleware.IdleTimeoutMiddleware",
     "jichitai.tenancy.middleware.TenantMiddleware",
 ]
 
@@ -132,9 +133,11 @@ LOGIN_REDIRECT_URL = "dashboard"
 # Sign-in lockout and idle timeout.
 JICHITAI_LOCKOUT_THRESHOLD = 5
 JICHITAI_LOCKOUT_MINUTES = 15
-SESSION_COOKIE_AGE = int(os.environ.get("JICHITAI_IDLE_TIMEOUT_SECONDS", 30 * 60))
-SESSION_SAVE_EVERY_REQUEST = True  # the timeout counts from the last request: an idle timeout
+JICHITAI_IDLE_TIMEOUT_SECONDS = int(os.environ.get("JICHITAI_IDLE_TIMEOUT_SECONDS", 30 * 60))
+SESSION_COOKIE_AGE = 8 * 3600  # absolute cap; the idle timeout (IdleTimeoutMiddleware) is the shorter limit
+SESSION_SAVE_EVERY_REQUEST = False
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+LOGIN_URL_PATH = "/login/"
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Strict"

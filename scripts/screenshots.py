@@ -1,0 +1,43 @@
+"""`make screenshots`: serve a seeded copy of the demo and photograph it with Debian's chromium.
+
+Uses its own SQLite under var/screenshots so the real demo database is untouched.
+"""
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+
+root = pathlib.Path(__file__).resolve().parent.parent
+var = root / "var" / "screenshots"
+env = {**os.environ, "JICHITAI_VAR_DIR": str(var)}
+env.pop("DATABASE_URL", None)
+jichitai = [sys.executable, "-m", "jichitai.cli"]
+if not shutil.which("chromium"):
+    sys.exit("chromium not found: apt-get install chromium")
+if not (root / "scripts/screenshots/node_modules/playwright-core").exists():
+    subprocess.run(["npm", "ci" if (root / "scripts/screenshots/package-lock.json").exists() else "install",
+                    "--no-audit", "--no-fund"], cwd=root / "scripts/screenshots", check=True)
+shutil.rmtree(var, ignore_errors=True)
+var.mkdir(parents=True)
+subprocess.run([*jichitai, "migrate", "-v0"], env=env, check=True)
+subprocess.run([*jichitai, "seed_demo", "--scale", "0.02", "--municipalities", "44204,45383", "--quiet"],
+               env=env, check=True)
+server = subprocess.Popen([*jichitai, "runserver", "--noreload", "--insecure", "127.0.0.1:8765"], env=env,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+try:
+    for _ in range(50):
+        try:
+            urllib.request.urlopen("http://127.0.0.1:8765/login/", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.2)
+    out = root / "docs" / "screenshots"
+    out.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["node", "shoot.mjs", "http://127.0.0.1:8765", str(out)], cwd=root / "scripts/screenshots",
+                   check=True)
+finally:
+    server.terminate()
+    server.wait()

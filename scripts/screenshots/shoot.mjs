@@ -1,0 +1,51 @@
+// Screenshots of what a clerk and an admin see, for the README. Usage: node shoot.mjs BASE_URL OUT_DIR
+// Uses Debian's chromium (/usr/bin/chromium); playwright-core downloads no browser.
+import { chromium } from "playwright-core";
+
+const base = process.argv[2] || "http://127.0.0.1:8765";
+const out = process.argv[3] || "../../docs/screenshots";
+const password = process.env.DEMO_PASSWORD || "demo-pass-2026";
+const browser = await chromium.launch({
+  executablePath: "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"],
+});
+
+async function session(user) {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 860 }, locale: "ja-JP" });
+  await page.goto(base + "/login/");
+  await page.fill("#id_username", user);
+  await page.fill("#id_password", password);
+  await Promise.all([page.waitForNavigation(), page.click("button[type=submit]")]);
+  return page;
+}
+
+const anon = await browser.newPage({ viewport: { width: 1280, height: 700 }, locale: "ja-JP" });
+await anon.goto(base + "/login/");
+await anon.screenshot({ path: `${out}/login.png` });
+
+const clerk = await session("clerk-44204");
+await clerk.screenshot({ path: `${out}/dashboard.png` });
+await clerk.goto(base + "/residents/?kana=" + encodeURIComponent(process.env.SHOT_KANA || "さ"));
+await clerk.screenshot({ path: `${out}/search.png`, fullPage: true });
+const first = await clerk.locator("table.results td.name a").first().getAttribute("href");
+await clerk.goto(base + first);
+await clerk.screenshot({ path: `${out}/person.png`, fullPage: true });
+await clerk.goto(base + first + "change/move_within/");
+await clerk.fill("#id_address", "豆田町5番1号");
+await clerk.fill("#id_change_date", "R8.11.20");
+await clerk.fill("#id_notification_date", "令和8年11月25日");
+await clerk.screenshot({ path: `${out}/change_form.png`, fullPage: true });
+await Promise.all([clerk.waitForNavigation(), clerk.click("button.primary")]);
+await clerk.screenshot({ path: `${out}/change_confirm.png`, fullPage: true });
+await Promise.all([clerk.waitForNavigation(), clerk.click("button[value=commit]")]);
+await clerk.screenshot({ path: `${out}/person_after_move.png`, fullPage: true });
+
+const admin = await session("admin-44204");
+await admin.goto(base + "/audit/?verify=1");
+await admin.screenshot({ path: `${out}/audit.png`, fullPage: true });
+
+const op = await session("operator");
+await op.screenshot({ path: `${out}/platform.png`, fullPage: true });
+await browser.close();
+console.log("screenshots written to " + out);
