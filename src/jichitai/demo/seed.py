@@ -1,0 +1,269 @@
+"""`jichitai seed_demo`: the pilot municipalities, demo logins, a synthetic register, and a few real changes.
+
+1. 大分県/宮崎県 and the ten pilot municipalities (domain.md §2) with their real codes.
+2. Demo logins (one well-known password, hashed once): `operator`, and per municipality `admin-CODE` and
+   `clerk-CODE`; plus `viewer-44204` and `disaster-44204`.
+3. scale × population synthetic residents per municipality, bulk-loaded (`jichitai.demo.bulk`).
+4. A handful of changes through the real actions layer (転居, 世帯主変更, 死亡, 転出), so that the audit chain
+   has entries, and one `demo.seeded` audit event per municipality.
+"""
+import contextlib
+import datetime as dt
+import logging
+import random
+import time
+
+from django.contrib.auth.hashers import make_password
+from django.db import connection, transaction
+from django.utils import timezone
+
+from jichitai.audit.actions import record_event
+from jichitai.audit.models import AuditChain, AuditEvent
+from jichitai.residents import actions
+from jichitai.residents.models import Household, Person, PersonHistory, Status
+from jichitai.tenancy.models import Municipality, NumberSequence, Prefecture, StaffUser
+from jichitai.tenancy.roles import Role
+from jichitai.tenancy.scope import tenant_scope
+
+from .bulk import generate_municipality, make_generator
+from .data import OTHER_PLACES, PILOT_BY_CODE, PILOT_MUNICIPALITIES, PREFECTURES
+
+logger = logging.getLogger(__name__)
+
+DEMO_PASSWORD = "demo-pass-2026"
+DEMO_URL = "http://127.0.0.1:8000/"
+DEMO_TERMINAL = "demo-seed"
+ROLE_LABEL = dict(Role.choices)
+
+
+class AlreadySeeded(Exception):
+    pass
+
+
+def ensure_municipalities(codes):
+    prefs = {}
+    for pcode in sorted({c[:2] for c in codes}):
+        prefs[pcode], _ = Prefecture.objects.get_or_create(code=pcode, defaults={"name": PREFECTURES[pcode]})
+    out = []
+    for code in codes:
+        pilot = PILOT_BY_CODE[code]
+        m, created = Municipality.objects.get_or_create(
+            code=code, defaults={"prefecture": prefs[code[:2]], "name": pilot.name, "name_kana": pilot.name_kana})
+        if not created and not m.name_kana:
+            Municipality.objects.filter(pk=m.pk).update(name_kana=pilot.name_kana)
+        out.append(m)
+    return out
+
+
+def demo_logins(municipalities):
+    """(username, role, municipality or None, can_view_dv_protected, display_name) for every demo login."""
+    rows = [("operator", Role.OPERATOR, None, False, "運用者（デモ）")]
+    for m in municipalities:
+        rows.append((f"admin-{m.code}", Role.ADMIN, m, True, f"{m.name} 管理者（デモ）"))
+        rows.append((f"clerk-{m.code}", Role.CLERK, m, False, f"{m.name} 窓口職員（デモ）"))
+        if m.code == "44204":
+            rows.append(("viewer-44204", Role.VIEWER, m, False, f"{m.name} 照会専用職員（デモ）"))
+            rows.append(("disaster-44204", Role.DISASTER, m, False, f"{m.name} 災害対応職員（デモ）"))
+    return rows
+
+
+def ensure_users(municipalities):
+    """Create the missing demo logins (existing ones are left alone). The password is hashed once (argon2 is
+    deliberately slow) and the same encoded hash is stored for every new login."""
+    rows = demo_logins(municipalities)
+    existing = set(StaffUser.objects.filter(username__in=[r[0] for r in rows]).values_list("username", flat=True))
+    missing = [r for r in rows if r[0] not in existing]
+    if missing:
+        encoded = make_password(DEMO_PASSWORD)
+        StaffUser.objects.bulk_create([
+            StaffUser(username=u, role=role, municipality=m, can_view_dv_protected=dv, display_name=name,
+                      password=encoded, is_active=True)
+            for u, role, m, dv, name in missing
+        ])
+    return rows
+
+
+def reset_municipality(m):
+    """Delete a municipality's residents, households, number series and audit chain (demo data only)."""
+    qn = connection.ops.quote_name
+    with transaction.atomic(), connection.cursor() as c:
+        hh = Household._meta
+        c.execute(f"UPDATE {qn(hh.db_table)} SET {qn(hh.get_field('head').column)} = NULL "
+                  f"WHERE {qn(hh.get_field('municipality').column)} = %s", [m.pk])
+        for model in (PersonHistory, Person, Household, NumberSequence, AuditEvent):
+            c.execute(f"DELETE FROM {qn(model._meta.db_table)} "
+                      f"WHERE {qn(model._meta.get_field('municipality').column)} = %s", [m.pk])
+        AuditChain.objects.filter(key=m.code).delete()
+
+
+# ---------------------------------------------------------------- stories through the real actions
+
+def _change_dates(rng, today, *persons):
+    last = max((p.last_change_date for p in persons if p.last_change_date), default=today - dt.timedelta(days=400))
+    lo = max(last + dt.timedelta(days=1), today - dt.timedelta(days=300))
+    if lo > today:
+        lo = today
+    change = dt.date.fromordinal(rng.randint(lo.toordinal(), today.toordinal()))
+    notif = min(today, change + dt.timedelta(days=rng.randint(0, 13)))
+    return change, notif
+
+
+def _couples(rng, today, limit):
+    """Active two-person households of an elderly head (male) and his wife."""
+    wives = list(Person.objects.filter(relationship="妻", status=Status.RESIDENT, household__is_active=True,
+                                       birth_date__lt=today - dt.timedelta(days=68 * 365))
+                 .values_list("household_id", flat=True)[:2000])
+    rng.shuffle(wives)
+    out = []
+    for hid in wives:
+        members = list(Person.objects.filter(household_id=hid, status=Status.RESIDENT).order_by("pk"))
+        if len(members) == 2 and members[0].is_head and members[0].sex == "1":
+            out.append(members)
+            if len(out) >= limit:
+                break
+    return out
+
+
+@contextlib.contextmanager
+def _story(done, kind):
+    """Count a story that went through; one refused by a business rule is logged and skipped, not fatal."""
+    try:
+        yield
+    except actions.RuleError as e:
+        logger.warning("demo story %s skipped: %s", kind, e)
+    else:
+        done[kind] += 1
+
+
+def run_stories(m, admin, *, seed, n_hint, today=None):
+    """A few real changes per municipality through `jichitai.residents.actions` (so they are audited)."""
+    today = today or timezone.localdate()
+    rng = random.Random(f"{seed}-{m.code}-stories")
+    gen = make_generator(m, n_hint, random.Random(f"{seed}-{m.code}"), today)  # the same towns as the bulk load
+    gen.rng = rng
+    done = {"move_within": 0, "head_change": 0, "death": 0, "move_out": 0, "move_out_confirmed": 0}
+    used = set()
+    with tenant_scope(m):
+        actor = actions.Actor(user=admin, terminal=DEMO_TERMINAL)
+        heads = list(Person.objects.filter(is_head=True, status=Status.RESIDENT, household__is_active=True)
+                     .values_list("pk", flat=True))
+        rng.shuffle(heads)
+        # 転居: whole households to a new address in town
+        for pk in heads[:20]:
+            head = Person.objects.select_related("household").get(pk=pk)
+            members = list(Person.objects.filter(household_id=head.household_id, status=Status.RESIDENT))
+            change, notif = _change_dates(rng, today, *members)
+            address, postal = gen.address()
+            katagaki = gen.katagaki() if rng.random() < 0.3 else ""
+            try:
+                actions.register_move_within(actor, head, expected_version=head.version, address=address,
+                                             address_katagaki=katagaki, postal_code=postal, change_date=change,
+                                             notification_date=notif, with_household=True)
+            except actions.RuleError:
+                continue
+            used.add(head.household_id)
+            done["move_within"] += 1
+
+        couples = [c for c in _couples(rng, today, 8) if c[0].household_id not in used]
+        # 世帯主変更: the wife becomes head, the husband's 続柄 becomes 夫
+        for husband, wife in couples[:2]:
+            change, notif = _change_dates(rng, today, husband, wife)
+            with _story(done, "head_change"):
+                actions.change_head(actor, wife.household, new_head=wife, former_head_relationship="夫",
+                                    change_date=change, notification_date=notif, expected_version=wife.version)
+        # 死亡: an elderly head; his wife becomes head
+        for husband, wife in couples[2:4]:
+            change, notif = _change_dates(rng, today, husband, wife)
+            with _story(done, "death"):
+                actions.register_death(actor, husband, expected_version=husband.version, death_date=change,
+                                       notification_date=notif, new_head=wife)
+        # 転出: young people living alone (one already confirmed by the new municipality's 転入通知)
+        young = list(Person.objects.filter(is_head=True, status=Status.RESIDENT, household__is_active=True,
+                                           birth_date__gt=today - dt.timedelta(days=35 * 365),
+                                           birth_date__lt=today - dt.timedelta(days=19 * 365))
+                     .exclude(household_id__in=used).values_list("pk", flat=True)[:500])
+        rng.shuffle(young)
+        for i, pk in enumerate(young[:6]):
+            p = Person.objects.get(pk=pk)
+            if Person.objects.filter(household_id=p.household_id, status=Status.RESIDENT).count() != 1:
+                continue
+            place = rng.choice(OTHER_PLACES)[0]
+            dest = f"{place}{gen.pools.towns[rng.randrange(len(gen.pools.towns))][0]}{rng.randint(1, 30)}番地"
+            confirmed = done["move_out"] == 0
+            if confirmed:
+                planned = max(today - dt.timedelta(days=20), (p.last_change_date or today) + dt.timedelta(days=1))
+                planned = min(planned, today)
+            else:
+                planned = today + dt.timedelta(days=rng.randint(3, 14))
+            notif = min(today, max(planned - dt.timedelta(days=7), p.last_change_date or planned))
+            with _story(done, "move_out"):
+                p = actions.register_move_out(actor, p, expected_version=p.version, destination=dest,
+                                              planned_date=planned, notification_date=notif)
+            if confirmed and p.status == Status.REMOVED:
+                with _story(done, "move_out_confirmed"):
+                    actions.confirm_move_out(actor, p, expected_version=p.version, destination=dest,
+                                             notice_date=min(today, planned + dt.timedelta(days=3)))
+            if done["move_out"] >= 2:
+                break
+    return done
+
+
+# ---------------------------------------------------------------- the command's work
+
+def seed_demo(*, scale=0.1, seed=2026, codes=None, reset=False, out=print, quiet=False):
+    """Seed the demo. Returns a summary dict. Raises AlreadySeeded when the municipalities hold residents
+    (and `reset` is false)."""
+    started = time.monotonic()
+    codes = codes or [p.code for p in PILOT_MUNICIPALITIES]
+    unknown = [c for c in codes if c not in PILOT_BY_CODE]
+    if unknown:
+        raise ValueError(f"not a pilot municipality: {', '.join(unknown)}")
+    say = (lambda *a: None) if quiet else out
+
+    existing = list(Municipality.objects.filter(code__in=codes))
+    seeded = [m for m in existing if Person.all_tenants.filter(municipality=m).exists()]
+    if seeded and not reset:
+        raise AlreadySeeded(", ".join(f"{m.name}({m.code})" for m in seeded))
+    for m in seeded:
+        say(f"  {m.name}: 既存のデータを削除します (--reset)")
+        reset_municipality(m)
+
+    municipalities = ensure_municipalities(codes)
+    logins = ensure_users(municipalities)
+    admins = {u.municipality_id: u for u in StaffUser.objects.filter(role=Role.ADMIN,
+                                                                       username__startswith="admin-",
+                                                                       municipality__in=municipalities)}
+    summary = {"municipalities": {}, "persons": 0}
+    for m in municipalities:
+        pilot = PILOT_BY_CODE[m.code]
+        n = max(1, round(pilot.population * scale))
+        t0 = time.monotonic()
+
+        def progress(done, total, m=m):
+            if total >= 40_000:
+                say(f"    {m.name}: {done:,}/{total:,}")
+
+        with transaction.atomic():
+            stats = generate_municipality(m, n, seed=seed, progress=progress)
+        stories = run_stories(m, admins[m.pk], seed=seed, n_hint=n)
+        record_event(m, "demo.seeded", actor=None, object_type="municipality", object_id=m.code,
+                     detail={"persons": stats["persons"], "households": stats["households"],
+                             "history": stats["history"], "removed": stats["removed"],
+                             "foreign": stats["foreign"], "stories": stories, "scale": scale, "seed": seed})
+        summary["municipalities"][m.code] = {**stats, "stories": stories}
+        summary["persons"] += stats["persons"]
+        say(f"  {m.prefecture.name}{m.name} ({m.code}): 住民 {stats['persons']:,} 人 / 世帯 {stats['households']:,}"
+            f" / 除票 {stats['removed']:,} / 外国人 {stats['foreign']:,} / 異動 {sum(stories.values())} 件"
+            f"  ({time.monotonic() - t0:.1f} s)")
+    summary["seconds"] = round(time.monotonic() - started, 1)
+    summary["logins"] = logins
+    return summary
+
+
+def logins_table(logins) -> str:
+    lines = ["デモ用ログイン (password: %s)" % DEMO_PASSWORD, f"  {'username':<16} {'role':<9} 所属"]
+    for u, role, m, dv, _name in logins:
+        where = f"{m.prefecture.name}{m.name}" if m else "（全団体の運用）"
+        note = "  ※支援措置対象者の住所を閲覧可" if dv else ""
+        lines.append(f"  {u:<16} {role.value if hasattr(role, 'value') else role:<9} {where}{note}")
+    return "\n".join(lines)
