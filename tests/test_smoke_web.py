@@ -54,3 +54,22 @@ def test_idle_timeout_signs_out(town_a, staff, login, settings):
     r = c.get("/residents/")
     assert r.status_code == 302 and r.url.startswith("/login/")
     assert c.get("/residents/").status_code == 302  # really signed out, not just redirected once
+
+
+@pytest.mark.django_db
+def test_head_change_updates_other_relationships(town_a, staff, login):
+    """When the son becomes head, his mother's and others' 続柄 are re-stated relative to him."""
+    head, wife, child = town_a.family()
+    c = login(staff["clerk_a"])
+    url = f"/households/{head.household_id}/change/head_change/"
+    data = {"new_head": wife.pk, "former_head_relationship": "夫", f"rel_{child.pk}": "子",
+            "change_date": "2024-01-10", "notification_date": "2024-01-12"}
+    assert c.post(url, {**data, "step": "confirm"}).status_code == 200
+    r = c.post(url, {**data, "step": "commit"})
+    assert r.status_code == 302
+    with tenant_scope(town_a.m):
+        wife = Person.objects.get(pk=wife.pk)
+        head = Person.objects.get(pk=head.pk)
+        assert wife.is_head and wife.relationship == "世帯主"
+        assert not head.is_head and head.relationship == "夫"
+        assert wife.household.head_id == wife.pk

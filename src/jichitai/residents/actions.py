@@ -458,8 +458,9 @@ def remove_ex_officio(actor: Actor, person: Person, *, expected_version, change_
 
 @transaction.atomic
 def change_head(actor: Actor, household: Household, *, new_head: Person, former_head_relationship, change_date,
-                notification_date, expected_version=None, note=""):
-    """世帯主変更: another current member becomes head; the former head gets a new 続柄."""
+                notification_date, expected_version=None, relationships=None, note=""):
+    """世帯主変更: another current member becomes head; the former head gets a new 続柄, and so may the other
+    members (`relationships`: person id → 続柄 relative to the new head; members not named keep theirs)."""
     household = Household.objects.select_for_update().get(pk=household.pk)
     new_head = _lock(new_head, expected_version)
     _require_resident(new_head)
@@ -482,6 +483,15 @@ def change_head(actor: Actor, household: Household, *, new_head: Person, former_
     new_head.relationship = "世帯主"
     _save(actor, new_head, ChangeKind.HEAD_CHANGE, change_date, notification_date, note=note)
     changed.append(new_head)
+    done = {p.pk for p in changed}
+    for member in _active_members(household):
+        rel = ((relationships or {}).get(member.pk) or "").strip()
+        if member.pk in done or not rel or rel == member.relationship:
+            continue
+        _check_dates(change_date, notification_date, person=member)
+        member.relationship = rel
+        _save(actor, member, ChangeKind.HEAD_CHANGE, change_date, notification_date, note=note)
+        changed.append(member)
     Household.objects.filter(pk=household.pk).update(head=new_head)
     _audit(actor, ChangeKind.HEAD_CHANGE, changed, {"household": household.household_no})
     return household

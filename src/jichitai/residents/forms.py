@@ -232,7 +232,8 @@ class MoveOutConfirmForm(ChangeForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if self.person is not None and not self.is_bound:
+        # the planned 転出先 is an address: never prefilled for a DV等支援措置 person (the form does not know the user)
+        if self.person is not None and not self.is_bound and not self.person.dv_protected:
             self.fields["destination"].initial = self.person.move_out_destination
 
 
@@ -290,6 +291,16 @@ class HeadChangeForm(ChangeForm):
         hh = self.household
         self.fields["new_head"].choices = [c for c in self.member_choices(hh) if not c[0] or
                                            str(c[0]) != str(hh.head_id)]
+        for m in queries.active_members(hh):
+            if m.pk == hh.head_id:
+                continue
+            self.fields[f"rel_{m.pk}"] = forms.ChoiceField(
+                label=f"{m.family_name}　{m.given_name} の新しい続柄", required=False,
+                choices=[("", f"変更しない（{m.relationship}）")] + [(r, r) for r in RELATIONSHIPS],
+                help_text="新しい世帯主から見た続柄。新しい世帯主本人は不要です")
+
+    def relationships(self):
+        return {int(name[4:]): v for name, v in self.cleaned_data.items() if name.startswith("rel_") and v}
 
 
 class SplitForm(ChangeForm):

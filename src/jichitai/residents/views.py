@@ -107,7 +107,7 @@ CHANGES = {
     "head_change": ChangeSpec("世帯主変更", "household", forms.HeadChangeForm, lambda a, h, f: actions.change_head(
         a, h, new_head=f.member("new_head"), former_head_relationship=f.cleaned_data["former_head_relationship"],
         change_date=f.cleaned_data["change_date"], notification_date=f.cleaned_data["notification_date"],
-        note=f.cleaned_data["note"])),
+        relationships=f.relationships(), note=f.cleaned_data["note"])),
     "household_split": ChangeSpec("世帯分離", "household", forms.SplitForm, lambda a, h, f: actions.split_household(
         a, h, members=f.selected(), new_head=f.member("new_head"),
         relationships={m.pk: f.cleaned_data["relationship"] for m in f.selected()},
@@ -170,6 +170,10 @@ def _change(request, kind, *, person=None, household=None):
             try:
                 result = spec.run(Actor.from_request(request), target, form)
             except ConflictError as e:
+                if person is None:  # a household change: no person to reload, keep the input as typed
+                    form.add_error(None, e.errors["__all__"][0])
+                    ctx.update(form=form, conflict=True)
+                    return render(request, "residents/change_form.html", ctx, status=409)
                 fresh = queries.get_person_for_update(person.pk)
                 data = request.POST.copy()
                 data["expected_version"] = fresh.version
