@@ -16,7 +16,15 @@ class AuditChain(models.Model):
     last_hash = models.CharField(max_length=64, default="0" * 64)
 
 
-class ScopedAuditManager(models.Manager):
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AppendOnlyError("audit entries are never changed")
+
+    def delete(self):
+        raise AppendOnlyError("audit entries are never deleted")
+
+
+class ScopedAuditManager(models.Manager.from_queryset(AppendOnlyQuerySet)):
     def get_queryset(self):
         m = require_municipality()
         return super().get_queryset().filter(municipality_id=m.pk)
@@ -41,7 +49,7 @@ class AuditEvent(models.Model):
     entry_hash = models.CharField(max_length=64)
 
     objects = ScopedAuditManager()
-    all_chains = models.Manager()
+    all_chains = models.Manager.from_queryset(AppendOnlyQuerySet)()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["chain_key", "seq"], name="audit_chain_seq_unique")]

@@ -6,7 +6,7 @@ projection of the latest snapshot, kept for search; `version` guards against two
 """
 from django.db import models
 
-from jichitai.tenancy.scope import TenantModel
+from jichitai.tenancy.scope import AppendOnlyQuerySet, AppendOnlyTenantManager, TenantModel
 
 
 class KeyField(models.CharField):
@@ -193,6 +193,9 @@ class PersonHistory(TenantModel):
     terminal = models.CharField("入力端末", max_length=120, blank=True)
     note = models.CharField("備考", max_length=200, blank=True)
     snapshot = models.JSONField("記載内容")
+
+    objects = AppendOnlyTenantManager()
+    all_tenants = models.Manager.from_queryset(AppendOnlyQuerySet)()
 
     class Meta:
         verbose_name = "異動履歴"

@@ -20,9 +20,12 @@ class LockoutModelBackend(ModelBackend):
                          detail={"username": username})
             raise PermissionDenied("locked")
         result = super().authenticate(request, username=username, password=password, **kwargs)
-        if user is None:
-            return result
         from jichitai.audit.actions import record_event
+
+        if user is None:
+            # an unknown user name: recorded on the platform chain (no municipality to attribute it to)
+            record_event(None, "auth.failed_unknown_user", request=request, detail={"username": (username or "")[:150]})
+            return result
 
         if result is None:
             user.failed_logins += 1

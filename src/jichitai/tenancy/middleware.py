@@ -52,7 +52,9 @@ class IdleTimeoutMiddleware:
                 record_event(user.municipality, "auth.idle_timeout", actor=user, request=request)
                 logout(request)
                 messages.info(request, "一定時間操作がなかったため、ログアウトしました。もう一度ログインしてください。")
-                return redirect(f"{settings.LOGIN_URL_PATH}?next={request.path}")
+                from urllib.parse import quote
+
+                return redirect(f"{settings.LOGIN_URL_PATH}?next={quote(request.path)}")
             if now - last >= self.REFRESH_SECONDS or "last_seen" not in request.session:
                 request.session["last_seen"] = now
         return self.get_response(request)

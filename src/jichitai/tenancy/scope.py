@@ -50,6 +50,17 @@ class TenantQuerySet(models.QuerySet):
     pass
 
 
+class AppendOnlyQuerySet(TenantQuerySet):
+    """For append-only tables: bulk update() and delete() are refused like a single row's save() and delete()."""
+
+    def update(self, **kwargs):
+        raise RuntimeError("append-only rows are never updated / 追記専用の記録は変更できません")
+
+    def delete(self):
+        raise RuntimeError("append-only rows are never deleted / 追記専用の記録は削除できません")
+
+
+
 class TenantManager(models.Manager.from_queryset(TenantQuerySet)):
     def get_queryset(self):
         m = require_municipality()
@@ -63,6 +74,10 @@ class TenantManager(models.Manager.from_queryset(TenantQuerySet)):
         kwargs.pop("municipality_id", None)
         kwargs["municipality"] = m
         return super().get_queryset().create(**kwargs)
+
+
+class AppendOnlyTenantManager(TenantManager.from_queryset(AppendOnlyQuerySet)):
+    pass
 
 
 class TenantModel(models.Model):

@@ -1,0 +1,344 @@
+"""Tenant isolation: staff of municipality A can never reach, see or change anything of municipality B.
+
+The URL sweep walks EVERY pattern of the application; a new URL with an object id that this test does not know how to
+fill makes the test fail, so it cannot be forgotten."""
+import datetime as dt
+
+import pytest
+from conftest import person_values
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from jichitai.audit.models import AuditEvent
+from jichitai.residents import actions
+from jichitai.residents.models import Household, Person, PersonHistory
+from jichitai.residents.queries import SearchCriteria, build_search
+from jichitai.residents.views import CHANGES
+from jichitai.tenancy.models import NumberSequence
+from jichitai.tenancy.scope import TenantScopeError, tenant_scope
+
+D = dt.date
+
+# kwargs that identify a tenant-owned object, and how to fill them with B's objects
+OBJECT_KWARGS = {"person_id", "household_id", "event_id"}
+# kwargs that are not object ids
+OTHER_KWARGS = {"kind", "name"}
+# patterns that take no object id: skipped by the sweep (each listed on purpose, with why)
+NO_OBJECT_PATTERNS = {
+    "dashboard": "own municipality only (checked below for B's data)",
+    "login": "public",
+    "logout": "POST only, own session",
+    "font": "static font files, no tenant data",
+    "search": "scoped search (checked below for B's data)",
+    "new_person": "creates in own municipality (household_no of B checked below)",
+    "audit_log": "own chain only (checked below for B's events)",
+    "platform_tenants": "operator only, counts only",
+    "platform_tenant_create": "operator only",
+}
+
+
+def iter_patterns(patterns, ns=""):
+    for p in patterns:
+        if isinstance(p, URLResolver):
+            sub_ns = f"{ns}{p.namespace}:" if p.namespace else ns
+            if _kwargs_of(p):
+                raise AssertionError(f"an include() with kwargs {_kwargs_of(p)} — extend this test")
+            yield from iter_patterns(p.url_patterns, sub_ns)
+        else:
+            assert isinstance(p, URLPattern)
+            yield (f"{ns}{p.name}" if p.name else None), p
+
+
+def _kwargs_of(p):
+    pattern = p.pattern
+    converters = getattr(pattern, "converters", None)
+    if converters is not None:
+        return set(converters)
+    return set(pattern.regex.groupindex)
+
+
+B_FAMILY = "綾野"
+B_KANA = "アヤノ"
+B_ADDRESS = "大字南俣999番地"
+B_ADDRESS2 = "大字北俣777番地"
+
+
+@pytest.fixture
+def world(town_a, town_b, staff):
+    """A: one family. B: two families with distinctive names, a 除票, a dissolved household and audit events."""
+    a_head, a_wife, a_child = town_a.family()
+    b_head, b_wife, b_child = town_b.family(family_name=B_FAMILY, kana=B_KANA, address=B_ADDRESS)
+    b2_head, _, _ = town_b.family(family_name="綾瀬川", kana="アヤセガワ", address=B_ADDRESS2)
+    with tenant_scope(town_b.m):
+        actor = town_b.actor()
+        lone = actions.register_move_in(actor, values=person_values(family_name="綾小路", family_name_kana="アヤノコウジ",
+                                                                    address="大字入野1番"),
+                                        change_date=D(2020, 5, 1), notification_date=D(2020, 5, 1))
+        actions.register_death(actor, lone, expected_version=1, death_date=D(2023, 1, 1),
+                               notification_date=D(2023, 1, 2))
+        b_persons = list(Person.objects.all())
+        b_households = list(Household.objects.all())
+        b_codes = [p.resident_code for p in b_persons]
+    with tenant_scope(town_a.m):
+        # a second household in A (numbers 0000000001-2) — B has 0000000001-3
+        a_other = actions.register_move_in(town_a.actor(), values=person_values(family_name="田中",
+                                                                                family_name_kana="タナカ",
+                                                                                address="隈一丁目1番"),
+                                           change_date=D(2020, 5, 1), notification_date=D(2020, 5, 1))
+        a_persons = list(Person.objects.all())
+    b_events = list(AuditEvent.all_chains.filter(municipality=town_b.m))
+    assert len(b_events) >= 8 and len(b_households) == 3
+    return {
+        "a": town_a.m, "b": town_b.m, "a_head": a_head, "a_other": a_other, "a_persons": a_persons,
+        "b_persons": b_persons, "b_households": b_households, "b_events": b_events, "b_codes": b_codes,
+        "b_lone": lone, "b_head": b_head,
+        "b_secrets": ["綾町", B_FAMILY, B_KANA, "南俣", "北俣", "入野", "綾瀬川", "綾小路", "アヤセガワ", "admin-b", "clerk-b",
+                      *b_codes],
+    }
+
+
+def _fill(name, kwargs, world):
+    """Every kwargs combination with B's objects for one pattern."""
+    pools = {
+        "person_id": [p.pk for p in world["b_persons"]],
+        "household_id": [h.pk for h in world["b_households"]],
+        "event_id": [e.pk for e in world["b_events"][:3]] + [world["b_events"][-1].pk],
+    }
+    combos = [{}]
+    for kw in sorted(kwargs):
+        if kw == "kind":
+            values = list(CHANGES)  # every kind (those of the matching scope included), valid names only
+        else:
+            values = pools[kw]
+        combos = [{**c, kw: v} for c in combos for v in values]
+    return combos
+
+
+def test_every_url_with_an_object_id_is_404_for_another_municipality(world, staff):
+    c = Client()
+    c.force_login(staff["admin_a"])  # the widest role of A: a 403 cannot hide a leak
+    checked = set()
+    requests = 0
+    seen = []
+    for name, p in iter_patterns(get_resolver().url_patterns):
+        assert name is not None, f"unnamed URL pattern {p.pattern} — name it so that this test can check it"
+        seen.append(name)
+        kwargs = _kwargs_of(p)
+        unknown = kwargs - OBJECT_KWARGS - OTHER_KWARGS
+        assert not unknown, f"URL {name} ({p.pattern}) has kwargs {unknown} this test cannot fill: extend it"
+        if not kwargs & OBJECT_KWARGS:
+            assert name in NO_OBJECT_PATTERNS, (
+                f"URL {name} ({p.pattern}) has no object id and is not listed in NO_OBJECT_PATTERNS: "
+                "list it (with why it is safe) or give it an object id")
+            continue
+        for kw in _fill(name, kwargs, world):
+            url = reverse(name, kwargs=kw)
+            r = c.get(url)
+            assert r.status_code == 404, (url, r.status_code)
+            r = c.post(url, {"step": "commit", "expected_version": "1", "address": "侵入1番", "note": "x",
+                             "change_date": "2024-04-01", "notification_date": "2024-04-01"})
+            assert r.status_code == 404, ("POST", url, r.status_code)
+            for secret in world["b_secrets"]:
+                assert secret not in r.content.decode()
+            requests += 2
+        checked.add(name)
+    assert checked == {"person_detail", "person_change", "household_detail", "household_change", "audit_detail"}
+    assert set(NO_OBJECT_PATTERNS) <= set(seen), "a listed pattern no longer exists: update the list"
+    assert requests > 100
+    # B's data is untouched by all those POSTs
+    with tenant_scope(world["b"]):
+        assert not Person.objects.filter(address__contains="侵入").exists()
+
+
+def test_the_sweep_reaches_real_pages_for_own_objects(world, staff):
+    """Control for the sweep: with A's own ids the same URLs answer (so the 404s above are about tenancy)."""
+    c = Client()
+    c.force_login(staff["admin_a"])
+    head = world["a_head"]
+    with tenant_scope(world["a"]):
+        event = AuditEvent.objects.order_by("seq").first()
+    assert c.get(reverse("person_detail", kwargs={"person_id": head.pk})).status_code == 200
+    assert c.get(reverse("household_detail", kwargs={"household_id": head.household_id})).status_code == 200
+    assert c.get(reverse("audit_detail", kwargs={"event_id": event.pk})).status_code == 200
+    for kind, spec in CHANGES.items():
+        if spec.scope == "person":
+            url = reverse("person_change", kwargs={"person_id": head.pk, "kind": kind})
+        elif spec.scope == "household":
+            url = reverse("household_change", kwargs={"household_id": head.household_id, "kind": kind})
+        else:
+            url = reverse("new_person", kwargs={"kind": kind})
+        assert c.get(url).status_code == 200, url
+
+
+def test_b_staff_cannot_reach_a_either(world, staff):
+    c = Client()
+    c.force_login(staff["clerk_b"])
+    head = world["a_head"]
+    assert c.get(f"/residents/{head.pk}/").status_code == 404
+    assert c.get(f"/households/{head.household_id}/").status_code == 404
+    assert c.post(f"/residents/{head.pk}/change/death/", {"step": "commit"}).status_code == 404
+
+
+def test_no_page_visible_to_a_shows_b_data(world, staff):
+    c = Client()
+    c.force_login(staff["admin_a"])
+    # (queries here never contain a B secret themselves: the form echoes what was typed)
+    pages = ["/", "/residents/?name=綾", "/residents/?kana=あや", "/residents/?kana=ｱﾔ", "/residents/?address=大字",
+             "/residents/?status=removed&name=綾", "/residents/?birth_date=S50.4.1", "/residents/?atena_no=1",
+             "/residents/?atena_no=7", "/residents/?status=removed&address=大字", "/audit/",
+             "/audit/?action=resident.change", "/audit/?action=resident.search", "/audit/?verify=1"]
+    pages += [f"/residents/{p.pk}/" for p in world["a_persons"]]
+    pages += [f"/households/{p.household_id}/" for p in world["a_persons"]]
+    pages += [f"/residents/{world['a_head'].pk}/change/{k}/" for k, s in CHANGES.items() if s.scope == "person"]
+    pages += [f"/households/{world['a_head'].household_id}/change/{k}/" for k, s in CHANGES.items()
+              if s.scope == "household"]
+    pages += [f"/residents/new/{k}/" for k, s in CHANGES.items() if s.scope == "new"]
+    for url in pages:
+        r = c.get(url)
+        assert r.status_code == 200, (url, r.status_code)
+        body = r.content.decode()
+        for secret in world["b_secrets"]:
+            assert secret not in body, (url, secret)
+    # the audit detail pages of A's events (including the searches just made)
+    with tenant_scope(world["a"]):
+        pks = list(AuditEvent.objects.values_list("pk", flat=True))
+    assert len(pks) > 20
+    for pk in pks:
+        r = c.get(f"/audit/{pk}/")
+        assert r.status_code == 200
+        for secret in world["b_secrets"]:
+            assert secret not in r.content.decode(), (pk, secret)
+    # filtering A's audit log by B's staff finds nothing
+    r = c.get("/audit/", {"actor": "admin-b"})
+    assert r.status_code == 200 and r.context["rows"] == []
+    r = c.get("/audit/")
+    assert r.context["rows"] and {e.municipality_id for e, _ in r.context["rows"]} == {world["a"].pk}
+
+
+def test_search_in_a_for_b_names_finds_nothing(world, staff):
+    c = Client()
+    c.force_login(staff["clerk_a"])
+    for q in ({"name": B_FAMILY}, {"kana": B_KANA}, {"address": "南俣"}, {"resident_code": world["b_codes"][0]},
+              {"name": "綾"}):
+        r = c.get("/residents/", q)
+        assert r.status_code == 200
+        assert r.context["page"] is not None and r.context["page"].rows == [], q
+        assert "該当する住民はいません" in r.content.decode()
+    with tenant_scope(world["a"]):
+        for crit in (SearchCriteria(name=B_FAMILY), SearchCriteria(kana="あやの"), SearchCriteria(address="南俣"),
+                     SearchCriteria(resident_code=world["b_codes"][0])):
+            qs, _ = build_search(crit, staff["admin_a"], world["a"])
+            assert list(qs) == []
+    # control: the same searches find B's people inside B
+    with tenant_scope(world["b"]):
+        qs, _ = build_search(SearchCriteria(name=B_FAMILY), staff["admin_b"], world["b"])
+        assert len(list(qs)) == 3
+
+
+def test_a_cannot_target_b_households_by_number(world, staff):
+    """Household numbers are per municipality: B's 0000000003 does not exist in A and must not resolve to B."""
+    c = Client()
+    c.force_login(staff["clerk_a"])
+    a_hh = world["a_other"].household_id
+    with tenant_scope(world["b"]):
+        b3 = Household.objects.get(household_no="0000000003")
+        b3_members = Person.objects.filter(household=b3).count()
+    before = (PersonHistory.all_tenants.count(), AuditEvent.all_chains.filter(action__startswith="resident.").count())
+    r = c.post(f"/households/{a_hh}/change/household_merge/",
+               {"target_household_no": "3", "relationship": "同居人", "change_date": "2024-04-01",
+                "notification_date": "2024-04-01", "step": "commit"})
+    assert r.status_code == 422 and "その世帯番号の現存する世帯はありません" in r.content.decode()
+    r = c.post("/residents/new/move_in/",
+               {"family_name": "侵入", "family_name_kana": "シンニュウ", "birth_date": "1980-01-01", "sex": "1",
+                "address": "隈1番", "previous_address": "福岡市", "household_no": "0000000003", "relationship": "子",
+                "change_date": "2024-04-01", "notification_date": "2024-04-01", "step": "commit"})
+    assert r.status_code == 422 and "その世帯番号の現存する世帯はありません" in r.content.decode()
+    assert (PersonHistory.all_tenants.count(),
+            AuditEvent.all_chains.filter(action__startswith="resident.").count()) == before
+    with tenant_scope(world["b"]):
+        assert Person.objects.filter(household=b3).count() == b3_members
+
+
+def test_unscoped_access_fails_loudly(world):
+    for model in (Person, Household, PersonHistory):
+        with pytest.raises(TenantScopeError):
+            model.objects.all()
+        with pytest.raises(TenantScopeError):
+            model.objects.filter(pk=1)
+    with pytest.raises(TenantScopeError):
+        AuditEvent.objects.all()
+    with pytest.raises(TenantScopeError):
+        Household.objects.create(household_no="9999999999")
+
+
+def test_scoped_managers_hide_other_tenant_rows(world):
+    b_person = world["b_head"]
+    with tenant_scope(world["a"]):
+        assert not Person.objects.filter(pk=b_person.pk).exists()
+        with pytest.raises(Person.DoesNotExist):
+            Person.objects.get(pk=b_person.pk)
+        assert Person.objects.filter(pk=b_person.pk).update(family_name="改ざん") == 0
+        assert not PersonHistory.objects.filter(person_id=b_person.pk).exists()
+        assert not AuditEvent.objects.filter(municipality=world["b"]).exists()
+        assert set(Person.objects.values_list("municipality_id", flat=True)) == {world["a"].pk}
+    assert Person.all_tenants.get(pk=b_person.pk).family_name == B_FAMILY
+
+
+def test_creating_or_saving_a_row_for_another_municipality_raises(world):
+    b = world["b"]
+    with tenant_scope(world["a"]):
+        with pytest.raises(TenantScopeError):
+            Household.objects.create(household_no="0000009999", municipality=b)
+        with pytest.raises(TenantScopeError):
+            Household.objects.create(household_no="0000009999", municipality_id=b.pk)
+        with pytest.raises(TenantScopeError):
+            Household(household_no="0000009998", municipality=b).save()
+        # a B row loaded by system code cannot be saved inside A's scope
+        b_hh = Household.all_tenants.get(pk=world["b_head"].household_id)
+        b_hh.is_active = False
+        with pytest.raises(TenantScopeError):
+            b_hh.save()
+    assert Household.all_tenants.get(pk=world["b_head"].household_id).is_active
+    assert not Household.all_tenants.filter(household_no__in=["0000009999", "0000009998"]).exists()
+    # and the next numbers of B are untouched by A's work
+    assert NumberSequence.objects.get(municipality=b, name="household").last_value == 3
+
+
+def test_operator_cannot_see_residents(world, staff):
+    c = Client()
+    c.force_login(staff["operator"])
+    head = world["a_head"]
+    b_head = world["b_head"]
+    urls = ["/residents/", "/residents/?name=山田", "/residents/?kana=ヤマダ", "/audit/",
+            f"/residents/{head.pk}/", f"/residents/{b_head.pk}/", f"/households/{head.household_id}/",
+            f"/households/{b_head.household_id}/"]
+    urls += [f"/residents/{head.pk}/change/{k}/" for k, s in CHANGES.items() if s.scope == "person"]
+    urls += [f"/households/{head.household_id}/change/{k}/" for k, s in CHANGES.items() if s.scope == "household"]
+    urls += [f"/residents/new/{k}/" for k, s in CHANGES.items() if s.scope == "new"]
+    with tenant_scope(world["a"]):
+        urls.append(f"/audit/{AuditEvent.objects.first().pk}/")
+    searches_before = AuditEvent.all_chains.filter(action="resident.search").count()
+    for url in urls:
+        r = c.get(url)
+        assert r.status_code == 403, (url, r.status_code)
+        assert "山田" not in r.content.decode() and B_FAMILY not in r.content.decode()
+    r = c.post(f"/residents/{head.pk}/change/death/", {"step": "commit", "expected_version": head.version,
+                                                       "death_date": "2024-01-01", "notification_date": "2024-01-01"})
+    assert r.status_code == 403
+    assert AuditEvent.all_chains.filter(action="resident.search").count() == searches_before
+    # the operator's platform page: the tenants and their counts, never a name or an address
+    r = c.get("/platform/")
+    assert r.status_code == 200
+    body = r.content.decode()
+    assert "日田市" in body and "綾町" in body and "442046" in body
+    for secret in ["山田", "三本松", B_FAMILY, "南俣", head.resident_code]:
+        assert secret not in body
+    assert c.get("/").status_code == 302 and c.get("/").url == "/platform/"
+
+
+def test_staff_of_a_municipality_cannot_use_the_platform_pages(world, staff):
+    c = Client()
+    c.force_login(staff["admin_a"])
+    assert c.get("/platform/").status_code == 403
+    assert c.get("/platform/new/").status_code == 403
+    assert c.post("/platform/new/", {"code": "44206", "name": "臼杵市", "step": "commit"}).status_code == 403
