@@ -104,3 +104,36 @@ def login(client):
         return client
 
     return _login
+
+
+TERMINAL = "窓口3@10.0.0.3"
+
+
+class Env:
+    """One family in town A, with A's clerk; tests using `env` run inside A's tenant scope."""
+
+    def __init__(self, m, clerk, head, wife, child):
+        self.m, self.clerk, self.head, self.wife, self.child = m, clerk, head, wife, child
+
+    def actor(self):
+        return actions.Actor(user=self.clerk, terminal=TERMINAL, municipality=self.m)
+
+    def fresh(self, p):
+        from jichitai.residents.models import Person
+
+        return Person.objects.select_related("household").get(pk=p.pk)
+
+    def move(self, p, **kw):
+        """A 転居 of `p` (fresh version) ready to run: returns a callable, so a test can expect it to raise."""
+        p = self.fresh(p)
+        args = dict(expected_version=p.version, address="豆田町5番1号", change_date=dt.date(2024, 4, 1),
+                    notification_date=dt.date(2024, 4, 5))
+        args.update(kw)
+        return lambda: actions.register_move_within(self.actor(), p, **args)
+
+
+@pytest.fixture
+def env(town_a, staff):
+    head, wife, child = town_a.family()
+    with tenant_scope(town_a.m):
+        yield Env(town_a.m, staff["clerk_a"], head, wife, child)

@@ -11,27 +11,9 @@ from jichitai.residents import actions
 from jichitai.residents.models import ChangeKind, Household, Person, PersonHistory, Status
 from jichitai.tenancy.scope import tenant_scope
 
+from conftest import TERMINAL
+
 D = dt.date
-TERMINAL = "窓口3@10.0.0.3"
-
-
-@pytest.fixture
-def env(town_a, staff):
-    """Town A with one family; everything below runs inside A's tenant scope."""
-    head, wife, child = town_a.family()
-    with tenant_scope(town_a.m):
-        yield Env(town_a.m, staff["clerk_a"], head, wife, child)
-
-
-class Env:
-    def __init__(self, m, clerk, head, wife, child):
-        self.m, self.clerk, self.head, self.wife, self.child = m, clerk, head, wife, child
-
-    def actor(self):
-        return actions.Actor(user=self.clerk, terminal=TERMINAL, municipality=self.m)
-
-    def fresh(self, p):
-        return Person.objects.select_related("household").get(pk=p.pk)
 
 
 class Watch:

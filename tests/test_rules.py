@@ -53,24 +53,6 @@ def expect_rule(fn, message, field=None, exc=RuleError):
         assert any(message in m for msgs in errors.values() for m in msgs), errors
     return info.value
 
-
-@pytest.fixture
-def env(town_a, staff):
-    head, wife, child = town_a.family()
-    with tenant_scope(town_a.m):
-        yield Env(town_a.m, staff["clerk_a"], head, wife, child)
-
-
-class Env:
-    def __init__(self, m, clerk, head, wife, child):
-        self.m, self.clerk, self.head, self.wife, self.child = m, clerk, head, wife, child
-
-    def actor(self):
-        return actions.Actor(user=self.clerk, terminal="t", municipality=self.m)
-
-    def fresh(self, p):
-        return Person.objects.select_related("household").get(pk=p.pk)
-
     def move(self, p, **kw):
         p = self.fresh(p)
         args = dict(expected_version=p.version, address="豆田町5番1号", change_date=D(2024, 4, 1),

@@ -1,11 +1,9 @@
 """Append-only, hash-chained audit log: one chain per municipality, and one for the platform itself."""
 from django.db import models
 
-from jichitai.tenancy.scope import require_municipality
+from jichitai.tenancy.scope import AppendOnlyError, AppendOnlyQuerySet, require_municipality
 
-
-class AppendOnlyError(RuntimeError):
-    pass
+__all__ = ["AppendOnlyError", "AuditChain", "AuditEvent"]
 
 
 class AuditChain(models.Model):
@@ -14,14 +12,6 @@ class AuditChain(models.Model):
     key = models.CharField(max_length=16, unique=True)  # municipality code, or "platform"
     last_seq = models.BigIntegerField(default=0)
     last_hash = models.CharField(max_length=64, default="0" * 64)
-
-
-class AppendOnlyQuerySet(models.QuerySet):
-    def update(self, **kwargs):
-        raise AppendOnlyError("audit entries are never changed")
-
-    def delete(self):
-        raise AppendOnlyError("audit entries are never deleted")
 
 
 class ScopedAuditManager(models.Manager.from_queryset(AppendOnlyQuerySet)):

@@ -109,23 +109,20 @@ class PersonFieldsForm(ChangeForm):
     residence_card_no = forms.CharField(label="在留カード等の番号", max_length=12, required=False)
     alias_name = forms.CharField(label="通称", max_length=60, required=False)
 
-    def clean_family_name_kana(self):
+    def _clean_kana(self, name):
         from jichitai.moji.kana import kana_key
 
-        v = self.cleaned_data["family_name_kana"].strip()
+        v = self.cleaned_data[name].strip()
         k = kana_key(v)
         if k and not all(0x30A0 <= ord(c) <= 0x30FF for c in k):
             raise forms.ValidationError("フリガナはカタカナ（ひらがな可）で入力してください")
         return k if v else v
+
+    def clean_family_name_kana(self):
+        return self._clean_kana("family_name_kana")
 
     def clean_given_name_kana(self):
-        from jichitai.moji.kana import kana_key
-
-        v = self.cleaned_data["given_name_kana"].strip()
-        k = kana_key(v)
-        if k and not all(0x30A0 <= ord(c) <= 0x30FF for c in k):
-            raise forms.ValidationError("フリガナはカタカナ（ひらがな可）で入力してください")
-        return k if v else v
+        return self._clean_kana("given_name_kana")
 
     def clean_individual_number(self):
         return unicodedata.normalize("NFKC", self.cleaned_data["individual_number"]).replace("-", "").replace(" ", "")

@@ -50,14 +50,18 @@ class TenantQuerySet(models.QuerySet):
     pass
 
 
+class AppendOnlyError(RuntimeError):
+    """An append-only row (history, audit) was about to be changed or deleted."""
+
+
 class AppendOnlyQuerySet(TenantQuerySet):
     """For append-only tables: bulk update() and delete() are refused like a single row's save() and delete()."""
 
     def update(self, **kwargs):
-        raise RuntimeError("append-only rows are never updated / 追記専用の記録は変更できません")
+        raise AppendOnlyError("append-only rows are never updated / 追記専用の記録は変更できません")
 
     def delete(self):
-        raise RuntimeError("append-only rows are never deleted / 追記専用の記録は削除できません")
+        raise AppendOnlyError("append-only rows are never deleted / 追記専用の記録は削除できません")
 
 
 
