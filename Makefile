@@ -7,7 +7,7 @@ PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/jichitai
 SCALE ?= 0.1
 HOST ?= 127.0.0.1:8000
 
-.PHONY: demo test test-sqlite test-postgres env fonts serve bench bench-search bench-changes bench-load clean screenshots
+.PHONY: demo test env fonts bench bench-search bench-changes bench-load bench-moji moji-tables clean screenshots
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,7 +38,7 @@ demo: env fonts
 test: env
 	bash scripts/run-tests.sh
 
-bench: bench-search bench-changes bench-load
+bench: bench-search bench-changes bench-load bench-moji
 
 bench-search: env
 	$(PY) benchmarks/bench_search.py
@@ -48,6 +48,13 @@ bench-changes: env
 
 bench-load: env
 	$(PY) benchmarks/bench_load.py
+
+bench-moji: env
+	$(PY) benchmarks/bench_moji.py
+
+# Rebuild the derived character tables from the pinned npm package (needs npm; running and testing do not).
+moji-tables: env
+	$(PY) scripts/build_moji_tables.py
 
 screenshots: env
 	$(PY) scripts/screenshots.py

@@ -35,27 +35,55 @@ for row, vowel in (
         _VOWEL_ROW[ch] = vowel
 
 
-def loose_kana_key(text: str) -> str:
-    """Loose key: strict key, then ヴ-row → バ-row, ヂ→ジ, ヅ→ズ, ヲ→オ, small → large, and long vowels folded:
-    ー, and ウ after an オ/ウ-row sound, オ after オ-row (トオル/トール/トウル … all meet)."""
-    s = kana_key(text)
-    for a, b in _VU:
-        s = s.replace(a, b)
+# per katakana: (what the loose key writes, the vowel it ends with — for the long-vowel rule)
+_LOOSE = {}
+for _c in range(0x30A1, 0x30FB):
+    _ch = chr(_c)
+    if _ch in "ァィゥェォャュョ":
+        _LOOSE[_ch] = (_ch.translate(_SMALL), _VOWEL_ROW.get(_ch, ""))
+    else:
+        _l = _ch.translate(_SMALL)
+        _LOOSE[_ch] = (_l, _VOWEL_ROW.get(_l, _l if _l in "アイウエオ" else ""))
+
+
+def _loose_from_strict(s: str) -> str:
+    if "ヴ" in s:
+        for a, b in _VU:
+            s = s.replace(a, b)
     s = s.translate(_VOICED_MERGE)
     out = []
-    prev_vowel = ""
+    prev = ""
+    get = _LOOSE.get
     for ch in s:
-        if ch == "ー" or (ch in "ウオ" and prev_vowel in ("ウ", "オ") and out) or (ch == "イ" and prev_vowel == "エ" and out):
+        if ch == "ー":
+            continue
+        if prev:
             # a lengthened vowel: サトウ = サトー = サトオ; エイ = エー
-            continue
-        if ch in "ァィゥェォャュョ":
-            out.append(ch.translate(_SMALL))
-            prev_vowel = _VOWEL_ROW.get(ch, "")
-            continue
-        ch = ch.translate(_SMALL)
-        out.append(ch)
-        prev_vowel = _VOWEL_ROW.get(ch, "" if ch not in "アイウエオ" else ch)
+            if (ch == "ウ" or ch == "オ") and (prev == "ウ" or prev == "オ"):
+                continue
+            if ch == "イ" and prev == "エ":
+                continue
+        t = get(ch)
+        if t is None:
+            out.append(ch)
+            prev = ""
+        else:
+            out.append(t[0])
+            prev = t[1]
     return "".join(out)
+
+
+def loose_kana_key(text: str) -> str:
+    """Loose key: strict key, then ヴ-row → バ-row, ヂ→ジ, ヅ→ズ, ヲ→オ, ヰ→イ, ヱ→エ, small → large, and long
+    vowels folded: ー, and ウ after an オ/ウ-row sound, オ after オ-row, イ after エ-row (トオル/トール/トウル,
+    サトウ/サトー/サトオ, ケイコ/ケーコ all meet). Works from hiragana, katakana or half-width input."""
+    return _loose_from_strict(kana_key(text))
+
+
+def kana_keys(text: str) -> tuple[str, str]:
+    """(strict, loose) keys of a reading in one pass."""
+    strict = kana_key(text)
+    return strict, _loose_from_strict(strict)
 
 
 def is_kana(text: str) -> bool:
