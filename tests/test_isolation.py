@@ -20,7 +20,7 @@ from jichitai.tenancy.scope import TenantScopeError, tenant_scope
 D = dt.date
 
 # kwargs that identify a tenant-owned object, and how to fill them with B's objects
-OBJECT_KWARGS = {"person_id", "household_id", "event_id"}
+OBJECT_KWARGS = {"person_id", "household_id", "event_id", "mapping_id"}
 # kwargs that are not object ids
 OTHER_KWARGS = {"kind", "name"}
 # patterns that take no object id: skipped by the sweep (each listed on purpose, with why)
@@ -34,6 +34,8 @@ NO_OBJECT_PATTERNS = {
     "audit_log": "own chain only (checked below for B's events)",
     "platform_tenants": "operator only, counts only",
     "platform_tenant_create": "operator only",
+    "gaiji_list": "own registry only (checked below for B's codes)",
+    "gaiji_create": "creates in own municipality",
 }
 
 
@@ -76,6 +78,10 @@ def world(town_a, town_b, staff):
                                         change_date=D(2020, 5, 1), notification_date=D(2020, 5, 1))
         actions.register_death(actor, lone, expected_version=1, death_date=D(2023, 1, 1),
                                notification_date=D(2023, 1, 2))
+        from jichitai.gaiji import actions as gaiji_actions
+
+        b_gaiji = [gaiji_actions.register_code(actor, code="F040", vendor="綾ベンダー"),
+                   gaiji_actions.register_code(actor, code="F041", vendor="綾ベンダー", vendor_juki_code="J+9AD9")]
         b_persons = list(Person.objects.all())
         b_households = list(Household.objects.all())
         b_codes = [p.resident_code for p in b_persons]
@@ -91,8 +97,8 @@ def world(town_a, town_b, staff):
     return {
         "a": town_a.m, "b": town_b.m, "a_head": a_head, "a_other": a_other, "a_persons": a_persons,
         "b_persons": b_persons, "b_households": b_households, "b_events": b_events, "b_codes": b_codes,
-        "b_lone": lone, "b_head": b_head,
-        "b_secrets": ["綾町", B_FAMILY, B_KANA, "南俣", "北俣", "入野", "綾瀬川", "綾小路", "アヤセガワ", "admin-b", "clerk-b",
+        "b_lone": lone, "b_head": b_head, "b_gaiji": b_gaiji,
+        "b_secrets": ["綾町", B_FAMILY, B_KANA, "南俣", "北俣", "入野", "綾瀬川", "綾小路", "アヤセガワ", "admin-b", "clerk-b", "綾ベンダー",
                       *b_codes],
     }
 
@@ -103,6 +109,7 @@ def _fill(name, kwargs, world):
         "person_id": [p.pk for p in world["b_persons"]],
         "household_id": [h.pk for h in world["b_households"]],
         "event_id": [e.pk for e in world["b_events"][:3]] + [world["b_events"][-1].pk],
+        "mapping_id": [g.pk for g in world["b_gaiji"]],
     }
     combos = [{}]
     for kw in sorted(kwargs):
@@ -142,7 +149,8 @@ def test_every_url_with_an_object_id_is_404_for_another_municipality(world, staf
                 assert secret not in r.content.decode()
             requests += 2
         checked.add(name)
-    assert checked == {"person_detail", "person_change", "household_detail", "household_change", "audit_detail"}
+    assert checked == {"person_detail", "person_change", "household_detail", "household_change", "audit_detail",
+                       "gaiji_review", "gaiji_glyph"}
     assert set(NO_OBJECT_PATTERNS) <= set(seen), "a listed pattern no longer exists: update the list"
     assert requests > 100
     # B's data is untouched by all those POSTs

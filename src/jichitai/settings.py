@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "jichitai.tenancy",
     "jichitai.audit",
     "jichitai.residents",
+    "jichitai.gaiji",
     "jichitai.demo",
     "jichitai.web",
 ]

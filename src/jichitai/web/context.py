@@ -11,4 +11,6 @@ def staff_context(request):
         "can_change_residents": has_perm(user, Perm.CHANGE_RESIDENTS),
         "can_view_audit": has_perm(user, Perm.VIEW_AUDIT),
         "can_manage_tenants": has_perm(user, Perm.MANAGE_TENANTS),
+        "can_view_gaiji": has_perm(user, Perm.VIEW_GAIJI),
+        "can_manage_gaiji": has_perm(user, Perm.MANAGE_GAIJI),
     }

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from jichitai.audit import views as audit_views
+from jichitai.gaiji import views as gaiji_views
 from jichitai.residents import views as resident_views
 from jichitai.tenancy import views as tenancy_views
 
@@ -20,6 +21,10 @@ urlpatterns = [
          name="household_change"),
     path("audit/", audit_views.audit_log, name="audit_log"),
     path("audit/<int:event_id>/", audit_views.audit_detail, name="audit_detail"),
+    path("gaiji/", gaiji_views.mapping_list, name="gaiji_list"),
+    path("gaiji/new/", gaiji_views.mapping_create, name="gaiji_create"),
+    path("gaiji/<int:mapping_id>/", gaiji_views.mapping_review, name="gaiji_review"),
+    path("gaiji/<int:mapping_id>/glyph.png", gaiji_views.mapping_glyph, name="gaiji_glyph"),
     path("platform/", tenancy_views.tenants, name="platform_tenants"),
     path("platform/new/", tenancy_views.tenant_create, name="platform_tenant_create"),
 ]

@@ -25,3 +25,14 @@ def wareki(value):
 @register.filter
 def yesno_ja(value):
     return "有" if value else "—"
+
+
+@register.filter
+def codepoints(text):
+    """'葛󠄀' → 'U+845B U+E0100' (so a reviewer sees exactly what is stored)."""
+    return " ".join(f"U+{ord(c):04X}" for c in (text or ""))
+
+
+@register.filter
+def get_item(mapping, key):
+    return mapping.get(key, "")
