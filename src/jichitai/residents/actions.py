@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from jichitai import moji
 from jichitai.audit.actions import append as audit_append
 from jichitai.audit.actions import terminal_of
 from jichitai.common.checkdigits import validate_individual_number, validate_resident_code
@@ -80,9 +81,10 @@ def address_key(text: str) -> str:
 
 
 def compute_keys(p: Person) -> None:
-    p.name_key = name_key(p.family_name + p.given_name)
+    """Derive the search keys; the registered text itself is never normalised."""
+    p.name_key, p.name_sel_key, p.name_deg_key, p.name_var_key = moji.name_keys(name_key(p.family_name + p.given_name))
     p.given_key = name_key(p.given_name)
-    p.kana_key = kana_key(p.family_name_kana + p.given_name_kana)
+    p.kana_key, p.kana_loose_key = moji.kana_keys(p.family_name_kana + p.given_name_kana)
     p.address_key = address_key(p.address)
 
 

@@ -38,7 +38,7 @@ class WarekiDateField(forms.CharField):
 
 class SearchForm(forms.Form):
     name = forms.CharField(label="氏名", required=False, max_length=60,
-                           help_text="前方一致（例: 山田、山田太）")
+                           help_text="前方一致。異体字（髙・﨑・邊など）も探します")
     kana = forms.CharField(label="フリガナ", required=False, max_length=60,
                            help_text="ひらがな・カタカナ・半角カナのどれでも")
     birth_date = forms.CharField(label="生年月日", required=False, max_length=20,

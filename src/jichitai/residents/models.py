@@ -147,9 +147,14 @@ class Person(TenantModel):
     version = models.PositiveIntegerField(default=1)
 
     # Derived search keys (never shown; the registered text above is what is displayed and printed).
+    # Name keys in layers (jichitai.moji): exact (as registered, IVS kept) → selector dropped → MJ縮退 → variant family.
     name_key = KeyField(max_length=120, default="")
+    name_sel_key = KeyField(max_length=120, default="")
+    name_deg_key = KeyField(max_length=120, default="")
+    name_var_key = KeyField(max_length=120, default="")
     given_key = KeyField(max_length=60, default="")
     kana_key = KeyField(max_length=240, default="")
+    kana_loose_key = KeyField(max_length=240, default="")
     address_key = KeyField(max_length=200, default="")
 
     class Meta:
@@ -157,6 +162,10 @@ class Person(TenantModel):
         constraints = [models.UniqueConstraint(fields=["municipality", "atena_no"], name="person_atena_unique")]
         indexes = [
             models.Index(fields=["municipality", "name_key"], name="person_name_key"),
+            models.Index(fields=["municipality", "name_sel_key"], name="person_name_sel_key"),
+            models.Index(fields=["municipality", "name_deg_key"], name="person_name_deg_key"),
+            models.Index(fields=["municipality", "name_var_key"], name="person_name_var_key"),
+            models.Index(fields=["municipality", "kana_loose_key"], name="person_kana_loose_key"),
             models.Index(fields=["municipality", "given_key"], name="person_given_key"),
             models.Index(fields=["municipality", "kana_key"], name="person_kana_key"),
             models.Index(fields=["municipality", "address_key"], name="person_address_key"),

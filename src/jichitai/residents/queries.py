@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from django.http import Http404
 
+from jichitai import moji
 from jichitai.audit.actions import record_event
 from jichitai.common.checkdigits import mask_individual_number
 from jichitai.common.wareki import DateInputError, format_wareki, parse_date
@@ -44,6 +45,7 @@ class PersonView:
         self.version = version
         self.household_id = household_id
         self.municipality_name = municipality_name
+        self.match_reason = ""
         self.address_withheld = not may_see_address(user, bool(data.get("dv_protected")))
         if self.address_withheld:
             for f in ADDRESS_FIELDS:
@@ -238,13 +240,32 @@ class SearchPage:
     matched_by: str
 
 
+MAXCHAR = "\U0010ffff"
+
+
 def _prefix(qs, field, key):
     """A prefix match as a key range, so that a B-tree index on (municipality, key) answers it on both engines."""
-    return qs.filter(**{f"{field}__gte": key, f"{field}__lt": key + "\U0010ffff"})
+    return qs.filter(**{f"{field}__gte": key, f"{field}__lt": key + MAXCHAR})
 
 
-def build_search(criteria: SearchCriteria, user, municipality):
-    """Validate criteria and build the scoped queryset (shared by the search page and the benchmark)."""
+# The layers of a name match, loosest last; the label says in the result why a person matched.
+NAME_LAYERS = [
+    ("name_key", "完全一致"),
+    ("name_sel_key", "異体字セレクタ・互換漢字を除いて一致"),
+    ("name_deg_key", "MJ縮退（同じ字とみなす字形）で一致"),
+    ("name_var_key", "異体字（旧字・俗字等）で一致"),
+]
+KANA_LAYERS = [("kana_key", "フリガナ一致"), ("kana_loose_key", "フリガナのゆれ（長音・小書き・濁点等）で一致")]
+MAX_MERGED = 200  # name + kana searches are ranked in Python over at most this many candidates
+
+
+def _query_name_keys(text: str):
+    return moji.name_keys(name_key(text))
+
+
+def build_search(criteria: SearchCriteria, user, municipality, *, name_layer: int = 0, kana_layer: int = 0):
+    """Validate criteria and build the scoped queryset for one layer of name / kana matching (shared by the
+    search page and the benchmark). Layer k excludes what layer k−1 already matched, so layers never repeat rows."""
     errors = {}
     qs = Person.objects.all()
     order = None
@@ -265,15 +286,23 @@ def build_search(criteria: SearchCriteria, user, municipality):
         except DateInputError as e:
             errors["birth_date"] = str(e).split(" / ")[0]
     if criteria.name:
-        key = name_key(criteria.name)
-        qs = _prefix(qs, "name_key", key)
-        order = order or "name_key"
+        keys = _query_name_keys(criteria.name)
+        field = NAME_LAYERS[name_layer][0]
+        qs = _prefix(qs, field, keys[name_layer])
+        if name_layer > 0:
+            prev = NAME_LAYERS[name_layer - 1][0]
+            qs = qs.exclude(**{f"{prev}__gte": keys[name_layer - 1], f"{prev}__lt": keys[name_layer - 1] + MAXCHAR})
+        order = order or field
     if criteria.kana:
-        key = kana_key(criteria.kana)
-        if not key or not all(0x30A0 <= ord(c) <= 0x30FF for c in key):
+        strict, loose = moji.kana_keys(criteria.kana)
+        if not strict or not all(0x30A0 <= ord(c) <= 0x30FF for c in strict):
             errors["kana"] = "フリガナはひらがな・カタカナで入力してください"
-        qs = _prefix(qs, "kana_key", key)
-        order = order or "kana_key"
+        layer = 1 if criteria.name else kana_layer  # with a name, the reading narrows leniently
+        field = KANA_LAYERS[layer][0]
+        qs = _prefix(qs, field, (strict, loose)[layer])
+        if layer > 0 and not criteria.name:
+            qs = qs.exclude(kana_key__gte=strict, kana_key__lt=strict + MAXCHAR)
+        order = order or field
     if criteria.address:
         text = address_key(criteria.address)
         for prefix in (address_key(municipality.prefecture.name + municipality.name), address_key(municipality.name)):
@@ -294,19 +323,58 @@ def build_search(criteria: SearchCriteria, user, municipality):
     return qs.order_by(order or "atena_no", "id"), (order or "atena_no")
 
 
+def _layers(criteria):
+    if criteria.name:
+        return [(i, 0, NAME_LAYERS[i][1]) for i in range(len(NAME_LAYERS))]
+    if criteria.kana:
+        return [(0, i, KANA_LAYERS[i][1]) for i in range(len(KANA_LAYERS))]
+    return [(0, 0, "")]
+
+
+def ranked_search(criteria: SearchCriteria, user, municipality, page: int = 1):
+    """Rows for one page, best match first: exact > selector dropped > degenerated > variant family (and strict >
+    loose kana). With both a name and a reading, a looser name match whose reading agrees (strictly) with the
+    reading typed ranks with the selector-level matches, and one whose reading does not agree ranks below it: so
+    often-confused characters (沢/澤, 斉/齊) come up only when the reading says they are the same person.
+    Returns [(person, reason)], has_next."""
+    start = (page - 1) * PAGE_SIZE
+    want = start + PAGE_SIZE + 1
+    found = []
+    for name_layer, kana_layer, reason in _layers(criteria):
+        qs, _ = build_search(criteria, user, municipality, name_layer=name_layer, kana_layer=kana_layer)
+        limit = MAX_MERGED if (criteria.name and criteria.kana) else want - len(found)
+        for p in qs.select_related("household")[:limit]:
+            found.append((name_layer + kana_layer, p, reason))
+        if len(found) >= want and not (criteria.name and criteria.kana):
+            break
+    if criteria.name and criteria.kana:
+        strict = moji.kana_key(criteria.kana)
+
+        def rank(item):
+            layer, p, _ = item
+            agrees = p.kana_key.startswith(strict)
+            return (layer if layer == 0 else (1 if agrees else layer + 1), )
+
+        found.sort(key=rank)  # stable: each layer's key order is kept
+    rows = [(p, reason) for _, p, reason in found[start:start + PAGE_SIZE]]
+    return rows, len(found) > start + PAGE_SIZE
+
+
 def search_persons(request, criteria: SearchCriteria, page: int = 1) -> SearchPage:
     """Search the register; every search is audited with its query."""
     if criteria.is_empty():
         raise SearchError({"__all__": "検索条件を1つ以上入力してください"})
     page = max(1, min(int(page or 1), 500))
-    qs, order = build_search(criteria, request.user, request.municipality)
-    start = (page - 1) * PAGE_SIZE
-    rows = list(qs.select_related("household")[start:start + PAGE_SIZE + 1])
+    rows, has_next = ranked_search(criteria, request.user, request.municipality, page)
     record_event(request.municipality, "resident.search", actor=request.user, request=request,
-                 object_type="search", detail={"query": criteria.as_audit(), "page": page,
-                                               "results": min(len(rows), PAGE_SIZE)})
-    views = [present(p, request.user, request.municipality) for p in rows[:PAGE_SIZE]]
-    return SearchPage(rows=views, page=page, has_next=len(rows) > PAGE_SIZE, has_previous=page > 1, matched_by=order)
+                 object_type="search", detail={"query": criteria.as_audit(), "page": page, "results": len(rows)})
+    views = []
+    for p, reason in rows:
+        v = present(p, request.user, request.municipality)
+        v.match_reason = reason
+        views.append(v)
+    order = "name" if criteria.name else "kana" if criteria.kana else "other"
+    return SearchPage(rows=views, page=page, has_next=has_next, has_previous=page > 1, matched_by=order)
 
 
 # ---------------------------------------------------------------- dashboard
