@@ -4,7 +4,7 @@ import datetime as dt
 import hashlib
 import json
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from .models import AuditChain, AuditEvent
@@ -59,31 +59,48 @@ def _scrub(detail):
     return detail
 
 
+_EVENT_FIELDS = [f for f in AuditEvent._meta.concrete_fields if f.attname != "id"]
+_INSERT_SQL = "INSERT INTO {table} ({cols}) VALUES ({params}) RETURNING {pk}".format(
+    table=AuditEvent._meta.db_table, cols=", ".join(f.column for f in _EVENT_FIELDS),
+    params=", ".join(["%s"] * len(_EVENT_FIELDS)), pk=AuditEvent._meta.pk.column)
+_CHAIN = AuditChain._meta.db_table
+
+
 def append(municipality, action, *, actor=None, terminal="system", object_type="", object_id="", detail=None):
-    """Append one entry. Must run inside a transaction (the chain head row is locked until commit)."""
+    """Append one entry. Must run inside a transaction: the chain head row is locked (FOR UPDATE on PostgreSQL;
+    SQLite's IMMEDIATE transactions already serialise writers) until commit.
+
+    This runs on every view, search and change, so it is three plain SQL statements rather than ORM calls."""
     key = chain_key_for(municipality)
-    head = AuditChain.objects.select_for_update().filter(key=key).first()
-    if head is None:
-        head, _ = AuditChain.objects.get_or_create(key=key)
-        head = AuditChain.objects.select_for_update().get(pk=head.pk)
-    e = AuditEvent(
-        chain_key=key,
-        seq=head.last_seq + 1,
-        municipality=municipality,
-        occurred_at=timezone.now(),
-        actor_id=getattr(actor, "pk", None),
-        actor_username=getattr(actor, "username", "") or "",
-        actor_role=getattr(actor, "role", "") or "",
-        action=action,
-        object_type=object_type,
-        object_id=str(object_id),
-        terminal=terminal[:120],
-        detail=canonical_json(_scrub(detail or {})),
-        prev_hash=head.last_hash,
-    )
-    e.entry_hash = compute_hash(head.last_hash, e)
-    e.save(force_insert=True)
-    AuditChain.objects.filter(pk=head.pk).update(last_seq=e.seq, last_hash=e.entry_hash)
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT id, last_seq, last_hash FROM {_CHAIN} WHERE key = %s{lock}", [key])
+        row = cur.fetchone()
+        if row is None:
+            AuditChain.objects.get_or_create(key=key)
+            cur.execute(f"SELECT id, last_seq, last_hash FROM {_CHAIN} WHERE key = %s{lock}", [key])
+            row = cur.fetchone()
+        head_id, last_seq, last_hash = row
+        e = AuditEvent(
+            chain_key=key,
+            seq=last_seq + 1,
+            municipality=municipality,
+            occurred_at=timezone.now(),
+            actor_id=getattr(actor, "pk", None),
+            actor_username=getattr(actor, "username", "") or "",
+            actor_role=getattr(actor, "role", "") or "",
+            action=action,
+            object_type=object_type,
+            object_id=str(object_id),
+            terminal=terminal[:120],
+            detail=canonical_json(_scrub(detail or {})),
+            prev_hash=last_hash,
+        )
+        e.entry_hash = compute_hash(last_hash, e)
+        cur.execute(_INSERT_SQL, [f.get_db_prep_save(getattr(e, f.attname), connection) for f in _EVENT_FIELDS])
+        e.pk = cur.fetchone()[0]
+        e._state.adding = False
+        cur.execute(f"UPDATE {_CHAIN} SET last_seq = %s, last_hash = %s WHERE id = %s", [e.seq, e.entry_hash, head_id])
     return e
 
 

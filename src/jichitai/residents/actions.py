@@ -172,8 +172,16 @@ def _new_resident_code() -> str:
     raise RuleError("住民票コードを採番できませんでした")
 
 
+_UPDATABLE = [f for f in Person._meta.concrete_fields if f.attname not in ("id", "municipality_id", "version")]
+
+
 def _save(actor: Actor, person: Person, kind, change_date, notification_date, *, expected_version=None, note=""):
-    """Write the person's new state (optimistic lock on `version`) and append its history snapshot."""
+    """Write the person's new state and append its history snapshot.
+
+    The UPDATE is conditional on the version the clerk's form was opened with (optimistic lock): if anyone changed
+    the person since, nothing is written and ConflictError is raised, so rules checked on the state read before
+    are still valid when the row is written. Only changed columns are sent. history_no equals the new version
+    (every version has exactly one snapshot)."""
     compute_keys(person)
     person.last_change_date = max(filter(None, [person.last_change_date, change_date]))
     if person.pk is None:
@@ -181,19 +189,21 @@ def _save(actor: Actor, person: Person, kind, change_date, notification_date, *,
         person.save(force_insert=True)
     else:
         expected = person.version if expected_version is None else expected_version
-        values = {f.attname: getattr(person, f.attname) for f in Person._meta.concrete_fields
-                  if f.attname not in ("id", "municipality_id", "version")}
+        loaded = getattr(person, "_loaded", None)
+        values = {f.attname: getattr(person, f.attname) for f in _UPDATABLE
+                  if loaded is None or f.attname not in loaded or loaded[f.attname] != getattr(person, f.attname)}
         updated = Person.objects.filter(pk=person.pk, version=expected).update(version=expected + 1, **values)
         if updated != 1:
             raise ConflictError(CONFLICT_MESSAGE)
         person.version = expected + 1
-    history_no = person.history.count() + 1 if person.version > 1 else 1
+        if loaded is not None:
+            loaded.update(values, version=person.version)
     PersonHistory.objects.create(
-        person=person, history_no=history_no, change_kind=kind, change_date=change_date,
+        person=person, history_no=person.version, change_kind=kind, change_date=change_date,
         notification_date=notification_date, processed_at=timezone.now(), operator=actor.user.username,
         terminal=actor.terminal, note=note, snapshot=snapshot(person),
     )
-    return history_no
+    return person.version
 
 
 def _audit(actor: Actor, kind, persons, detail=None):
@@ -230,7 +240,12 @@ def _handle_head_leaving(actor, person, new_head, kind, change_date, notificatio
 
 
 def _lock(person: Person, expected_version):
-    """Re-read the person inside the transaction; a version the caller did not see means a conflict."""
+    """The person as of the clerk's form. A row read in this request (with its household) at the version the form
+    was opened with is used as it is: every write below is conditional on that version, so a concurrent change
+    still ends in ConflictError. Otherwise the row is (re-)read, locked where the engine can."""
+    if (expected_version is not None and getattr(person, "_loaded", None) is not None
+            and person.version == expected_version and "household" in person._state.fields_cache):
+        return person
     fresh = Person.objects.select_for_update().select_related("household").get(pk=person.pk)
     if expected_version is not None and fresh.version != expected_version:
         raise ConflictError(CONFLICT_MESSAGE)

@@ -160,21 +160,23 @@ class Person(TenantModel):
     class Meta:
         verbose_name = "住民"
         constraints = [models.UniqueConstraint(fields=["municipality", "atena_no"], name="person_atena_unique")]
+        # Each search index ends with the column results are ordered by after the key (id), so that PostgreSQL
+        # returns the first page straight from the index (SQLite indexes end with the rowid anyway).
         indexes = [
-            models.Index(fields=["municipality", "name_key"], name="person_name_key"),
-            models.Index(fields=["municipality", "name_sel_key"], name="person_name_sel_key"),
-            models.Index(fields=["municipality", "name_deg_key"], name="person_name_deg_key"),
-            models.Index(fields=["municipality", "name_var_key"], name="person_name_var_key"),
-            models.Index(fields=["municipality", "kana_loose_key"], name="person_kana_loose_key"),
-            models.Index(fields=["municipality", "given_key"], name="person_given_key"),
-            models.Index(fields=["municipality", "kana_key"], name="person_kana_key"),
-            models.Index(fields=["municipality", "address_key"], name="person_address_key"),
-            models.Index(fields=["municipality", "birth_date"], name="person_birth"),
-            models.Index(fields=["municipality", "resident_code"], name="person_resident_code"),
+            models.Index(fields=["municipality", key, "id"], name=f"person_{key}")
+            for key in ("name_key", "name_sel_key", "name_deg_key", "name_var_key", "given_key", "kana_key",
+                        "kana_loose_key", "address_key", "birth_date", "resident_code")
         ]
 
     def __str__(self):
         return f"{self.family_name}　{self.given_name}"
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        # what was read, so that a change writes only the columns it changed (actions._save)
+        instance._loaded = dict(zip(field_names, values))
+        return instance
 
     @property
     def full_name(self):

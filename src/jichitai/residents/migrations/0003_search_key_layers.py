@@ -5,21 +5,29 @@ from django.db import migrations, models
 
 
 def backfill_keys(apps, schema_editor):
-    """Existing rows get the new layered keys (computed as residents.actions.compute_keys does)."""
+    """Existing rows get the new layered keys (computed as residents.actions.compute_keys does), in chunks of plain
+    UPDATEs: ORM bulk_update's CASE statements take ~45 minutes on a 1,000,000-person database, this ~1 minute."""
     from jichitai import moji
     from jichitai.moji.kana import name_key
 
-    Person = apps.get_model("residents", "Person")
-    batch = []
-    for p in Person.objects.only("id", "family_name", "given_name", "family_name_kana", "given_name_kana").iterator():
-        _, p.name_sel_key, p.name_deg_key, p.name_var_key = moji.name_keys(name_key(p.family_name + p.given_name))
-        _, p.kana_loose_key = moji.kana_keys(p.family_name_kana + p.given_name_kana)
-        batch.append(p)
-        if len(batch) >= 5000:
-            Person.objects.bulk_update(batch, ["name_sel_key", "name_deg_key", "name_var_key", "kana_loose_key"])
-            batch = []
-    if batch:
-        Person.objects.bulk_update(batch, ["name_sel_key", "name_deg_key", "name_var_key", "kana_loose_key"])
+    table = apps.get_model("residents", "Person")._meta.db_table
+    conn = schema_editor.connection
+    last = 0
+    with conn.cursor() as cur:
+        while True:
+            cur.execute(f"SELECT id, family_name, given_name, family_name_kana, given_name_kana FROM {table} "
+                        "WHERE id > %s ORDER BY id LIMIT 20000", [last])
+            rows = cur.fetchall()
+            if not rows:
+                break
+            params = []
+            for pk, family, given, family_kana, given_kana in rows:
+                _, sel, deg, var = moji.name_keys(name_key(family + given))
+                _, loose = moji.kana_keys(family_kana + given_kana)
+                params.append((sel, deg, var, loose, pk))
+            cur.executemany(f"UPDATE {table} SET name_sel_key = %s, name_deg_key = %s, name_var_key = %s, "
+                            "kana_loose_key = %s WHERE id = %s", params)
+            last = rows[-1][0]
 
 
 class Migration(migrations.Migration):
