@@ -350,3 +350,11 @@ def test_staff_of_a_municipality_cannot_use_the_platform_pages(world, staff):
     assert c.get("/platform/").status_code == 403
     assert c.get("/platform/new/").status_code == 403
     assert c.post("/platform/new/", {"code": "44206", "name": "臼杵市", "step": "commit"}).status_code == 403
+
+
+def test_out_of_range_ids_are_404_not_errors(world, staff):
+    c = Client()
+    c.force_login(staff["admin_a"])
+    for url in ("/residents/99999999999999999999999/", "/residents/0/", "/households/99999999999999999999999/",
+                "/gaiji/99999999999999999999999/", "/audit/99999999999999999999999/"):
+        assert c.get(url).status_code == 404, url

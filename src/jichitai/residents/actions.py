@@ -19,6 +19,7 @@ from jichitai.tenancy.models import next_number
 from jichitai.tenancy.roles import Perm, has_perm
 from jichitai.tenancy.scope import require_municipality
 
+from . import rows
 from .models import SNAPSHOT_FIELDS, ChangeKind, Household, Person, PersonHistory, Status
 
 
@@ -192,14 +193,13 @@ def _save(actor: Actor, person: Person, kind, change_date, notification_date, *,
         loaded = getattr(person, "_loaded", None)
         values = {f.attname: getattr(person, f.attname) for f in _UPDATABLE
                   if loaded is None or f.attname not in loaded or loaded[f.attname] != getattr(person, f.attname)}
-        updated = Person.objects.filter(pk=person.pk, version=expected).update(version=expected + 1, **values)
-        if updated != 1:
+        if not rows.update_person(person, expected, values):
             raise ConflictError(CONFLICT_MESSAGE)
         person.version = expected + 1
         if loaded is not None:
             loaded.update(values, version=person.version)
-    PersonHistory.objects.create(
-        person=person, history_no=person.version, change_kind=kind, change_date=change_date,
+    rows.insert_history(
+        person_id=person.pk, history_no=person.version, change_kind=kind, change_date=change_date,
         notification_date=notification_date, processed_at=timezone.now(), operator=actor.user.username,
         terminal=actor.terminal, note=note, snapshot=snapshot(person),
     )

@@ -18,6 +18,7 @@ from jichitai.common.wareki import DateInputError, format_wareki, parse_date
 from jichitai.moji.kana import kana_key, name_key
 from jichitai.tenancy.roles import Perm, has_perm
 
+from . import rows
 from .actions import address_key
 from .models import SNAPSHOT_FIELDS, ChangeKind, Household, Person, PersonHistory, Status
 
@@ -125,9 +126,13 @@ def present(p: Person, user, municipality) -> PersonView:
 def get_person_for_update(person_id) -> Person:
     """For the actions layer: the scoped row, or 404 (another municipality's id is indistinguishable from none)."""
     try:
-        return Person.objects.select_related("household").get(pk=person_id)
-    except (Person.DoesNotExist, ValueError, TypeError):
-        raise Http404("no such person") from None
+        pk = int(person_id)
+        person = rows.load_person(pk) if 0 < pk < 2**63 else None
+    except (ValueError, TypeError):
+        person = None
+    if person is None:
+        raise Http404("no such person")
+    return person
 
 
 def get_household(household_id) -> Household:
