@@ -140,3 +140,24 @@ def test_ivs_name_round_trips_form_db_search_and_display(town_a, staff, login):
     assert name in body
     body = c.get("/residents/", {"name": name}).content.decode()
     assert name in body and EXACT in body
+
+
+@pytest.mark.django_db
+def test_name_with_birth_date_uses_the_same_layers(town_a, staff):
+    """With an exact criterion the name is ranked in Python from the stored keys: same layers, same reasons."""
+    with tenant_scope(town_a.m):
+        actor = town_a.actor()
+        kw = dict(change_date=D(2020, 4, 1), notification_date=D(2020, 4, 2))
+        plain = actions.register_move_in(actor, values=person_values(family_name="渡辺", given_name="一"), **kw)
+        old = actions.register_move_in(actor, values=person_values(family_name="渡邊", given_name="一"), **kw)
+        other_day = actions.register_move_in(actor, values=person_values(family_name="渡辺", given_name="一",
+                                                                         birth_date=D(1980, 1, 1)), **kw)
+        rows, _ = ranked_search(SearchCriteria(name="渡邊", birth_date="S50.4.1"), staff["clerk_a"], town_a.m)
+        assert [p.pk for p, _ in rows] == [old.pk, plain.pk]
+        assert rows[0][1] == EXACT and rows[1][1] != EXACT and other_day.pk not in [p.pk for p, _ in rows]
+        rows, _ = ranked_search(SearchCriteria(name="渡邊", kana="やまだ", birth_date="1975-04-01"),
+                                staff["clerk_a"], town_a.m)
+        assert {p.pk for p, _ in rows} == {old.pk, plain.pk}
+        rows, _ = ranked_search(SearchCriteria(name="渡邊", kana="たなか", birth_date="1975-04-01"),
+                                staff["clerk_a"], town_a.m)
+        assert rows == []

@@ -350,6 +350,9 @@ def ranked_search(criteria: SearchCriteria, user, municipality, page: int = 1):
     start = (page - 1) * PAGE_SIZE
     want = start + PAGE_SIZE + 1
     found = []
+    exact_first = (criteria.birth_date or criteria.resident_code or criteria.atena_no) and (criteria.name or criteria.kana)
+    if exact_first:
+        return _ranked_in_python(criteria, user, municipality, start)
     for name_layer, kana_layer, reason in _layers(criteria):
         qs, _ = build_search(criteria, user, municipality, name_layer=name_layer, kana_layer=kana_layer)
         limit = MAX_MERGED if (criteria.name and criteria.kana) else want - len(found)
@@ -366,6 +369,42 @@ def ranked_search(criteria: SearchCriteria, user, municipality, page: int = 1):
             return (layer if layer == 0 else (1 if agrees else layer + 1), )
 
         found.sort(key=rank)  # stable: each layer's key order is kept
+    rows = [(p, reason) for _, p, reason in found[start:start + PAGE_SIZE]]
+    return rows, len(found) > start + PAGE_SIZE
+
+
+MAX_EXACT = 5000
+
+
+def _ranked_in_python(criteria: SearchCriteria, user, municipality, start: int):
+    """With an exact criterion (生年月日, 住民票コード, 宛名番号) the matches are few (≈ 30 per birth date in a city of a
+    million): fetch them by that criterion's index, then rank name and reading in Python with the stored keys.
+    (A name range in SQL would tempt SQLite's planner, which has no statistics, into scanning every name match.)"""
+    from dataclasses import replace
+
+    base = replace(criteria, name="", kana="")
+    qs, _ = build_search(base, user, municipality)
+    name_keys = _query_name_keys(criteria.name) if criteria.name else None
+    strict, loose = moji.kana_keys(criteria.kana) if criteria.kana else ("", "")
+    if criteria.kana and (not strict or not all(0x30A0 <= ord(c) <= 0x30FF for c in strict)):
+        raise SearchError({"kana": "フリガナはひらがな・カタカナで入力してください"})
+    found = []
+    for p in qs.select_related("household")[:MAX_EXACT]:
+        kana_agrees = p.kana_key.startswith(strict) if criteria.kana else False
+        if criteria.kana and not (kana_agrees or p.kana_loose_key.startswith(loose)):
+            continue
+        if name_keys is not None:
+            stored = (p.name_key, p.name_sel_key, p.name_deg_key, p.name_var_key)
+            layer = next((i for i in range(4) if stored[i].startswith(name_keys[i])), None)
+            if layer is None:
+                continue
+            reason = NAME_LAYERS[layer][1]
+            rank = layer if layer == 0 or not criteria.kana else (1 if kana_agrees else layer + 1)
+        else:
+            layer = 0 if kana_agrees else 1
+            reason, rank = KANA_LAYERS[layer][1], layer
+        found.append((rank, p, reason))
+    found.sort(key=lambda item: item[0])  # stable: the exact criterion's index order is kept within a rank
     rows = [(p, reason) for _, p, reason in found[start:start + PAGE_SIZE]]
     return rows, len(found) > start + PAGE_SIZE
 
