@@ -45,6 +45,31 @@ const admin = await session("admin-44204");
 await admin.goto(base + "/audit/?verify=1");
 await admin.screenshot({ path: `${out}/audit.png`, fullPage: true });
 
+// 外字: the vendor's glyph (drawn here from IPAmj明朝, standing in for a vendor's bitmap) is uploaded through the
+// registration form; one code comes with a 住基ネット統一文字コード (approved automatically), one without (review).
+const glyphPage = await browser.newPage({ viewport: { width: 200, height: 200 } });
+await glyphPage.setContent(`<style>@font-face{font-family:mj;src:url(${base}/fonts/ipamjm.ttf)}</style>
+  <div id=g style="font-family:mj;font-size:110px;width:128px;height:128px;line-height:128px;text-align:center;background:#fff">𠮷</div>`);
+await glyphPage.waitForTimeout(1500);
+const glyph = await glyphPage.locator("#g").screenshot({ type: "png" });
+await admin.goto(base + "/gaiji/new/");
+await admin.fill("#id_code", "F040");
+await admin.fill("#id_vendor", "旧住基システム（A社）");
+await admin.fill("#id_vendor_juki_code", "J+9AD9");
+await Promise.all([admin.waitForNavigation(), admin.click("button.primary")]);
+await admin.goto(base + "/gaiji/new/");
+await admin.fill("#id_code", "F041");
+await admin.fill("#id_vendor", "旧住基システム（A社）");
+await admin.setInputFiles("#id_glyph", { name: "F041.png", mimeType: "image/png", buffer: glyph });
+await admin.fill("#id_vendor_note", "つちよし（吉の上が土）");
+await Promise.all([admin.waitForNavigation(), admin.click("button.primary")]);
+const reviewUrl = admin.url();
+await admin.goto(reviewUrl + "?reading=" + encodeURIComponent("きち") + "&strokes=6");
+await admin.waitForTimeout(1000);
+await admin.screenshot({ path: `${out}/gaiji_review.png`, fullPage: true });
+await admin.goto(base + "/gaiji/");
+await admin.screenshot({ path: `${out}/gaiji_list.png`, fullPage: true });
+
 const op = await session("operator");
 await op.screenshot({ path: `${out}/platform.png`, fullPage: true });
 await browser.close();

@@ -69,8 +69,20 @@ class GaijiMappingEvent(TenantModel):
     objects = AppendOnlyTenantManager()
     all_tenants = models.Manager.from_queryset(AppendOnlyQuerySet)()
 
+    ACTION_LABELS = {"registered": "登録", "auto_approved": "自動承認（コード表一致）", "approved": "承認（目視確認）",
+                     "unmappable": "対応なし", "reopened": "差し戻し", "conflict": "コード表が不一致"}
+
     class Meta:
         ordering = ["at", "id"]
+
+    @property
+    def action_label(self):
+        return self.ACTION_LABELS.get(self.action, self.action)
+
+    @property
+    def status_label(self):
+        value = self.snapshot.get("status", "")
+        return Status(value).label if value in Status.values else value
 
     def save(self, *args, **kwargs):
         if not self._state.adding:
