@@ -40,6 +40,9 @@ INSTALLED_APPS = [
     "jichitai.audit",
     "jichitai.residents",
     "jichitai.gaiji",
+    "jichitai.interchange.apps.Config",
+    "jichitai.migration.apps.Config",
+    "jichitai.api.apps.Config",
     "jichitai.demo",
     "jichitai.web",
 ]

@@ -2,6 +2,9 @@ from django.urls import include, path
 
 urlpatterns = [
     path("", include("jichitai.web.urls")),
+    path("", include("jichitai.interchange.urls")),
+    path("", include("jichitai.migration.urls")),
+    path("", include("jichitai.api.urls")),
 ]
 
 handler403 = "jichitai.web.views.permission_denied"
