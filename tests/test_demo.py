@@ -141,6 +141,7 @@ def test_seed_demo_is_idempotent_and_login_works(client):
 
     out = seed()
     assert "既にあります" in out
+    assert "clerk-44204" in out and "clerk-45383" in out  # `make demo` run again still tells the logins
     assert {c: Person.all_tenants.filter(municipality__code=c).count() for c in CODES} == counts
     assert AuditEvent.all_chains.count() == events
     assert StaffUser.objects.filter(username="clerk-44204").count() == 1

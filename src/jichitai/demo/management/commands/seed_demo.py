@@ -4,7 +4,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 
 from jichitai.demo.data import PILOT_MUNICIPALITIES
-from jichitai.demo.seed import DEMO_URL, AlreadySeeded, logins_table, seed_demo
+from jichitai.demo.seed import DEMO_URL, AlreadySeeded, demo_logins, logins_table, seed_demo
 
 
 class Command(BaseCommand):
@@ -34,6 +34,13 @@ class Command(BaseCommand):
         except AlreadySeeded as e:
             out(f"デモデータは既にあります（{e}）。何もしません。作り直すには --reset を付けてください。"
                 f" / Demo data already present; nothing done (use --reset to rebuild).")
+            from jichitai.tenancy.models import Municipality
+
+            present = list(Municipality.objects.filter(code__in=codes).select_related("prefecture"))
+            out("")
+            out(logins_table([r for r in demo_logins(present)]))
+            out("")
+            out(f"URL: {DEMO_URL}")
             return
         except ValueError as e:
             raise CommandError(str(e)) from None
