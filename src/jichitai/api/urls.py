@@ -1,3 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns = []
+from . import views
+
+urlpatterns = [
+    path("api/v1/municipalities/<str:code>/changes", views.changes, name="api_changes"),
+    path("api/v1/openapi.json", views.openapi, name="api_openapi"),
+]
