@@ -38,6 +38,7 @@ NO_OBJECT_PATTERNS = {
     "gaiji_create": "creates in own municipality",
     "api_changes": "bearer-key API: the municipality comes from the key; another code is 404 (tests/test_api.py)",
     "api_openapi": "static API description, no tenant data",
+    "interchange_export": "admin only (VIEW_AUDIT); exports the own municipality only (checked in test_interchange)",
 }
 
 
