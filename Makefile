@@ -7,7 +7,7 @@ PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/jichitai
 SCALE ?= 0.1
 HOST ?= 127.0.0.1:8000
 
-.PHONY: demo test env fonts bench bench-search bench-changes bench-load bench-moji moji-tables clean screenshots
+.PHONY: demo test env fonts bench bench-search bench-changes bench-load bench-moji bench-export bench-import moji-tables clean screenshots
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,7 +38,7 @@ demo: env fonts
 test: env
 	bash scripts/run-tests.sh
 
-bench: bench-search bench-changes bench-load bench-moji
+bench: bench-search bench-changes bench-load bench-moji bench-export bench-import
 
 bench-search: env
 	$(PY) benchmarks/bench_search.py
@@ -51,6 +51,12 @@ bench-load: env
 
 bench-moji: env
 	$(PY) benchmarks/bench_moji.py
+
+bench-export: env
+	$(PY) benchmarks/bench_export.py
+
+bench-import: env
+	$(PY) benchmarks/bench_import.py
 
 # Rebuild the derived character tables from the pinned npm package (needs npm; running and testing do not).
 moji-tables: env
