@@ -66,7 +66,7 @@ REGISTERED_RESET = {"status": "resident", "removal_reason": "", "removal_date": 
                     "move_out_destination": "", "move_in_notice_date": None}
 
 
-class _Tables:
+class BulkTables:
     """Column lists and per-backend value formatting, from the models' _meta."""
 
     def __init__(self, vendor):
@@ -128,7 +128,7 @@ class _Tables:
     json = staticmethod(json.JSONEncoder(ensure_ascii=False).encode)
 
 
-def _take_numbers(municipality, name, n) -> int:
+def take_numbers(municipality, name, n) -> int:
     """Advance the municipality's series `name` by n (row locked); return the first number taken."""
     seq, _ = NumberSequence.objects.get_or_create(municipality=municipality, name=name)
     seq = NumberSequence.objects.select_for_update().get(pk=seq.pk)
@@ -137,7 +137,7 @@ def _take_numbers(municipality, name, n) -> int:
     return first
 
 
-def _write_batch(tables: _Tables, municipality, households, processed_rng, stats):
+def _write_batch(tables: BulkTables, municipality, households, processed_rng, stats):
     n_persons = sum(len(h) for h in households)
     n_hist = sum(len(p["_hist"]) for h in households for p in h)
     today_created = tables.datetime(timezone.now())
@@ -148,8 +148,8 @@ def _write_batch(tables: _Tables, municipality, households, processed_rng, stats
             hh_id = tables.reserve_ids(cursor, Household, len(households))
             p_id = tables.reserve_ids(cursor, Person, n_persons)
             h_id = tables.reserve_ids(cursor, PersonHistory, n_hist)
-            atena = _take_numbers(municipality, "atena", n_persons)
-            hh_no = _take_numbers(municipality, "household", len(households))
+            atena = take_numbers(municipality, "atena", n_persons)
+            hh_no = take_numbers(municipality, "household", len(households))
 
             hh_rows, person_rows, hist_rows = [], [], []
             defaults = tables.person_defaults
@@ -261,7 +261,7 @@ def generate_municipality(municipality, n_persons: int, rng: random.Random | Non
     today = today or timezone.localdate()
     gen = make_generator(municipality, n_persons, rng, today)
     processed_rng = random.Random(rng.random())
-    tables = _Tables(connection.vendor)
+    tables = BulkTables(connection.vendor)
     stats = {"persons": 0, "households": 0, "history": 0, "removed": 0, "foreign": 0, "dv_protected": 0}
     done = 0
     while done < n_persons:

@@ -18,7 +18,7 @@ from django.db import DatabaseError, connection, transaction
 
 from jichitai.audit.actions import append as audit_append
 from jichitai.common.checkdigits import validate_local_government_code
-from jichitai.demo.bulk import _Obj, _Tables
+from jichitai.demo.bulk import _Obj, BulkTables
 from jichitai.gaiji.models import GaijiMapping, GaijiMappingEvent
 from jichitai.residents.actions import compute_keys
 from jichitai.residents.models import SNAPSHOT_FIELDS, Household, Person, PersonHistory
@@ -347,7 +347,7 @@ def import_directory(directory, *, municipality_code=None, actor=None, terminal=
 
 
 def _write(directory, m, checked, manifest, progress):
-    tables = _Tables(connection.vendor)
+    tables = BulkTables(connection.vendor)
     pg = tables.vendor == "postgresql"
     counts = checked["counts"]
     muni_id = m.pk

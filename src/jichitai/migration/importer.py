@@ -21,7 +21,7 @@ from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from jichitai.audit.actions import append as audit_append
-from jichitai.demo.bulk import _Tables, _take_numbers
+from jichitai.demo.bulk import BulkTables, take_numbers
 from jichitai.gaiji.models import GaijiMapping
 from jichitai.gaiji.models import Status as GStatus
 from jichitai.residents.models import CHANGE_GROUP, ChangeKind, Household, Person, PersonHistory, Status
@@ -245,7 +245,7 @@ class Importer:
         self.this["chunks_skipped"] = len(chunks) - len(todo)
         self.progress(f"{n_records:,} rows in {len(chunks)} chunks; {len(done)} already committed, {len(todo)} to do")
         ctx = self._ctx()
-        self.tables = _Tables(connection.vendor)
+        self.tables = BulkTables(connection.vendor)
         self.processed_at = self.tables.datetime(run.created_at)
         t = time.perf_counter()
         sleep = float(os.environ.get(SLEEP_ENV, "0") or 0)
@@ -344,8 +344,8 @@ class Importer:
                     hh_id = tables.reserve_ids(cur, Household, len(new_hh)) if new_hh else 0
                     p_id = tables.reserve_ids(cur, Person, n_persons)
                     h_id = tables.reserve_ids(cur, PersonHistory, n_persons)
-                    atena = _take_numbers(self.m, "atena", n_persons)
-                    hh_no = _take_numbers(self.m, "household", len(new_hh)) if new_hh else 0
+                    atena = take_numbers(self.m, "atena", n_persons)
+                    hh_no = take_numbers(self.m, "household", len(new_hh)) if new_hh else 0
                     hh_rows, p_rows, hist_rows, key_rows = [], [], [], []
                     i_id, i_hh, i_atena, i_muni = R.IDX["id"], R.IDX["household_id"], R.IDX["atena_no"], \
                         R.IDX["municipality_id"]
