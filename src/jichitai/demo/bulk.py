@@ -12,7 +12,7 @@ How rows are written:
   foreign keys DEFERRABLE INITIALLY DEFERRED on both backends, checked at commit.
 - 宛名番号 and 世帯番号 continue the municipality's `NumberSequence` series ("atena", "household"), which are
   advanced in the same transaction so later registrations carry on from the last number.
-- Search keys are computed by `jichitai.residents.actions.compute_keys` itself; history snapshots have exactly
+- Search keys are computed by `jichitai.residents.actions.row_search_keys` (what compute_keys uses); history snapshots have exactly
   the keys of `SNAPSHOT_FIELDS`, in `jichitai.residents.actions.snapshot`'s format (dates as ISO strings).
 - 住民票コード and 個人番号 (with its check digit) are a fixed bijection of the person's primary key, so they are
   unique across everything this module ever loads, with no lookup.
@@ -26,7 +26,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from jichitai.common.checkdigits import individual_number_check_digit
-from jichitai.residents.actions import compute_keys
+from jichitai.residents.actions import row_search_keys
 from jichitai.residents.models import SNAPSHOT_FIELDS, Household, Person, PersonHistory
 from jichitai.tenancy.models import NumberSequence
 
@@ -55,11 +55,6 @@ def individual_number_for(pk: int) -> str:
     first11 = f"{_scramble(pk, 3_861_299_457, 90_017_334_219, 6_104_882_917, 1_337_450_009):011d}"
     return first11 + str(individual_number_check_digit(first11))
 
-
-class _Obj:
-    """Attribute view of a dict, so that `compute_keys` can read and write a plain person dict."""
-
-    __slots__ = ("__dict__",)
 
 
 REGISTERED_RESET = {"status": "resident", "removal_reason": "", "removal_date": None, "move_out_state": "",
@@ -96,6 +91,23 @@ class BulkTables:
             sql = (f"INSERT INTO {qn(table)} ({', '.join(qn(c) for c in cols)}) "
                    f"VALUES ({', '.join(['%s'] * len(cols))})")
             cursor.executemany(sql, rows)
+
+    def insert_batched(self, cursor, model, fields, rows, batch_size=20_000, progress=None, label=""):
+        """Insert an iterable of rows in batches; `progress(label, done)` after each batch. Returns the count."""
+        batch, done = [], 0
+        for row in rows:
+            batch.append(row)
+            if len(batch) >= batch_size:
+                self.insert(cursor, model, fields, batch)
+                done += len(batch)
+                batch = []
+                if progress:
+                    progress(label, done)
+        self.insert(cursor, model, fields, batch)
+        done += len(batch)
+        if progress:
+            progress(label, done)
+        return done
 
     def reserve_ids(self, cursor, model, n) -> int:
         """First of `n` consecutive free primary keys of `model`; call inside the batch's transaction."""
@@ -180,9 +192,7 @@ def _write_batch(tables: BulkTables, municipality, households, processed_rng, st
                         state["individual_number"] = individual_number_for(pk)
                     state["version"] = len(hist)
                     state["last_change_date"] = max(h[1] for h in hist)
-                    obj = _Obj()
-                    obj.__dict__ = state
-                    compute_keys(obj)
+                    state.update(row_search_keys(state))
                     # the snapshot of the final state, then one per history row
                     state["household_no"] = household_no
                     snap = {f: state[f] for f in SNAPSHOT_FIELDS}

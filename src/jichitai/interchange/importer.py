@@ -18,9 +18,9 @@ from django.db import DatabaseError, connection, transaction
 
 from jichitai.audit.actions import append as audit_append
 from jichitai.common.checkdigits import validate_local_government_code
-from jichitai.demo.bulk import _Obj, BulkTables
+from jichitai.demo.bulk import BulkTables
 from jichitai.gaiji.models import GaijiMapping, GaijiMappingEvent
-from jichitai.residents.actions import compute_keys
+from jichitai.residents.actions import row_search_keys
 from jichitai.residents.models import SNAPSHOT_FIELDS, Household, Person, PersonHistory
 from jichitai.tenancy.models import Municipality, NumberSequence, Prefecture, StaffUser
 from jichitai.tenancy.scope import tenant_scope
@@ -381,53 +381,38 @@ def _write(directory, m, checked, manifest, progress):
         cols = RESOURCE_BY_NAME["persons"].header
         defaults = tables.person_defaults
         attnames = tables.person_attnames
-        batch, done = [], 0
-        for row in _Reader(directory, RESOURCE_BY_NAME["persons"]):
-            state = dict(defaults)
-            state.update(zip(cols, row))
-            state["id"] = atena_ids[state["atena_no"]]
-            state["municipality_id"] = muni_id
-            state["household_id"] = hh_ids[state.pop("household_no")]
-            state["version"] = versions.get(state["atena_no"], 1)
-            obj = _Obj()
-            obj.__dict__ = state
-            compute_keys(obj)
-            batch.append([state[a] for a in attnames])
-            if len(batch) >= BATCH:
-                tables.insert(cursor, Person, tables.person_fields, batch)
-                done += len(batch)
-                batch = []
-                if progress:
-                    progress("persons", done)
-        tables.insert(cursor, Person, tables.person_fields, batch)
-        if progress:
-            progress("persons", done + len(batch))
+        def person_rows():
+            for row in _Reader(directory, RESOURCE_BY_NAME["persons"]):
+                state = dict(defaults)
+                state.update(zip(cols, row))
+                state["id"] = atena_ids[state["atena_no"]]
+                state["municipality_id"] = muni_id
+                state["household_id"] = hh_ids[state.pop("household_no")]
+                state["version"] = versions.get(state["atena_no"], 1)
+                state.update(row_search_keys(state))
+                yield [state[a] for a in attnames]
+
+        tables.insert_batched(cursor, Person, tables.person_fields, person_rows(), BATCH, progress, "persons")
 
         # history: the snapshot rebuilt with SNAPSHOT_FIELDS' keys and types (dates ISO text, booleans, null dates)
         hist_cols = RESOURCE_BY_NAME["history"].header
         snap_idx = [(f, hist_cols.index(f)) for f in SNAPSHOT_FIELDS if f != "atena_no"]
         encode = tables.json
-        batch, done = [], 0
         hist_attnames = [f.attname for f in tables.hist_fields]
-        for i, row in enumerate(_Reader(directory, RESOURCE_BY_NAME["history"])):
-            snap = {"atena_no": row[0]}
-            for f, j in snap_idx:
-                snap[f] = row[j]
-            snap = {f: snap[f] for f in SNAPSHOT_FIELDS}
-            values = {"id": h_start + i, "municipality_id": muni_id, "person_id": atena_ids[row[0]],
-                      "history_no": row[1], "change_kind": row[2], "change_date": row[3],
-                      "notification_date": row[4], "processed_at": row[5] if pg else _sqlite_dt(row[5]),
-                      "operator": row[6], "terminal": row[7], "note": row[8], "snapshot": encode(snap)}
-            batch.append([values[a] for a in hist_attnames])
-            if len(batch) >= BATCH:
-                tables.insert(cursor, PersonHistory, tables.hist_fields, batch)
-                done += len(batch)
-                batch = []
-                if progress:
-                    progress("history", done)
-        tables.insert(cursor, PersonHistory, tables.hist_fields, batch)
-        if progress:
-            progress("history", done + len(batch))
+
+        def history_rows():
+            for i, row in enumerate(_Reader(directory, RESOURCE_BY_NAME["history"])):
+                snap = {"atena_no": row[0]}
+                for f, j in snap_idx:
+                    snap[f] = row[j]
+                snap = {f: snap[f] for f in SNAPSHOT_FIELDS}
+                values = {"id": h_start + i, "municipality_id": muni_id, "person_id": atena_ids[row[0]],
+                          "history_no": row[1], "change_kind": row[2], "change_date": row[3],
+                          "notification_date": row[4], "processed_at": row[5] if pg else _sqlite_dt(row[5]),
+                          "operator": row[6], "terminal": row[7], "note": row[8], "snapshot": encode(snap)}
+                yield [values[a] for a in hist_attnames]
+
+        tables.insert_batched(cursor, PersonHistory, tables.hist_fields, history_rows(), BATCH, progress, "history")
 
     # the 外字 registry (small): through the scoped managers
     reviewers = {u.username: u for u in StaffUser.objects.filter(municipality=m)}

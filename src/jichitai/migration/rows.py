@@ -11,7 +11,7 @@ import unicodedata
 
 from jichitai.common.checkdigits import validate_individual_number, validate_resident_code
 from jichitai.common.wareki import DateInputError, parse_date
-from jichitai.residents.actions import compute_keys
+from jichitai.residents.actions import row_search_keys
 from jichitai.residents.models import CHANGE_GROUP, SNAPSHOT_FIELDS, ChangeKind, Person
 
 from .layout import DATE_TYPES, HEAD
@@ -260,9 +260,7 @@ def _person(ctx, v, line_no, hk, pk):
     state["is_head"] = state["relationship"] == HEAD and not removed
     state["version"] = 1
     state["last_change_date"] = when
-    obj = _Obj()
-    obj.__dict__ = state
-    compute_keys(obj)
+    state.update(row_search_keys(state))
     state["atena_no"] = ATENA_MARK
     state["household_no"] = HHNO_MARK
     snap = {f: state[f] for f in SNAPSHOT_FIELDS}
@@ -284,9 +282,6 @@ def _person(ctx, v, line_no, hk, pk):
     return {"row": row, "snap": snap_json, "is_head": state["is_head"], "removed": removed,
             "hist": (hist_kind, when, notif, note)}
 
-
-class _Obj:
-    __slots__ = ("__dict__",)
 
 
 def outcome(line_no, offset, raw, kind, errors, hk, pending=""):

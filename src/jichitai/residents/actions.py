@@ -81,12 +81,25 @@ def address_key(text: str) -> str:
     return unicodedata.normalize("NFKC", text or "").replace(" ", "").replace("\u3000", "")
 
 
+def search_keys(family_name, given_name, family_name_kana, given_name_kana, address) -> dict:
+    """The derived search-key columns of a person; the registered text itself is never normalised.
+    Bulk loaders (demo, standard-layout import, legacy migration) call this on plain rows."""
+    nk, sel, deg, var = moji.name_keys(name_key(family_name + given_name))
+    kana, loose = moji.kana_keys(family_name_kana + given_name_kana)
+    return {"name_key": nk, "name_sel_key": sel, "name_deg_key": deg, "name_var_key": var,
+            "given_key": name_key(given_name), "kana_key": kana, "kana_loose_key": loose,
+            "address_key": address_key(address)}
+
+
+def row_search_keys(row: dict) -> dict:
+    return search_keys(row["family_name"], row["given_name"], row["family_name_kana"], row["given_name_kana"],
+                       row["address"])
+
+
 def compute_keys(p: Person) -> None:
-    """Derive the search keys; the registered text itself is never normalised."""
-    p.name_key, p.name_sel_key, p.name_deg_key, p.name_var_key = moji.name_keys(name_key(p.family_name + p.given_name))
-    p.given_key = name_key(p.given_name)
-    p.kana_key, p.kana_loose_key = moji.kana_keys(p.family_name_kana + p.given_name_kana)
-    p.address_key = address_key(p.address)
+    """Set the search keys on a model instance."""
+    for k, v in search_keys(p.family_name, p.given_name, p.family_name_kana, p.given_name_kana, p.address).items():
+        setattr(p, k, v)
 
 
 def snapshot(p: Person) -> dict:
