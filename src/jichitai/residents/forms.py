@@ -110,11 +110,11 @@ class PersonFieldsForm(ChangeForm):
     alias_name = forms.CharField(label="通称", max_length=60, required=False)
 
     def _clean_kana(self, name):
-        from jichitai.moji.kana import kana_key
+        from jichitai.moji.kana import is_kana, kana_key
 
         v = self.cleaned_data[name].strip()
         k = kana_key(v)
-        if k and not all(0x30A0 <= ord(c) <= 0x30FF for c in k):
+        if k and not is_kana(v):
             raise forms.ValidationError("フリガナはカタカナ（ひらがな可）で入力してください")
         return k if v else v
 

@@ -303,7 +303,7 @@ def build_search(criteria: SearchCriteria, user, municipality, *, name_layer: in
         order = order or field
     if criteria.kana:
         strict, loose = moji.kana_keys(criteria.kana)
-        if not strict or not all(0x30A0 <= ord(c) <= 0x30FF for c in strict):
+        if not moji.is_kana(criteria.kana):
             errors["kana"] = "フリガナはひらがな・カタカナで入力してください"
         layer = 1 if criteria.name else kana_layer  # with a name, the reading narrows leniently
         field = KANA_LAYERS[layer][0]
@@ -386,7 +386,7 @@ def _ranked_in_python(criteria: SearchCriteria, user, municipality, start: int):
     qs, _ = build_search(base, user, municipality)
     name_keys = _query_name_keys(criteria.name) if criteria.name else None
     strict, loose = moji.kana_keys(criteria.kana) if criteria.kana else ("", "")
-    if criteria.kana and (not strict or not all(0x30A0 <= ord(c) <= 0x30FF for c in strict)):
+    if criteria.kana and not moji.is_kana(criteria.kana):
         raise SearchError({"kana": "フリガナはひらがな・カタカナで入力してください"})
     found = []
     for p in qs.select_related("household")[:MAX_EXACT]:
