@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "jichitai.interchange.apps.Config",
     "jichitai.migration.apps.Config",
     "jichitai.api.apps.Config",
+    "jichitai.certificates.apps.Config",
     "jichitai.demo",
     "jichitai.web",
 ]

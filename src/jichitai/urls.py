@@ -5,6 +5,7 @@ urlpatterns = [
     path("", include("jichitai.interchange.urls")),
     path("", include("jichitai.migration.urls")),
     path("", include("jichitai.api.urls")),
+    path("", include("jichitai.certificates.urls")),
 ]
 
 handler403 = "jichitai.web.views.permission_denied"

@@ -18,13 +18,18 @@ class Perm:
     VIEW_AUDIT = "view_audit"
     VIEW_GAIJI = "view_gaiji"
     MANAGE_GAIJI = "manage_gaiji"
+    ISSUE_CERTIFICATES = "issue_certificates"
+    VOID_CERTIFICATES = "void_certificates"
+    MANAGE_CERTIFICATE_SETTINGS = "manage_certificate_settings"
 
 
 ROLE_PERMS = {
     Role.OPERATOR: {Perm.MANAGE_TENANTS},
     Role.ADMIN: {Perm.VIEW_RESIDENTS, Perm.CHANGE_RESIDENTS, Perm.VIEW_INDIVIDUAL_NUMBER, Perm.VIEW_AUDIT,
-                 Perm.VIEW_GAIJI, Perm.MANAGE_GAIJI},
-    Role.CLERK: {Perm.VIEW_RESIDENTS, Perm.CHANGE_RESIDENTS, Perm.VIEW_INDIVIDUAL_NUMBER, Perm.VIEW_GAIJI},
+                 Perm.VIEW_GAIJI, Perm.MANAGE_GAIJI, Perm.ISSUE_CERTIFICATES, Perm.VOID_CERTIFICATES,
+                 Perm.MANAGE_CERTIFICATE_SETTINGS},
+    Role.CLERK: {Perm.VIEW_RESIDENTS, Perm.CHANGE_RESIDENTS, Perm.VIEW_INDIVIDUAL_NUMBER, Perm.VIEW_GAIJI,
+                 Perm.ISSUE_CERTIFICATES},
     Role.VIEWER: {Perm.VIEW_RESIDENTS},
     Role.DISASTER: {Perm.VIEW_RESIDENTS},
 }

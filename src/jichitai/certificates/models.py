@@ -1,0 +1,148 @@
+"""Certificates (住民票の写し and related): tiered settings, the issuance log, signing keys, verification log.
+
+Settings are shared across tiers (標準 for the whole platform, 県版 for a prefecture, 個別 for one municipality), so
+`CertificateSetting` is not a tenant model; it is read and written only through `certificates.config`, which always
+resolves for one municipality. Issuances and signing keys are tenant rows. The verification log is platform-level:
+the public verification page has no tenant until the code is checked.
+"""
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from jichitai.tenancy.scope import TenantModel
+
+
+class Tier(models.TextChoices):
+    STANDARD = "standard", "標準"
+    PREFECTURE = "prefecture", "県版"
+    MUNICIPALITY = "municipality", "個別"
+
+
+class CertificateSetting(models.Model):
+    """One setting value at one tier. Which tier wins: 個別 > 県版 > 標準 (stored) > 標準 (built in)."""
+
+    key = models.CharField("設定項目", max_length=40)
+    tier = models.CharField("階層", max_length=12, choices=Tier.choices)
+    prefecture = models.ForeignKey("tenancy.Prefecture", null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+")
+    municipality = models.ForeignKey("tenancy.Municipality", null=True, blank=True, on_delete=models.PROTECT,
+                                     related_name="+")
+    value = models.JSONField("値")
+    set_by = models.CharField("設定者", max_length=150)
+    set_by_role = models.CharField("設定者の役割", max_length=16, blank=True)
+    set_at = models.DateTimeField("設定日時")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["key"], condition=Q(tier="standard"), name="cert_setting_standard"),
+            models.UniqueConstraint(fields=["key", "prefecture"], condition=Q(tier="prefecture"),
+                                    name="cert_setting_prefecture"),
+            models.UniqueConstraint(fields=["key", "municipality"], condition=Q(tier="municipality"),
+                                    name="cert_setting_municipality"),
+            models.CheckConstraint(
+                condition=(Q(tier="standard", prefecture__isnull=True, municipality__isnull=True)
+                           | Q(tier="prefecture", prefecture__isnull=False, municipality__isnull=True)
+                           | Q(tier="municipality", prefecture__isnull=True, municipality__isnull=False)),
+                name="cert_setting_tier_owner"),
+        ]
+
+
+class Kind(models.TextChoices):
+    RESIDENT_COPY = "resident_copy", "住民票の写し"
+    REMOVED_COPY = "removed_copy", "除票の写し"
+    ENTRY_CERTIFICATE = "entry_certificate", "住民票記載事項証明書"
+    MOVE_OUT_CERTIFICATE = "move_out_certificate", "転出証明書"
+
+
+class Layout(models.TextChoices):
+    INDIVIDUAL = "individual", "個人票"
+    HOUSEHOLD = "household", "世帯連記式"
+
+
+class RequesterKind(models.TextChoices):
+    SELF = "self", "本人"
+    SAME_HOUSEHOLD = "same_household", "同一世帯"
+    AGENT = "agent", "代理人"
+    THIRD_PARTY = "third_party", "第三者"
+    OFFICIAL = "official", "公用"
+
+
+class IssuanceStatus(models.TextChoices):
+    ISSUED = "issued", "発行"
+    VOIDED = "voided", "取消"
+    REFUSED = "refused", "交付拒否"
+
+
+class Issuance(TenantModel):
+    """One line of the issuance log (交付簿): an issued certificate, or a refused request (status refused, no number).
+    Only `certificates.actions` writes these rows; void sets the status once and never deletes."""
+
+    issue_no = models.CharField("発行番号", max_length=20, blank=True)
+    public_id = models.CharField("照合ID", max_length=24, blank=True)
+    kind = models.CharField("証明書の種類", max_length=24, choices=Kind.choices)
+    layout = models.CharField("様式", max_length=12, choices=Layout.choices, default=Layout.INDIVIDUAL)
+    options = models.JSONField("記載事項の選択", default=dict)
+    person_ids = models.JSONField("対象者", default=list)       # Person pks, in print order
+    subject_atena_nos = models.JSONField("対象者の宛名番号", default=list)
+    household_no = models.CharField("世帯番号", max_length=10, blank=True)
+    requester_kind = models.CharField("請求者の区分", max_length=16, choices=RequesterKind.choices)
+    requester_name = models.CharField("請求者氏名", max_length=120, blank=True)
+    purpose = models.CharField("使用目的", max_length=200, blank=True)
+    copies = models.PositiveSmallIntegerField("通数", default=1)
+    fee = models.PositiveIntegerField("手数料", default=0)
+    issued_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    issued_at = models.DateTimeField("処理日時")
+    issue_date = models.DateField("発行日", null=True, blank=True)
+    page_count = models.PositiveSmallIntegerField("枚数", default=0)
+    pdf_sha256 = models.CharField("PDFのSHA-256", max_length=64, blank=True)
+    key_id = models.PositiveIntegerField("署名鍵番号", null=True, blank=True)
+    status = models.CharField("状態", max_length=10, choices=IssuanceStatus.choices, default=IssuanceStatus.ISSUED)
+    refusal_reason = models.CharField("拒否理由", max_length=200, blank=True)
+    void_reason = models.CharField("取消理由", max_length=200, blank=True)
+    voided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                  related_name="+")
+    voided_at = models.DateTimeField("取消日時", null=True, blank=True)
+    reprint_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="reprints")
+
+    class Meta:
+        ordering = ["-issued_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["municipality", "issue_no"], condition=~Q(issue_no=""),
+                                    name="issuance_no_unique"),
+            models.UniqueConstraint(fields=["public_id"], condition=~Q(public_id=""), name="issuance_public_id"),
+        ]
+        indexes = [models.Index(fields=["municipality", "issued_at"], name="issuance_time")]
+
+
+class SigningKey(TenantModel):
+    """A municipality's HMAC-SHA256 key for certificate codes. Old keys stay so that old certificates still verify."""
+
+    key_id = models.PositiveIntegerField("鍵番号")
+    secret = models.CharField(max_length=64)  # hex, 32 bytes
+    created_at = models.DateTimeField(auto_now_add=True)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["municipality", "key_id"], name="signing_key_unique")]
+
+
+class VerificationResult(models.TextChoices):
+    VALID = "valid", "有効"
+    INVALID = "invalid", "無効"
+    VOIDED = "voided", "取消済み"
+    RATE_LIMITED = "rate_limited", "回数制限"
+
+
+class VerificationLog(models.Model):
+    """Every request to the public verification page (platform-level; the code may name no real municipality)."""
+
+    at = models.DateTimeField(db_index=True)
+    client = models.CharField("接続元", max_length=64)
+    code = models.CharField("照合コード", max_length=120)
+    result = models.CharField(max_length=16, choices=VerificationResult.choices)
+    municipality = models.ForeignKey("tenancy.Municipality", null=True, blank=True, on_delete=models.PROTECT,
+                                     related_name="+")
+    issuance = models.ForeignKey(Issuance, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        indexes = [models.Index(fields=["client", "at"], name="verification_client_at")]
