@@ -7,7 +7,7 @@ PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/jichitai
 SCALE ?= 0.1
 HOST ?= 127.0.0.1:8000
 
-.PHONY: demo test env fonts bench bench-search bench-changes bench-load bench-moji bench-export bench-import moji-tables clean screenshots
+.PHONY: demo test env fonts bench bench-search bench-changes bench-load bench-moji bench-export bench-import moji-tables clean screenshots certificate-samples
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +64,10 @@ moji-tables: env
 
 screenshots: env
 	$(PY) scripts/screenshots.py
+
+# Certificate samples for docs/certificates.md, from a throwaway demo database (needs pdftoppm: poppler-utils).
+certificate-samples: env fonts
+	$(PY) scripts/certificate_samples.py
 
 clean:
 	rm -rf $(VENV) var/*.sqlite3*

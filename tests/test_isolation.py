@@ -20,9 +20,9 @@ from jichitai.tenancy.scope import TenantScopeError, tenant_scope
 D = dt.date
 
 # kwargs that identify a tenant-owned object, and how to fill them with B's objects
-OBJECT_KWARGS = {"person_id", "household_id", "event_id", "mapping_id"}
+OBJECT_KWARGS = {"person_id", "household_id", "event_id", "mapping_id", "issuance_id"}
 # kwargs that are not object ids
-OTHER_KWARGS = {"kind", "name", "code"}
+OTHER_KWARGS = {"kind", "name", "code", "key"}
 # patterns that take no object id: skipped by the sweep (each listed on purpose, with why)
 NO_OBJECT_PATTERNS = {
     "dashboard": "own municipality only (checked below for B's data)",
@@ -39,6 +39,18 @@ NO_OBJECT_PATTERNS = {
     "api_changes": "bearer-key API: the municipality comes from the key; another code is 404 (tests/test_api.py)",
     "api_openapi": "static API description, no tenant data",
     "interchange_export": "admin only (VIEW_AUDIT); exports the own municipality only (checked in test_interchange)",
+    "certificate_settings": "admin only; the own municipality's 個別 tier only, `key` is a setting name "
+                            "(tests/test_certificate_settings.py)",
+    "certificate_setting_edit": "admin only; sets the own municipality's 個別 value of setting `key`",
+    "certificate_setting_clear": "admin only; clears the own municipality's 個別 value of setting `key`",
+    "platform_certificate_settings": "operator only; 標準 / 県版 tiers, no tenant data",
+    "platform_certificate_setting_edit": "operator only; 標準 / 県版 value of setting `key`",
+    "platform_certificate_setting_clear": "operator only; 標準 / 県版 value of setting `key`",
+    "certificate_log": "own issuance log only (scoped manager; B's issuance checked below)",
+    "certificate_verify_form": "public form, no tenant data",
+    "certificate_verify": "public; `code` is a signed certificate code, not an object id: shows only the issuing "
+                          "municipality, kind, date, pages, PDF hash and status of that one certificate "
+                          "(tests/test_certificate_verify.py)",
 }
 
 
@@ -85,6 +97,14 @@ def world(town_a, town_b, staff):
 
         b_gaiji = [gaiji_actions.register_code(actor, code="F040", vendor="綾ベンダー"),
                    gaiji_actions.register_code(actor, code="F041", vendor="綾ベンダー", vendor_juki_code="J+9AD9")]
+        from django.utils import timezone
+
+        from jichitai.certificates.models import Issuance
+
+        b_issuances = [Issuance.objects.create(
+            issue_no="00000001", public_id="bIssuance0001", kind="resident_copy", person_ids=[b_head.pk],
+            subject_atena_nos=[b_head.atena_no], requester_kind="third_party", requester_name="綾野探偵社",
+            purpose="調査", issued_by=staff["clerk_b"], issued_at=timezone.now(), issue_date=D(2024, 1, 1))]
         b_persons = list(Person.objects.all())
         b_households = list(Household.objects.all())
         b_codes = [p.resident_code for p in b_persons]
@@ -100,8 +120,8 @@ def world(town_a, town_b, staff):
     return {
         "a": town_a.m, "b": town_b.m, "a_head": a_head, "a_other": a_other, "a_persons": a_persons,
         "b_persons": b_persons, "b_households": b_households, "b_events": b_events, "b_codes": b_codes,
-        "b_lone": lone, "b_head": b_head, "b_gaiji": b_gaiji,
-        "b_secrets": ["綾町", B_FAMILY, B_KANA, "南俣", "北俣", "入野", "綾瀬川", "綾小路", "アヤセガワ", "admin-b", "clerk-b", "綾ベンダー",
+        "b_lone": lone, "b_head": b_head, "b_gaiji": b_gaiji, "b_issuances": b_issuances,
+        "b_secrets": ["綾町", B_FAMILY, B_KANA, "南俣", "北俣", "入野", "綾瀬川", "綾小路", "アヤセガワ", "admin-b", "clerk-b", "綾ベンダー", "綾野探偵社",
                       *b_codes],
     }
 
@@ -113,6 +133,7 @@ def _fill(name, kwargs, world):
         "household_id": [h.pk for h in world["b_households"]],
         "event_id": [e.pk for e in world["b_events"][:3]] + [world["b_events"][-1].pk],
         "mapping_id": [g.pk for g in world["b_gaiji"]],
+        "issuance_id": [i.pk for i in world["b_issuances"]],
     }
     combos = [{}]
     for kw in sorted(kwargs):
@@ -153,12 +174,16 @@ def test_every_url_with_an_object_id_is_404_for_another_municipality(world, staf
             requests += 2
         checked.add(name)
     assert checked == {"person_detail", "person_change", "household_detail", "household_change", "audit_detail",
-                       "gaiji_review", "gaiji_glyph"}
+                       "gaiji_review", "gaiji_glyph", "certificate_issue", "certificate_detail", "certificate_void",
+                       "certificate_reprint"}
     assert set(NO_OBJECT_PATTERNS) <= set(seen), "a listed pattern no longer exists: update the list"
     assert requests > 100
     # B's data is untouched by all those POSTs
     with tenant_scope(world["b"]):
         assert not Person.objects.filter(address__contains="侵入").exists()
+        from jichitai.certificates.models import Issuance
+
+        assert list(Issuance.objects.values_list("status", flat=True)) == ["issued"]
 
 
 def test_the_sweep_reaches_real_pages_for_own_objects(world, staff):
@@ -171,6 +196,7 @@ def test_the_sweep_reaches_real_pages_for_own_objects(world, staff):
     assert c.get(reverse("person_detail", kwargs={"person_id": head.pk})).status_code == 200
     assert c.get(reverse("household_detail", kwargs={"household_id": head.household_id})).status_code == 200
     assert c.get(reverse("audit_detail", kwargs={"event_id": event.pk})).status_code == 200
+    assert c.get(reverse("certificate_issue", kwargs={"person_id": head.pk})).status_code == 200
     for kind, spec in CHANGES.items():
         if spec.scope == "person":
             url = reverse("person_change", kwargs={"person_id": head.pk, "kind": kind})
@@ -197,7 +223,8 @@ def test_no_page_visible_to_a_shows_b_data(world, staff):
     pages = ["/", "/residents/?name=綾", "/residents/?kana=あや", "/residents/?kana=ｱﾔ", "/residents/?address=大字",
              "/residents/?status=removed&name=綾", "/residents/?birth_date=S50.4.1", "/residents/?atena_no=1",
              "/residents/?atena_no=7", "/residents/?status=removed&address=大字", "/audit/",
-             "/audit/?action=resident.change", "/audit/?action=resident.search", "/audit/?verify=1"]
+             "/audit/?action=resident.change", "/audit/?action=resident.search", "/audit/?verify=1",
+             "/certificates/", "/certificates/?status=issued", "/certificates/settings/"]
     pages += [f"/residents/{p.pk}/" for p in world["a_persons"]]
     pages += [f"/households/{p.household_id}/" for p in world["a_persons"]]
     pages += [f"/residents/{world['a_head'].pk}/change/{k}/" for k, s in CHANGES.items() if s.scope == "person"]
@@ -359,5 +386,6 @@ def test_out_of_range_ids_are_404_not_errors(world, staff):
     c = Client()
     c.force_login(staff["admin_a"])
     for url in ("/residents/99999999999999999999999/", "/residents/0/", "/households/99999999999999999999999/",
-                "/gaiji/99999999999999999999999/", "/audit/99999999999999999999999/"):
+                "/gaiji/99999999999999999999999/", "/audit/99999999999999999999999/",
+                "/certificates/99999999999999999999999/", "/residents/99999999999999999999999/certificate/"):
         assert c.get(url).status_code == 404, url

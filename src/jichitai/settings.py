@@ -139,6 +139,10 @@ LOGIN_REDIRECT_URL = "dashboard"
 JICHITAI_LOCKOUT_THRESHOLD = 5
 JICHITAI_LOCKOUT_MINUTES = 15
 JICHITAI_IDLE_TIMEOUT_SECONDS = int(os.environ.get("JICHITAI_IDLE_TIMEOUT_SECONDS", 30 * 60))
+# Certificates: the public address printed in QR codes, and the verification page's limit per client.
+JICHITAI_PUBLIC_URL = os.environ.get("JICHITAI_PUBLIC_URL", "http://127.0.0.1:8000")
+JICHITAI_VERIFY_RATE = int(os.environ.get("JICHITAI_VERIFY_RATE", 20))  # requests per window and client
+JICHITAI_VERIFY_WINDOW_SECONDS = 60
 SESSION_COOKIE_AGE = 8 * 3600  # absolute cap; the idle timeout (IdleTimeoutMiddleware) is the shorter limit
 SESSION_SAVE_EVERY_REQUEST = False
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True

@@ -13,4 +13,6 @@ def staff_context(request):
         "can_manage_tenants": has_perm(user, Perm.MANAGE_TENANTS),
         "can_view_gaiji": has_perm(user, Perm.VIEW_GAIJI),
         "can_manage_gaiji": has_perm(user, Perm.MANAGE_GAIJI),
+        "can_issue_certificates": has_perm(user, Perm.ISSUE_CERTIFICATES),
+        "can_manage_certificate_settings": has_perm(user, Perm.MANAGE_CERTIFICATE_SETTINGS),
     }

@@ -1,5 +1,4 @@
 import mimetypes
-from pathlib import Path
 
 from django import forms
 from django.contrib import messages
@@ -11,16 +10,9 @@ from django.utils import timezone
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST
 
+from jichitai.common.fonts import font_path
 from jichitai.tenancy.roles import Perm, has_perm
 
-FONT_FILES = {
-    # Served from the Debian packages installed by `make demo`; no font is loaded from the internet.
-    "ipamjm.ttf": ["/usr/share/fonts/truetype/ipamj/ipamjm.ttf", "/usr/share/fonts/opentype/ipamj/ipamjm.ttf"],
-    "ipaexm.ttf": ["/usr/share/fonts/opentype/ipaexfont-mincho/ipaexm.ttf",
-                   "/usr/share/fonts/truetype/ipaexfont-mincho/ipaexm.ttf"],
-    "ipaexg.ttf": ["/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf",
-                   "/usr/share/fonts/truetype/ipaexfont-gothic/ipaexg.ttf"],
-}
 
 
 class StaffAuthenticationForm(AuthenticationForm):
@@ -90,11 +82,10 @@ def dashboard(request):
 
 @cache_control(max_age=86400 * 30, public=True)
 def font(request, name):
-    for candidate in FONT_FILES.get(name, []):
-        path = Path(candidate)
-        if path.exists():
-            return FileResponse(path.open("rb"), content_type=mimetypes.guess_type(name)[0] or "font/ttf")
-    raise Http404("font not installed")
+    path = font_path(name)
+    if path is None:
+        raise Http404("font not installed")
+    return FileResponse(path.open("rb"), content_type=mimetypes.guess_type(name)[0] or "font/ttf")
 
 
 def csrf_failure(request, reason=""):

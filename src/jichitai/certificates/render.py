@@ -1,0 +1,262 @@
+"""Certificates as PDF: plain data → Django template → WeasyPrint.
+
+Names (and addresses, which carry 外字 too) are set in IPAmj明朝 so that IVS sequences print the registered glyph;
+everything else in IPAex明朝. Fonts come from Debian's packages by file path, never from the internet.
+
+Speed: WeasyPrint's font loading dominates a cold render, so the stylesheet and the FontConfiguration are built
+once per process and reused (WeasyPrint caches the parsed faces in the FontConfiguration). WeasyPrint is not
+documented as thread-safe, so renders in one process are serialised by a lock; throughput across cores comes from
+worker processes (gunicorn), not threads.
+"""
+import atexit
+import base64
+import datetime as dt
+import threading
+from dataclasses import dataclass, field
+from html import escape
+
+from django.template.loader import render_to_string
+
+from jichitai.common.fonts import font_path
+from jichitai.common.wareki import format_wareki
+
+from .models import Kind, Layout
+
+_LOCK = threading.Lock()
+_ENGINE = {}
+atexit.register(_ENGINE.clear)  # drop WeasyPrint's font objects before interpreter teardown
+
+
+class FontsMissing(RuntimeError):
+    """IPAmj明朝 or IPAex明朝 is not installed: certificates would print names with the wrong glyphs."""
+
+
+_BIG_FACE = 8 * 1024 * 1024
+
+
+def _install_face_data_cache():
+    """WeasyPrint copies each font's whole file out of HarfBuzz for every document (`Font.__init__`), before
+    subsetting it: 46 MB for IPAmj明朝, ≈ 35 ms per certificate. Faces are immutable and, with one
+    FontConfiguration per process, the same face objects serve every document; so the copy of a big face is kept,
+    with a HarfBuzz reference held on the face so that its address cannot be reused by another face while cached.
+    Small faces (IPAex, and the subsets WeasyPrint makes, which are new objects each time) are not cached."""
+    from weasyprint.pdf import fonts as pdf_fonts
+    from weasyprint.text.ffi import ffi, harfbuzz
+
+    original = pdf_fonts.get_hb_object_data
+    if getattr(original, "jichitai_cached", False):
+        return
+    cache = {}
+
+    def get_hb_object_data(hb_object, ot_color=None, glyph=None):
+        if ot_color is not None or glyph is not None:
+            return original(hb_object, ot_color, glyph)
+        key = int(ffi.cast("uintptr_t", hb_object))
+        hit = cache.get(key)
+        if hit is not None:
+            return hit[0]
+        data = original(hb_object)
+        if data is not None and len(data) >= _BIG_FACE:
+            cache[key] = (data, harfbuzz.hb_face_reference(hb_object))
+        return data
+
+    get_hb_object_data.jichitai_cached = True
+    pdf_fonts.get_hb_object_data = get_hb_object_data
+
+
+def _engine():
+    if "css" not in _ENGINE:
+        _install_face_data_cache()
+        from weasyprint import CSS
+        from weasyprint.text.fonts import FontConfiguration
+
+        mj, ex = font_path("ipamjm.ttf"), font_path("ipaexm.ttf")
+        if mj is None or ex is None:
+            raise FontsMissing(
+                "IPAmj明朝・IPAex明朝がインストールされていないため、証明書を作成できません"
+                "（apt-get install fonts-ipamj-mincho fonts-ipaexfont） / "
+                "IPAmj Mincho and IPAex Mincho must be installed to print certificates")
+        fc = FontConfiguration()
+        css = render_to_string("certificates/pdf/certificate.css", {"mj": mj.as_uri(), "ex": ex.as_uri()})
+        _ENGINE["fc"] = fc
+        _ENGINE["css"] = CSS(string=css, font_config=fc)
+    return _ENGINE["css"], _ENGINE["fc"]
+
+
+@dataclass
+class Rendered:
+    pdf: bytes
+    page_count: int
+
+
+def render_html(html: str) -> Rendered:
+    from weasyprint import HTML
+
+    with _LOCK:
+        css, fc = _engine()
+        doc = HTML(string=html).render(stylesheets=[css], font_config=fc)
+        pdf = doc.write_pdf()
+    return Rendered(pdf=pdf, page_count=len(doc.pages))
+
+
+# ---------------------------------------------------------------- the document, as plain data
+
+OPTION_LABELS = {
+    "head_relationship": "世帯主・続柄",
+    "honseki": "本籍・筆頭者",
+    "resident_code": "住民票コード",
+    "individual_number": "個人番号",
+    "history": "異動の履歴",
+}
+OMITTED = "省略"
+
+
+@dataclass
+class Row:
+    label: str
+    value: str = ""
+    mj: bool = False        # set in IPAmj明朝 (names, addresses)
+    sub: str = ""           # small line under the value (届出日, 満了の日 …)
+    kana: str = ""          # small line above the value (フリガナ)
+
+
+@dataclass
+class Entry:
+    """One person as printed: rows of label/value, and optionally the change history."""
+    number: int
+    rows: list
+    history: list = field(default_factory=list)
+
+
+@dataclass
+class Document:
+    title: str
+    kind: str
+    layout: str
+    municipality_label: str
+    header_rows: list       # 世帯連記式: 住所・世帯主 printed once per page
+    entries: list
+    per_page: int
+    attestation: str
+    issue_date: dt.date
+    mayor_title: str
+    mayor_name: str
+    office_name: str
+    seal_uri: str
+    issue_no: str
+    qr_uri: str
+    footer_note: str
+    options_note: str
+
+    @property
+    def issue_date_wareki(self):
+        return format_wareki(self.issue_date)
+
+
+def _name(family, given):
+    return f"{family}\u3000{given}".strip("\u3000")
+
+
+def _addr(m, p):
+    return "\u3000".join(x for x in [f"{m.prefecture.name}{m.name}{p['address']}", p.get("address_katagaki", "")] if x)
+
+
+def _d(v):
+    if isinstance(v, str) and v:
+        v = dt.date.fromisoformat(v)
+    return format_wareki(v) if v else ""
+
+
+def person_rows(m, p: dict, kind: str, opts: dict, *, household_layout: bool, show_kana: bool) -> list:
+    """The printed items of one person (a dict of Person fields). Omitted items print as 省略 so that a reader can
+    tell an omission from a blank."""
+    rows = []
+    kana = _name(p["family_name_kana"], p["given_name_kana"]) if show_kana else ""
+    rows.append(Row("氏名", _name(p["family_name"], p["given_name"]), mj=True, kana=kana))
+    if p.get("former_family_name"):
+        rows.append(Row("旧氏", p["former_family_name"], mj=True,
+                        kana=p.get("former_family_name_kana", "") if show_kana else ""))
+    if p.get("alias_name"):
+        rows.append(Row("通称", p["alias_name"], mj=True, kana=p.get("alias_name_kana", "") if show_kana else ""))
+    rows.append(Row("生年月日", _d(p["birth_date"])))
+    rows.append(Row("性別", {"1": "男", "2": "女"}.get(p["sex"], "")))
+    if opts.get("head_relationship"):
+        if not household_layout:
+            rows.append(Row("世帯主", p.get("head_name", ""), mj=True))
+        rows.append(Row("続柄", p["relationship"]))
+    elif kind != Kind.ENTRY_CERTIFICATE:
+        if not household_layout:
+            rows.append(Row("世帯主", OMITTED))
+        rows.append(Row("続柄", OMITTED))
+    if not household_layout:
+        rows.append(Row("住所", _addr(m, p), mj=True))
+    if p["is_foreign"]:
+        rows.append(Row("国籍・地域", p["nationality"]))
+        rows.append(Row("法第30条の45に規定する区分", p["foreign_category"]))
+        if p.get("residence_status"):
+            rows.append(Row("在留資格", p["residence_status"]))
+            rows.append(Row("在留期間等", p.get("period_of_stay", ""), sub=(
+                f"満了の日 {_d(p['stay_expiry'])}" if p.get("stay_expiry") else "")))
+        if p.get("residence_card_no"):
+            rows.append(Row("在留カード等の番号", p["residence_card_no"]))
+    elif opts.get("honseki"):
+        rows.append(Row("本籍", p["honseki"], mj=True))
+        rows.append(Row("筆頭者", p["hittosha"], mj=True))
+    elif kind != Kind.ENTRY_CERTIFICATE:
+        rows.append(Row("本籍・筆頭者", OMITTED))
+    if kind != Kind.ENTRY_CERTIFICATE:
+        rows.append(Row("住民となった年月日", _d(p.get("became_resident_date"))))
+        rows.append(Row("住所を定めた年月日", _d(p.get("address_date")),
+                        sub=f"届出日 {_d(p['notification_date'])}" if p.get("notification_date") else ""))
+        if p.get("previous_address"):
+            rows.append(Row("前住所", p["previous_address"], mj=True))
+    if opts.get("resident_code"):
+        rows.append(Row("住民票コード", p["resident_code"]))
+    elif kind != Kind.ENTRY_CERTIFICATE:
+        rows.append(Row("住民票コード", OMITTED))
+    if opts.get("individual_number"):
+        rows.append(Row("個人番号", p["individual_number"] or "（未指定）"))
+    elif kind != Kind.ENTRY_CERTIFICATE:
+        rows.append(Row("個人番号", OMITTED))
+    if kind == Kind.REMOVED_COPY:
+        rows.append(Row("消除事由", p.get("removal_reason", "")))
+        rows.append(Row("消除日", _d(p.get("removal_date"))))
+        if p.get("move_out_destination"):
+            rows.append(Row("転出先", p["move_out_destination"], mj=True,
+                            sub=f"（{p['move_out_state']}）" if p.get("move_out_state") else ""))
+    if kind == Kind.MOVE_OUT_CERTIFICATE:
+        rows.append(Row("転出先", p.get("move_out_destination", ""), mj=True))
+        rows.append(Row("転出予定年月日", _d(p.get("removal_date"))))
+        rows.append(Row("転出届出日", _d(p.get("notification_date"))))
+    return rows
+
+
+def seal_svg_uri(mayor_title: str) -> str:
+    """The standard placeholder seal when the municipality has not uploaded one: a red square seal reading
+    「<mayor title>之印」 in two columns, drawn as SVG (WeasyPrint renders it; no image file needed)."""
+    text = (mayor_title + "之印")[:8]
+    half = (len(text) + 1) // 2
+    cols = [text[:half], text[half:]]  # right column first, as seals read
+    size = 30 if len(text) <= 4 else 22
+    parts = []
+    for ci, col in enumerate(cols):
+        x = 68 - ci * 36
+        for ri, ch in enumerate(col):
+            y = 22 + ri * (76 / max(1, half)) + size / 2
+            parts.append(f'<text x="{x}" y="{y:.1f}" font-size="{size}" text-anchor="middle" '
+                         f'font-family="IPAex明朝, IPAexMincho, serif" fill="#c8161d">{escape(ch)}</text>')
+    svg = ('<svg xmlns="http://www.w3.org/2000/svg" width="100" height="100" viewBox="0 0 100 100">'
+           '<rect x="4" y="4" width="92" height="92" fill="none" stroke="#c8161d" stroke-width="5"/>'
+           + "".join(parts) + "</svg>")
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+
+
+def render_document(doc: Document) -> Rendered:
+    pages = []
+    if doc.layout == Layout.HOUSEHOLD:
+        n = max(1, doc.per_page)
+        pages = [doc.entries[i:i + n] for i in range(0, len(doc.entries), n)] or [[]]
+    else:
+        pages = [[e] for e in doc.entries]
+    html = render_to_string("certificates/pdf/certificate.html", {"doc": doc, "pages": pages})
+    return render_html(html)
