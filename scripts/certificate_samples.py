@@ -91,11 +91,17 @@ def pick_persons(m, clerk, notes: list) -> dict:
         picked["individual"] = ivs[0]
         notes.append(f"個人票: {full_name(ivs[0])} has an IVS in the name")
     else:
-        p = (residents.filter(is_foreign=False, is_head=False, relationship="妻").exclude(honseki="").first()
-             or residents.filter(is_foreign=False).first())
+        # none in the demo: register one synthetic resident whose names carry Moji_Joho IVS (葛+E0102, 辻+E0102),
+        # so that the sample shows the IPAmj variant glyphs
+        p = ra.register_move_in(ra.Actor(user=clerk, terminal=TERMINAL), values={
+            "family_name": "葛\U000E0102城", "given_name": "辻\U000E0102郎", "family_name_kana": "カツラギ",
+            "given_name_kana": "ツジロウ", "birth_date": dt.date(1980, 4, 1), "sex": "1",
+            "address": "大字友田1234番地", "honseki": "大分県日田市大字友田1234番地",
+            "hittosha": "葛\U000E0102城　辻\U000E0102郎", "previous_address": "福岡県久留米市東町1番1号"},
+            change_date=dt.date(2024, 4, 1), notification_date=dt.date(2024, 4, 3))
         picked["individual"] = p
-        notes.append("個人票: the demo data have no name with an IVS (U+E0100–U+E01EF); "
-                     f"used {full_name(p)} (宛名番号 {p.atena_no}) instead")
+        notes.append("個人票: the demo data have no name with an IVS; registered the synthetic resident "
+                     f"{full_name(p)} (葛+U+E0102, 辻+U+E0102)")
 
     # 個人票 with history: the resident with the most history rows (ties: lowest 宛名番号).
     counts = (PersonHistory.objects.filter(person__status=Status.RESIDENT, person__is_foreign=False)
@@ -166,8 +172,8 @@ def samples(picked) -> list:
         ("entry-certificate", "住民票記載事項証明書（世帯主・続柄を記載）",
          req(Kind.ENTRY_CERTIFICATE, picked["individual"], options={"head_relationship": True},
              requester_kind=RequesterKind.AGENT, requester_name="日田　一郎", purpose="勤務先への提出")),
-        ("move-out-certificate", "転出証明書",
-         req(Kind.MOVE_OUT_CERTIFICATE, picked["move_out"])),
+        ("move-out-certificate", "転出証明書（世帯主・続柄、本籍・筆頭者を記載）",
+         req(Kind.MOVE_OUT_CERTIFICATE, picked["move_out"], options=both)),
     ]
 
 
@@ -186,6 +192,19 @@ def to_png(pdf: bytes, name: str, work: pathlib.Path, out: pathlib.Path, dpi: in
         shutil.move(str(page), dest)
         written.append(dest)
     return written
+
+
+def check_doc_links(out: pathlib.Path, written: list):
+    """docs/certificates.md embeds the pages by name; a template change can change the page count. Say so."""
+    doc = ROOT / "docs" / "certificates.md"
+    if out.resolve() != (ROOT / "docs" / "certificates").resolve() or not doc.exists():
+        return
+    linked = set(re.findall(r"\(certificates/([\w-]+\.png)\)", doc.read_text(encoding="utf-8")))
+    names = {p.name for p in written}
+    for name in sorted(linked - names):
+        print(f"  warning: docs/certificates.md links certificates/{name}, which this run did not write")
+    for name in sorted(names - linked):
+        print(f"  warning: docs/certificates/{name} is not linked from docs/certificates.md")
 
 
 def main():
@@ -233,6 +252,7 @@ def main():
                     written.append(png)
     for note in notes:
         print(f"  note: {note}")
+    check_doc_links(args.out, written)
     for png in too_big:
         print(f"  warning: {png.name} is over {MAX_PNG_BYTES // 1024} KB (try a lower --dpi)")
     print(f"certificate-samples: wrote {len(written)} PNG files to {args.out} in {time.monotonic() - started:.1f} s "

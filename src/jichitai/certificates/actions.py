@@ -206,6 +206,8 @@ def build_document(m, settings: dict, iss: Issuance, persons: list, opts: dict) 
     for n, p in enumerate(persons, 1):
         d = _row_dict(p)
         d["head_name"] = head_names.get(p.household_id, "")
+        if not d["head_name"] and (p.is_head or p.relationship == "世帯主"):
+            d["head_name"] = f"{p.family_name}\u3000{p.given_name}".strip("\u3000")  # a removed head: himself
         rows = render.person_rows(m, d, iss.kind, opts, household_layout=household_layout,
                                   show_kana=bool(settings.get("show_kana", True)))
         history = _history_rows(p, opts) if opts["history"] else []
@@ -216,7 +218,8 @@ def build_document(m, settings: dict, iss: Issuance, persons: list, opts: dict) 
         header.append(render.Row("住所", render._addr(m, first), mj=True))
         header.append(render.Row("世帯主", head_names.get(persons[0].household_id, "") if opts["head_relationship"]
                                  else render.OMITTED, mj=True))
-    omitted = [label for k, label in render.OPTION_LABELS.items() if k != "history" and not opts[k]]
+    omitted = [label for k, label in render.OPTION_LABELS.items() if k != "history" and not opts[k]
+               and not (k == "honseki" and all(p.is_foreign for p in persons))]  # foreigners have no 本籍
     if iss.kind == Kind.ENTRY_CERTIFICATE:
         omitted = []
     prefix = KIND_PREFIX[iss.kind]
@@ -229,7 +232,7 @@ def build_document(m, settings: dict, iss: Issuance, persons: list, opts: dict) 
         mayor_title=settings.get("mayor_title", ""), mayor_name=settings.get("mayor_name", ""),
         office_name=settings.get("office_name", ""),
         seal_uri=settings.get("seal_image") or render.seal_svg_uri(settings.get("mayor_title", "")),
-        issue_no=iss.issue_no, qr_uri=qr.qr_data_uri(signing.verify_url(code)),
+        issue_no=iss.issue_no, qr_uri=qr.qr_png_data_uri(signing.verify_url(code)),
         footer_note=settings.get("footer_note", ""),
         options_note=("記載を省略した事項：" + "、".join(omitted)) if omitted else "",
     )

@@ -24,3 +24,9 @@ def qr_svg(text: str, *, scale: int = 4, border: int = 4) -> str:
 def qr_data_uri(text: str, *, scale: int = 4, border: int = 4) -> str:
     """The QR code as a `data:image/svg+xml` URI, for an <img> in the certificate's HTML (WeasyPrint) or a page."""
     return make(text).svg_data_uri(scale=scale, border=border)
+
+
+def qr_png_data_uri(text: str, *, scale: int = 4, border: int = 4) -> str:
+    """The QR code as a `data:image/png` URI. Certificates use this one: WeasyPrint draws a PNG as one image, where
+    the SVG form costs ≈ 15 ms per page in path parsing."""
+    return make(text).png_data_uri(scale=scale, border=border)

@@ -11,6 +11,8 @@ worker processes (gunicorn), not threads.
 import atexit
 import base64
 import datetime as dt
+import gc
+import re
 import threading
 from dataclasses import dataclass, field
 from html import escape
@@ -90,13 +92,29 @@ class Rendered:
 
 
 def render_html(html: str) -> Rendered:
+    """Render one document. WeasyPrint makes hundreds of thousands of short-lived objects with reference cycles;
+    left to itself, CPython's cyclic GC runs dozens of collections during one render (≈ 1/3 of a 4-page render,
+    measured). So the collector is paused while rendering and one collection runs at the end; the long-lived heap
+    (Django, fonts, stylesheet) is frozen once after the first render so that this collection does not rescan it."""
     from weasyprint import HTML
 
     with _LOCK:
         css, fc = _engine()
-        doc = HTML(string=html).render(stylesheets=[css], font_config=fc)
-        pdf = doc.write_pdf()
-    return Rendered(pdf=pdf, page_count=len(doc.pages))
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            doc = HTML(string=html).render(stylesheets=[css], font_config=fc)
+            pdf = doc.write_pdf()
+            pages = len(doc.pages)
+            del doc
+        finally:
+            if was_enabled:
+                gc.enable()
+        gc.collect()
+        if not _ENGINE.get("frozen"):
+            gc.freeze()
+            _ENGINE["frozen"] = True
+    return Rendered(pdf=pdf, page_count=pages)
 
 
 # ---------------------------------------------------------------- the document, as plain data
@@ -126,6 +144,30 @@ class Entry:
     number: int
     rows: list
     history: list = field(default_factory=list)
+
+    @property
+    def lines(self):
+        """The rows packed into lines for the compact 世帯連記式: as many items per line as fit the width
+        (estimated in em at the body size; half-width characters count half), in the registered order."""
+        lines, line, used = [], [], 0.0
+        for r in self.rows:
+            width = _em(r.label) * 0.65 + _em(r.value) * (1.2 if r.label == "氏名" else 1.0) + _em(r.kana) * 0.75 \
+                + _em(r.sub) * 0.8 + 3.5
+            if line and used + width > LINE_EM:
+                lines.append(line)
+                line, used = [], 0.0
+            line.append((r, 1))
+            used += width
+        if line:
+            lines.append(line)
+        return lines
+
+
+LINE_EM = 48.0  # usable width of an A4 line (180 mm) in em of the 10 pt body text, with a margin
+
+
+def _em(text: str) -> float:
+    return sum(0.5 if ord(c) < 0x2000 or 0xFF61 <= ord(c) <= 0xFF9F else 1.0 for c in text or "")
 
 
 @dataclass
@@ -157,8 +199,19 @@ def _name(family, given):
     return f"{family}\u3000{given}".strip("\u3000")
 
 
+_PREFECTURE_START = re.compile(r"^(東京都|北海道|大阪府|京都府|.{2,3}県)")
+
+
+def full_address(m, address: str) -> str:
+    """An address as printed: one stored within the municipality (住所, or 前住所 after a 転居) gets the
+    prefecture and municipality names in front; one already starting with a prefecture is printed as stored."""
+    if not address or _PREFECTURE_START.match(address):
+        return address
+    return f"{m.prefecture.name}{m.name}{address}"
+
+
 def _addr(m, p):
-    return "\u3000".join(x for x in [f"{m.prefecture.name}{m.name}{p['address']}", p.get("address_katagaki", "")] if x)
+    return "\u3000".join(x for x in [full_address(m, p["address"]), p.get("address_katagaki", "")] if x)
 
 
 def _d(v):
@@ -206,10 +259,9 @@ def person_rows(m, p: dict, kind: str, opts: dict, *, household_layout: bool, sh
         rows.append(Row("本籍・筆頭者", OMITTED))
     if kind != Kind.ENTRY_CERTIFICATE:
         rows.append(Row("住民となった年月日", _d(p.get("became_resident_date"))))
-        rows.append(Row("住所を定めた年月日", _d(p.get("address_date")),
-                        sub=f"届出日 {_d(p['notification_date'])}" if p.get("notification_date") else ""))
+        rows.append(Row("住所を定めた年月日", _d(p.get("address_date"))))
         if p.get("previous_address"):
-            rows.append(Row("前住所", p["previous_address"], mj=True))
+            rows.append(Row("前住所", full_address(m, p["previous_address"]), mj=True))
     if opts.get("resident_code"):
         rows.append(Row("住民票コード", p["resident_code"]))
     elif kind != Kind.ENTRY_CERTIFICATE:
@@ -252,11 +304,20 @@ def seal_svg_uri(mayor_title: str) -> str:
 
 
 def render_document(doc: Document) -> Rendered:
-    pages = []
     if doc.layout == Layout.HOUSEHOLD:
         n = max(1, doc.per_page)
         pages = [doc.entries[i:i + n] for i in range(0, len(doc.entries), n)] or [[]]
     else:
         pages = [[e] for e in doc.entries]
-    html = render_to_string("certificates/pdf/certificate.html", {"doc": doc, "pages": pages})
-    return render_html(html)
+    # "1 / 2": the total is written into the page as a number rather than CSS counter(pages), which makes
+    # WeasyPrint lay every page out twice. The expected count is one sheet per group; when a sheet overflows (a long
+    # history), the document is rendered again with the real count, so the printed total is always right.
+    total = len(pages)
+    for _ in range(3):
+        html = render_to_string("certificates/pdf/certificate.html",
+                                {"doc": doc, "pages": pages, "total_pages": total})
+        rendered = render_html(html)
+        if rendered.page_count == total:
+            return rendered
+        total = rendered.page_count
+    raise RuntimeError(f"page count does not settle ({total})")
