@@ -231,7 +231,7 @@ def build_document(m, settings: dict, iss: Issuance, persons: list, opts: dict) 
         attestation=settings.get(f"attestation_{prefix}", ""), issue_date=iss.issue_date,
         mayor_title=settings.get("mayor_title", ""), mayor_name=settings.get("mayor_name", ""),
         office_name=settings.get("office_name", ""),
-        seal_uri=settings.get("seal_image") or render.seal_svg_uri(settings.get("mayor_title", "")),
+        seal_uri=settings.get("seal_image") or render.seal_png_uri(settings.get("mayor_title", "")),
         issue_no=iss.issue_no, qr_uri=qr.qr_png_data_uri(signing.verify_url(code)),
         footer_note=settings.get("footer_note", ""),
         options_note=("記載を省略した事項：" + "、".join(omitted)) if omitted else "",
