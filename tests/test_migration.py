@@ -145,13 +145,20 @@ def test_held_rows_imported_after_approval_and_rerun(muni):
     approve(muni, "a")
     rep = run(muni, "a")
     assert rep["counts"]["held"] == 6 and rep["gaiji_pending"][0]["code"] == "F042"
-    assert rep["gaiji_pending"][0]["registry_status"] == "unregistered"
+    # the unknown code was added to the registry for review (確認待ち, no mapping), with an event and an audit entry
+    assert rep["gaiji_pending"][0]["registry_status"] == "proposed"
+    assert rep["this_run"]["gaiji_registered"] == ["F042"]
+    with tenant_scope(muni):
+        g = GaijiMapping.objects.get(vendor="kotobuki", sjis_code="F042")
+        assert g.status == "proposed" and g.mapped_text == "" and g.pua_char == "\ue002"
+        assert [e.action for e in g.events.all()] == ["registered"]
+        assert AuditEvent.objects.filter(action="gaiji.registered_from_migration").count() == 1
     before = rep["counts"]["imported"]
     again = run(muni, "a")  # nothing approved since: nothing changes, no second audit event
     assert again["counts"] == rep["counts"] and not again["this_run"]["changed"]
+    assert again["this_run"]["gaiji_registered"] == []
     with tenant_scope(muni):
-        GaijiMapping.objects.create(pua_char="\ue002", sjis_code="F042", vendor="kotobuki", mapped_text="邉",
-                                    status="approved", evidence="manual")
+        GaijiMapping.objects.filter(pk=g.pk).update(mapped_text="邉", status="approved", evidence="manual")
     rep2 = run(muni, "a")
     c = rep2["counts"]
     assert (c["held"], c["imported"], c["resolved_after_hold"]) == (0, before + 6, 6)

@@ -14,6 +14,10 @@ ACTION_LABELS = {
     "resident.view": "住民の照会", "resident.search": "住民の検索", "household.view": "世帯の照会",
     "auth.login": "ログイン", "auth.logout": "ログアウト", "auth.failed": "ログイン失敗",
     "auth.locked_attempt": "ロック中のログイン試行", "audit.view": "監査ログの閲覧",
+    "certificate.issue": "証明書の発行", "certificate.refuse": "証明書の交付拒否", "certificate.void": "証明書の取消",
+    "certificate.reprint": "証明書の再発行", "certificate.view": "交付簿の照会", "certificate.log_view": "交付簿の閲覧",
+    "certificate.verify": "証明書の照合（公開ページ）",
+    "certificate_setting.set": "証明書設定の変更", "certificate_setting.clear": "証明書設定の解除",
 }
 
 

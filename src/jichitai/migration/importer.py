@@ -276,12 +276,15 @@ class Importer:
         self.timings["chunks_s"] = round(time.perf_counter() - t, 2)
         t = time.perf_counter()
         self._retry_held(run, ctx)
+        registered = self._register_unknown_gaiji(run)
         self.timings["retry_s"] = round(time.perf_counter() - t, 2)
-        changed = self.this["chunks_committed"] or self.this["retry_changed"] or run.status != "completed"
+        changed = (self.this["chunks_committed"] or self.this["retry_changed"] or registered
+                   or run.status != "completed")
         report = build_report(run, self.layout, self.warnings)
         report["this_run"] = {"dry_run": self.dry_run, "chunks_committed": self.this["chunks_committed"],
                               "chunks_skipped": self.this["chunks_skipped"], "imported": self.this["imported"],
-                              "resolved_from_held": self.this["resolved"], "changed": bool(changed)}
+                              "resolved_from_held": self.this["resolved"], "gaiji_registered": registered,
+                              "changed": bool(changed)}
         if changed:
             with transaction.atomic():
                 MigrationRun.objects.filter(pk=run.pk).update(status="completed", finished_at=timezone.now(),
@@ -411,6 +414,41 @@ class Importer:
         self.this["imported"] += n_persons
 
     # ------------------------------------------------------------------ held rows
+    def _register_unknown_gaiji(self, run) -> list:
+        """外字 that held rows wait for and that the registry does not know at all are added to it as 確認待ち
+        (proposed, no mapping), in one transaction with one audit event, so that an admin finds them on the 外字
+        review screen. Nothing is approved here: approval stays a person's decision (or a code-table match made
+        when the vendor's codes are registered). Returns the codes added."""
+        codes = set()
+        for pc in MigrationRow.objects.filter(run=run, outcome=Outcome.HELD).values_list("pending_codes", flat=True):
+            codes.update(pc.split())
+        if not codes:
+            return []
+        known = set(GaijiMapping.objects.filter(vendor=self.vendor).values_list("pua_char", flat=True))
+        new = {}
+        for code in sorted(codes):
+            ch = chr(int(code[2:], 16)) if code.startswith("U+") else bytes.fromhex(code).decode("cp932")
+            if ch not in known:
+                new[code] = ch
+        if not new:
+            return []
+        from jichitai.gaiji.actions import _snapshot
+        from jichitai.gaiji.models import GaijiMappingEvent
+
+        now = timezone.now()
+        note = f"データ移行で検出（{self.input_name}）"[:200]
+        with transaction.atomic():
+            for code, ch in new.items():
+                m = GaijiMapping.objects.create(pua_char=ch, sjis_code="" if code.startswith("U+") else code,
+                                                vendor=self.vendor, vendor_note=note)
+                GaijiMappingEvent.objects.create(mapping=m, action="registered", at=now, actor=OPERATOR,
+                                                 snapshot=_snapshot(m), note="データ移行で未登録の外字を検出")
+            audit_append(self.m, "gaiji.registered_from_migration", actor=self.actor, terminal=TERMINAL,
+                         object_type="migration_run", object_id=run.pk,
+                         detail={"vendor": self.vendor, "codes": sorted(new)})
+        self.progress(f"外字台帳に確認待ちとして登録 / registered for review: {' '.join(sorted(new))}")
+        return sorted(new)
+
     def _retry_held(self, run, ctx):
         held = list(MigrationRow.objects.filter(run=run, outcome=Outcome.HELD).order_by("line_no"))
         if not held:
