@@ -11,15 +11,19 @@ import base64
 import csv
 import datetime as dt
 import hashlib
+import io
 import json
+import multiprocessing
 import operator
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from jichitai.audit.actions import append as audit_append
+from jichitai.audit.models import AuditChain
 from jichitai.gaiji.models import GaijiMapping, GaijiMappingEvent
 from jichitai.residents.models import Household, Person, PersonHistory
 from jichitai.tenancy.models import NumberSequence
@@ -80,6 +84,20 @@ class _Sql:
             return (f"replace({expr}, ' ', 'T') || CASE WHEN instr({expr}, '.') THEN '' ELSE '.000000' END || 'Z'")
         return expr
 
+    def csv_field(self, expr, typ):
+        """SQLite: the column as one CSV field, quoted exactly as Python's csv.writer (QUOTE_MINIMAL) quotes it:
+        only strings can hold a comma, quote or line break; NULL is the empty field."""
+        text = self.col(expr, typ)
+        if typ != "string":
+            return f"ifnull({text}, '')"
+        return (f"CASE WHEN {expr} IS NULL THEN '' WHEN instr({expr}, ',') OR instr({expr}, '\"') "
+                f"OR instr({expr}, char(10)) OR instr({expr}, char(13)) "
+                f"THEN '\"' || replace({expr}, '\"', '\"\"') || '\"' ELSE {expr} END")
+
+    def csv_line(self, exprs_types):
+        """SQLite: a whole CSV line (without its line end) built by the database, one text value per row."""
+        return " || ',' || ".join(self.csv_field(e, t) for e, t in exprs_types)
+
     def snap(self, key, typ):
         # PostgreSQL only (measured faster than one jsonb_to_record per row); SQLite's snapshot is flattened in
         # Python (_flatten_snapshots)
@@ -93,26 +111,43 @@ class _Sql:
 
 
 
-def _person_sql(sql: _Sql):
-    exprs = []
+def _range(sql: _Sql, expr, lo, hi):
+    """A part of the export: rows whose key is in [lo, hi) (None: open end), in the export's code point order."""
+    cond, params = "", []
+    if lo is not None:
+        cond += f" AND {sql.order_key(expr)} >= %s"
+        params.append(lo)
+    if hi is not None:
+        cond += f" AND {sql.order_key(expr)} < %s"
+        params.append(hi)
+    return cond, params
+
+
+def _person_sql(sql: _Sql, lo=None, hi=None):
+    cols = []
     for c in RESOURCE_BY_NAME["persons"].columns:
         if c.name == "household_no":
-            exprs.append(sql.col("hh.household_no", "string"))
+            cols.append(("hh.household_no", "string"))
         else:
-            exprs.append(sql.col(f"p.{Person._meta.get_field(c.name).column}", c.type))
-    return (f"SELECT {', '.join(exprs)} FROM {Person._meta.db_table} p "
+            cols.append((f"p.{Person._meta.get_field(c.name).column}", c.type))
+    select = ", ".join(sql.col(e, t) for e, t in cols) if sql.pg else sql.csv_line(cols)
+    cond, params = _range(sql, "p.atena_no", lo, hi)
+    return (f"SELECT {select} FROM {Person._meta.db_table} p "
             f"JOIN {Household._meta.db_table} hh ON hh.id = p.household_id AND hh.municipality_id = %s "
-            f"WHERE p.municipality_id = %s ORDER BY {sql.order_key('p.atena_no')}")
+            f"WHERE p.municipality_id = %s{cond} ORDER BY {sql.order_key('p.atena_no')}"), params
 
 
 def _household_sql(sql: _Sql):
-    return (f"SELECT hh.household_no, {sql.col('hp.atena_no', 'string')}, {sql.col('hh.is_active', 'boolean')}, "
-            f"{sql.col('hh.created_at', 'datetime')} FROM {Household._meta.db_table} hh "
+    cols = [("hh.household_no", "string"), ("hp.atena_no", "string"), ("hh.is_active", "boolean"),
+            ("hh.created_at", "datetime")]
+    select = (f"hh.household_no, {', '.join(sql.col(e, t) for e, t in cols[1:])}" if sql.pg
+              else sql.csv_line(cols))
+    return (f"SELECT {select} FROM {Household._meta.db_table} hh "
             f"LEFT JOIN {Person._meta.db_table} hp ON hp.id = hh.head_id AND hp.municipality_id = %s "
-            f"WHERE hh.municipality_id = %s ORDER BY {sql.order_key('hh.household_no')}")
+            f"WHERE hh.municipality_id = %s ORDER BY {sql.order_key('hh.household_no')}"), []
 
 
-def _history_sql(sql: _Sql):
+def _history_sql(sql: _Sql, lo=None, hi=None):
     res = RESOURCE_BY_NAME["history"]
     meta = [sql.col("p.atena_no", "string"), "h.history_no", "h.change_kind", sql.col("h.change_date", "date"),
             sql.col("h.notification_date", "date"), sql.col("h.processed_at", "datetime"),
@@ -125,10 +160,10 @@ def _history_sql(sql: _Sql):
     # SQLite: CROSS JOIN fixes the loop order (persons in atena_no order by their unique index, then each
     # person's history by (person_id, history_no)), so no sort of the whole history is needed.
     join = "JOIN" if sql.pg else "CROSS JOIN"
-    lateral = ""
+    cond, params = _range(sql, "p.atena_no", lo, hi)
     return (f"SELECT {', '.join(exprs)} FROM {Person._meta.db_table} p {join} {PersonHistory._meta.db_table} h "
-            f"ON h.person_id = p.id{lateral} WHERE p.municipality_id = %s AND h.municipality_id = %s "
-            f"ORDER BY {sql.order_key('p.atena_no')}, h.history_no")
+            f"ON h.person_id = p.id WHERE p.municipality_id = %s AND h.municipality_id = %s{cond} "
+            f"ORDER BY {sql.order_key('p.atena_no')}, h.history_no"), params
 
 
 def _count_sql(model, joined=False):
@@ -139,39 +174,45 @@ def _count_sql(model, joined=False):
     return f"SELECT count(*) FROM {t} WHERE municipality_id = %s AND municipality_id = %s"
 
 
-def _write_query(path: Path, header, query, params, progress=None, label="", transform=None, count=None) -> int:
-    """Run `query` and write its rows after the header. PostgreSQL: COPY (query) TO STDOUT in CSV, written as it
-    comes (the server formats and quotes; the rows are counted by `count`, in the same snapshot). SQLite: the cursor's rows
-    through `csv.writer`, optionally transformed per batch."""
+def _write_part(f, query, params, *, pg: bool, transform=None, lines=False) -> int:
+    """Run `query` and write its rows (no header) to the binary file `f`; return the number of rows written (None
+    on PostgreSQL, where the rows are counted separately in the same snapshot).
+
+    PostgreSQL: COPY (query) TO STDOUT in CSV, written as it comes (the server formats and quotes). SQLite: either
+    one CSV line per row built by the database (`lines`), or the cursor's rows through `csv.writer`, optionally
+    transformed per batch (history: the snapshot JSON flattened in Python)."""
+    if pg:
+        with connection.cursor() as cursor:
+            # COPY takes no server-side parameters: psycopg binds them client-side, quoted
+            with cursor.cursor.copy(f"COPY ({query}) TO STDOUT WITH (FORMAT csv)", params) as copy:
+                for block in copy:
+                    f.write(block)
+        return None
     n = 0
-    with open(path, "wb") as f:
-        f.write((",".join(header) + "\n").encode("utf-8"))
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                q = query.replace("%s", "{}").format(*[int(p) for p in params])  # ids only: safe to inline
-                with cursor.cursor.copy(f"COPY ({q}) TO STDOUT WITH (FORMAT csv)") as copy:
-                    for block in copy:
-                        f.write(block)
-                cursor.execute(count, params)
-                return cursor.fetchone()[0]
-    with open(path, "a", encoding="utf-8", newline="") as f:
-        w = csv.writer(f, lineterminator="\n")
-        cursor = connection.cursor()
-        try:
-            cursor.execute(query, params)
-            last = 0
+    cursor = connection.cursor()
+    try:
+        cursor.execute(query, params)
+        if lines:
             while True:
                 rows = cursor.fetchmany(FETCH)
                 if not rows:
                     break
-                w.writerows(transform(rows) if transform else rows)
+                f.write(("\n".join([r[0] for r in rows]) + "\n").encode("utf-8"))
                 n += len(rows)
-                if progress and n - last >= 200_000:
-                    last = n
-                    progress(label, n)
-        finally:
-            cursor.close()
-    return n
+            return n
+        text = io.TextIOWrapper(f, encoding="utf-8", newline="", write_through=True)
+        w = csv.writer(text, lineterminator="\n")
+        while True:
+            rows = cursor.fetchmany(FETCH)
+            if not rows:
+                break
+            w.writerows(transform(rows) if transform else rows)
+            n += len(rows)
+        text.flush()
+        text.detach()
+        return n
+    finally:
+        cursor.close()
 
 
 _N_META = len(HISTORY_META_COLUMNS)
@@ -266,12 +307,187 @@ class _ReadTransaction:
         return False
 
 
+PARALLEL_MIN_PERSONS = 50_000
+_WORK = {}  # the parallel export's context, set in the parent before the worker processes are forked
+
+
+@dataclass(frozen=True)
+class _Task:
+    resource: str          # persons, history or households
+    part: int
+    lo: str | None = None  # atena_no range [lo, hi) of persons and history parts
+    hi: str | None = None
+
+
+def _task_query(sql: _Sql, m_id: int, t: _Task):
+    if t.resource == "persons":
+        q, extra = _person_sql(sql, t.lo, t.hi)
+        return q, [m_id, m_id, *extra], {"lines": not sql.pg}
+    if t.resource == "history":
+        q, extra = _history_sql(sql, t.lo, t.hi)
+        return q, [m_id, m_id, *extra], {"transform": None if sql.pg else _flatten_snapshots}
+    q, _ = _household_sql(sql)
+    return q, [m_id, m_id], {"lines": not sql.pg}
+
+
+def _bounds(sql: _Sql, m_id: int, parts: int) -> list:
+    """atena_no values that cut the municipality's persons into `parts` parts of about equal size: [None, b1, …,
+    None]. Each part is read with an index range, in the same order as the whole."""
+    bounds = [None]
+    if parts > 1:
+        t = Person._meta.db_table
+        with connection.cursor() as c:
+            c.execute(f"SELECT count(*) FROM {t} WHERE municipality_id = %s", [m_id])
+            n = c.fetchone()[0]
+            for k in range(1, parts):
+                c.execute(f"SELECT atena_no FROM {t} WHERE municipality_id = %s "
+                          f"ORDER BY {sql.order_key('atena_no')} LIMIT 1 OFFSET %s", [m_id, n * k // parts])
+                row = c.fetchone()
+                if row is not None and row[0] != bounds[-1]:
+                    bounds.append(row[0])
+    bounds.append(None)
+    return bounds
+
+
+def _tasks(bounds) -> list:
+    """History first (the largest), then persons, then households: the pool takes them in this order."""
+    ranges = list(zip(bounds[:-1], bounds[1:]))
+    return ([_Task("history", i, lo, hi) for i, (lo, hi) in enumerate(ranges)]
+            + [_Task("persons", i, lo, hi) for i, (lo, hi) in enumerate(ranges)] + [_Task("households", 0)])
+
+
+def _fingerprint(m_id: int, chain_key: str) -> tuple:
+    """SQLite: what any write to the municipality's register changes — the audit chain head (every action appends to
+    it) and the size and highest id of the three tables (bulk loads). Compared across the parallel export's
+    connections to prove they read the same state."""
+    out = []
+    with connection.cursor() as c:
+        c.execute(f"SELECT last_seq FROM {AuditChain._meta.db_table} WHERE key = %s", [chain_key])
+        row = c.fetchone()
+        out.append(row[0] if row else 0)
+        for model in (Person, Household, PersonHistory):
+            c.execute(f"SELECT count(*), max(id) FROM {model._meta.db_table} WHERE municipality_id = %s", [m_id])
+            out.extend(c.fetchone())
+    return tuple(out)
+
+
+def _run_task(t: _Task, path: Path, *, sql: _Sql, m_id: int) -> int | None:
+    q, params, kw = _task_query(sql, m_id, t)
+    with open(path, "wb") as f:
+        return _write_part(f, q, params, pg=sql.pg, **kw)
+
+
+def _work(args):
+    """In a worker process: one task in its own connection and transaction, on the parent's snapshot (PostgreSQL:
+    SET TRANSACTION SNAPSHOT) or with the parent's fingerprint checked (SQLite)."""
+    t, snapshot = args
+    ctx = _WORK
+    sql, m_id = ctx["sql"], ctx["m_id"]
+    path = ctx["dir"] / f"{t.resource}.{t.part:04d}.part"
+    with connection.cursor() as c:
+        if sql.pg:
+            if not all(ch in "0123456789ABCDEF-" for ch in snapshot):
+                raise InterchangeError("内部エラー（スナップショット）", f"bad snapshot id {snapshot!r}")
+            c.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            c.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+            c.execute("SET LOCAL jit = off")
+        else:
+            c.execute("BEGIN DEFERRED")
+    try:
+        fp = None if sql.pg else _fingerprint(m_id, ctx["chain_key"])
+        n = _run_task(t, path, sql=sql, m_id=m_id)
+    finally:
+        with connection.cursor() as c:
+            c.execute("COMMIT")
+        connection.close()
+    return t, n, fp
+
+
+def _assemble(path: Path, header, parts) -> str:
+    """The resource file: its header, then the parts in order (each part deleted once copied). Returns the sha256,
+    computed on the way, so the big files are not read again."""
+    h = hashlib.sha256()
+    with open(path, "wb") as out:
+        head = (",".join(header) + "\n").encode("utf-8")
+        out.write(head)
+        h.update(head)
+        for part in parts:
+            with open(part, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 22), b""):
+                    h.update(chunk)
+                    out.write(chunk)
+            part.unlink()
+    return h.hexdigest()
+
+
+def _export_tables(m, out: Path, sql: _Sql, workers: int, progress) -> tuple[dict, dict, list, list, dict]:
+    """persons, households and history into `out`, plus the 外字 rows and number series read in the same snapshot.
+    Returns (counts, sha256 by resource, 外字 mapping rows, 外字 event rows, sequences)."""
+    global _WORK
+    parts_dir = out / ".parts"
+    parts_dir.mkdir()
+    pool = None
+    if workers > 1:
+        connections.close_all()  # the workers are forked without an open connection; each opens its own
+        _WORK = {"sql": sql, "m_id": m.pk, "dir": parts_dir, "chain_key": m.code}
+        pool = multiprocessing.get_context("fork").Pool(workers)
+    try:
+        with _ReadTransaction():
+            bounds = _bounds(sql, m.pk, workers)
+            tasks = _tasks(bounds)
+            done = {}
+            if pool is None:
+                for t in tasks:
+                    done[t] = _run_task(t, parts_dir / f"{t.resource}.{t.part:04d}.part", sql=sql, m_id=m.pk)
+            else:
+                snapshot = None
+                if sql.pg:
+                    with connection.cursor() as c:
+                        c.execute("SELECT pg_export_snapshot()")
+                        snapshot = c.fetchone()[0]
+                expected = None if sql.pg else _fingerprint(m.pk, m.code)
+                for t, n, fp in pool.imap_unordered(_work, [(t, snapshot) for t in tasks]):
+                    if fp != expected:
+                        raise InterchangeError(
+                            "出力中に住民記録が更新されたため、出力を中止しました。もう一度実行してください",
+                            "the register changed during the export; nothing was written — run it again")
+                    done[t] = n
+            counts = {}
+            if sql.pg:  # COPY does not count: the rows are counted in the same snapshot
+                with connection.cursor() as c:
+                    for name, q in (("persons", _count_sql(Person)), ("households", _count_sql(Household)),
+                                    ("history", _count_sql(PersonHistory, joined=True))):
+                        c.execute(q, [m.pk, m.pk])
+                        counts[name] = c.fetchone()[0]
+            else:
+                for t, n in done.items():
+                    counts[t.resource] = counts.get(t.resource, 0) + n
+            if progress:
+                for name in ("persons", "households", "history"):
+                    progress(name, counts[name])
+            map_rows, event_rows = _gaiji_rows(m)
+            sequences = dict(NumberSequence.objects.filter(municipality=m, name__in=SEQUENCE_NAMES)
+                             .values_list("name", "last_value"))
+    finally:
+        if pool is not None:
+            pool.terminate()
+            pool.join()
+    digests = {}
+    for name in ("persons", "households", "history"):
+        parts = [parts_dir / f"{t.resource}.{t.part:04d}.part" for t in tasks if t.resource == name]
+        digests[name] = _assemble(out / RESOURCE_BY_NAME[name].path, RESOURCE_BY_NAME[name].header, parts)
+    parts_dir.rmdir()
+    return counts, digests, map_rows, event_rows, sequences
+
+
 def export_municipality(out_dir, *, actor=None, terminal="system", created_at=None, progress=None,
-                        audit=True) -> dict:
+                        audit=True, workers=None) -> dict:
     """Write the municipality in scope to `out_dir` (created; must be empty) and return the manifest.
 
     `created_at` (an aware datetime) is the export time written to the manifest, injectable for tests; it is the
-    only value in the layout that depends on when the export ran."""
+    only value in the layout that depends on when the export ran. `workers`: processes writing the three big files
+    in parts (default: 2 on a machine with 2+ cores for municipalities of 50,000+ persons; 1 inside a caller's
+    transaction, whose uncommitted rows other connections cannot see)."""
     m = require_municipality()
     out = Path(out_dir)
     if out.exists() and any(out.iterdir()):
@@ -280,38 +496,26 @@ def export_municipality(out_dir, *, actor=None, terminal="system", created_at=No
     out.mkdir(parents=True, exist_ok=True)
     created_at = created_at or timezone.now()
     sql = _Sql(connection.vendor)
-    counts = {}
-    with _ReadTransaction():
-        counts["persons"] = _write_query(out / "persons.csv", RESOURCE_BY_NAME["persons"].header, _person_sql(sql),
-                                         [m.pk, m.pk], progress, "persons",
-                                         count=_count_sql(Person))
-        if progress:
-            progress("persons", counts["persons"])
-        counts["households"] = _write_query(out / "households.csv", RESOURCE_BY_NAME["households"].header,
-                                            _household_sql(sql), [m.pk, m.pk], progress, "households",
-                                            count=_count_sql(Household))
-        if progress:
-            progress("households", counts["households"])
-        counts["history"] = _write_query(out / "history.csv", RESOURCE_BY_NAME["history"].header, _history_sql(sql),
-                                         [m.pk, m.pk], progress, "history",
-                                         transform=None if sql.pg else _flatten_snapshots,
-                                         count=_count_sql(PersonHistory, joined=True))
-        if progress:
-            progress("history", counts["history"])
-        map_rows, event_rows = _gaiji_rows(m)
-        counts["gaiji_mappings"] = _write_rows(out / "gaiji_mappings.csv", RESOURCE_BY_NAME["gaiji_mappings"].header,
-                                               map_rows)
-        counts["gaiji_events"] = _write_rows(out / "gaiji_events.csv", RESOURCE_BY_NAME["gaiji_events"].header,
-                                             event_rows)
-        sequences = dict(NumberSequence.objects.filter(municipality=m, name__in=SEQUENCE_NAMES)
-                         .values_list("name", "last_value"))
+    if connection.in_atomic_block:
+        workers = 1
+    elif workers is None:
+        with connection.cursor() as c:
+            c.execute(f"SELECT count(*) FROM {Person._meta.db_table} WHERE municipality_id = %s", [m.pk])
+            big = c.fetchone()[0] >= PARALLEL_MIN_PERSONS
+        workers = min(2, os.cpu_count() or 1) if big else 1
+    counts, digests, map_rows, event_rows, sequences = _export_tables(m, out, sql, max(1, int(workers)), progress)
+    counts["gaiji_mappings"] = _write_rows(out / "gaiji_mappings.csv", RESOURCE_BY_NAME["gaiji_mappings"].header,
+                                           map_rows)
+    counts["gaiji_events"] = _write_rows(out / "gaiji_events.csv", RESOURCE_BY_NAME["gaiji_events"].header,
+                                         event_rows)
     resources = []
     for res in RESOURCES:
         write_json(out / res.schema_path, table_schema(res))
         resources.append({
             "name": res.name, "path": res.path, "title": res.title, "format": "csv", "encoding": "utf-8",
             "schema": res.schema_path, "rows": counts[res.name], "bytes": os.path.getsize(out / res.path),
-            "sha256": sha256_of(out / res.path), "schema_sha256": sha256_of(out / res.schema_path),
+            "sha256": digests.get(res.name) or sha256_of(out / res.path),
+            "schema_sha256": sha256_of(out / res.schema_path),
         })
     manifest = {
         "layout": "jichitai-standard-layout",
@@ -328,5 +532,5 @@ def export_municipality(out_dir, *, actor=None, terminal="system", created_at=No
         with transaction.atomic():
             audit_append(m, "interchange.export", actor=actor, terminal=terminal, object_type="municipality",
                          object_id=m.code, detail={"layout_version": LAYOUT_VERSION, "counts": counts,
-                                                   "dv_protected_included": True})
+                                                   "dv_protected_included": True, "workers": workers})
     return manifest

@@ -16,6 +16,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--municipality", required=True, help="団体コード（5桁） / municipality code")
         parser.add_argument("directory", help="出力先（新規または空のディレクトリ） / output directory (new or empty)")
+        parser.add_argument("--workers", type=int, default=None,
+                            help="並列に書き出すプロセス数（既定: 5万人以上で2） / processes writing in parallel "
+                                 "(default: 2 for 50,000+ persons on 2+ cores)")
 
     def handle(self, *args, **opts):
         m = Municipality.objects.select_related("prefecture").filter(code=opts["municipality"]).first()
@@ -29,7 +32,8 @@ class Command(BaseCommand):
 
         try:
             with tenant_scope(m):
-                manifest = export_municipality(opts["directory"], terminal="command", progress=progress)
+                manifest = export_municipality(opts["directory"], terminal="command", progress=progress,
+                                               workers=opts["workers"])
         except InterchangeError as e:
             raise CommandError(str(e)) from None
         counts = ", ".join(f"{r['name']} {r['rows']:,}" for r in manifest["resources"])
