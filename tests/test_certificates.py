@@ -365,7 +365,11 @@ def test_issue_screen_confirms_before_issuing_then_returns_the_pdf(env, login, s
     iss = Issuance.objects.get()
     assert iss.copies == 2 and iss.fee == 600
     assert c.get("/certificates/").status_code == 200
-    assert iss.issue_no in c.get(f"/certificates/{iss.pk}/").content.decode()
+    body = c.get(f"/certificates/{iss.pk}/").content.decode()
+    assert iss.issue_no in body
+    code = signing.make_code(iss)
+    assert f"/verify/{code}" in body                   # staff can hand the verification code on
+    assert "有効" in c.get(f"/verify/{code}").content.decode()
 
 
 def test_issue_screen_shows_errors_in_japanese(env, login, staff):

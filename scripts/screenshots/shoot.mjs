@@ -41,7 +41,33 @@ await clerk.screenshot({ path: `${out}/change_confirm.png`, fullPage: true });
 await Promise.all([clerk.waitForNavigation(), clerk.click("button[value=commit]")]);
 await clerk.screenshot({ path: `${out}/person_after_move.png`, fullPage: true });
 
+// 証明書: the issue form, its confirmation page, then the issue itself (the response is the PDF, so it is posted
+// with the page's cookies instead of clicked), the 交付簿, one record with its verification code, the public page.
+await clerk.goto(base + first + "certificate/");
+await clerk.check("#id_honseki");
+await clerk.screenshot({ path: `${out}/certificate_form.png`, fullPage: true });
+await Promise.all([clerk.waitForNavigation(), clerk.click("button.primary")]);
+await clerk.screenshot({ path: `${out}/certificate_confirm.png`, fullPage: true });
+const fields = await clerk.locator("form input[type=hidden]").evaluateAll(
+  (els) => els.map((e) => [e.name, e.value]));
+const form = new URLSearchParams(fields);
+form.set("step", "commit");
+const pdf = await clerk.request.post(clerk.url(), {
+  headers: { "Content-Type": "application/x-www-form-urlencoded", Referer: clerk.url() }, data: form.toString() });
+if (pdf.headers()["content-type"] !== "application/pdf") throw new Error("certificate not issued: " + pdf.status());
+await clerk.goto(base + "/certificates/");
+await clerk.screenshot({ path: `${out}/certificate_log.png`, fullPage: true });
+await clerk.click("table.list td a");
+await clerk.waitForLoadState();
+await clerk.screenshot({ path: `${out}/certificate_detail.png`, fullPage: true });
+const verifyPath = await clerk.locator("a[href^='/verify/']").first().getAttribute("href");
+const visitor = await browser.newPage({ viewport: { width: 1280, height: 760 }, locale: "ja-JP" });
+await visitor.goto(base + verifyPath);
+await visitor.screenshot({ path: `${out}/certificate_verify.png`, fullPage: true });
+
 const admin = await session("admin-44204");
+await admin.goto(base + "/certificates/settings/");
+await admin.screenshot({ path: `${out}/certificate_settings.png`, fullPage: true });
 await admin.goto(base + "/audit/?verify=1");
 await admin.screenshot({ path: `${out}/audit.png`, fullPage: true });
 

@@ -4,6 +4,9 @@ from .models import Kind, Layout, RequesterKind
 from .render import OPTION_LABELS
 
 
+OPTION_FIELDS = tuple(OPTION_LABELS)
+
+
 class IssueForm(forms.Form):
     kind = forms.ChoiceField(label="証明書の種類", choices=Kind.choices)
     layout = forms.ChoiceField(label="様式", choices=Layout.choices, initial=Layout.INDIVIDUAL,

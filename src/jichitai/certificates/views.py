@@ -2,6 +2,7 @@
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 
 from jichitai.audit.actions import record_event, terminal_of
 from jichitai.residents.actions import RuleError
@@ -10,7 +11,7 @@ from jichitai.residents.queries import get_person_for_update
 from jichitai.tenancy.roles import Perm, has_perm
 from jichitai.web.decorators import staff_required
 
-from . import actions, forms, queries
+from . import actions, forms, queries, signing
 from .models import IssuanceStatus, Kind, RequesterKind
 from .render import OPTION_LABELS, FontsMissing
 
@@ -39,7 +40,8 @@ def issue(request, person_id):
         if person.status == Status.REMOVED:
             kind = Kind.MOVE_OUT_CERTIFICATE if person.move_out_state == "予定" else Kind.REMOVED_COPY
         form = forms.IssueForm(initial={"person_ids": [person.pk], "kind": kind}, candidates=candidates)
-        return render(request, "certificates/issue_form.html", {"form": form, "person": person})
+        return render(request, "certificates/issue_form.html",
+                      {"form": form, "person": person, "option_fields": forms.OPTION_FIELDS})
     form = forms.IssueForm(request.POST, candidates=candidates)
     step = request.POST.get("step")
     if step != "edit" and form.is_valid():
@@ -61,7 +63,8 @@ def issue(request, person_id):
             _apply_errors(form, e)
         except FontsMissing as e:
             form.add_error(None, str(e))
-    return render(request, "certificates/issue_form.html", {"form": form, "person": person})
+    return render(request, "certificates/issue_form.html",
+                  {"form": form, "person": person, "option_fields": forms.OPTION_FIELDS})
 
 
 @staff_required(Perm.ISSUE_CERTIFICATES)
@@ -82,7 +85,9 @@ def detail(request, issuance_id):
     record_event(request.municipality, "certificate.view", actor=request.user, request=request,
                  object_type="issuance", object_id=iss.pk, detail={"issue_no": iss.issue_no})
     may_change = iss.status == IssuanceStatus.ISSUED and actions._may_void(request.user, iss)
+    code = signing.make_code(iss) if iss.key_id and iss.status != IssuanceStatus.REFUSED else ""
     return render(request, "certificates/detail.html", {
+        "code": code, "verify_path": reverse("certificate_verify", kwargs={"code": code}) if code else "",
         "iss": iss, "subjects": queries.subjects(iss), "may_change": may_change,
         "options": [(OPTION_LABELS[k], v) for k, v in iss.options.items() if k in OPTION_LABELS],
         "form": forms.ReasonForm(), "can_void_any": has_perm(request.user, Perm.VOID_CERTIFICATES),
