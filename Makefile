@@ -7,7 +7,7 @@ PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/jichitai
 SCALE ?= 0.1
 HOST ?= 127.0.0.1:8000
 
-.PHONY: demo test env fonts bench bench-search bench-changes bench-load bench-moji bench-export bench-import bench-certificates moji-tables clean screenshots certificate-samples
+.PHONY: demo test env fonts bench bench-search bench-changes bench-load bench-moji bench-export bench-import bench-certificates bench-feed moji-tables clean screenshots certificate-samples
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,7 +38,7 @@ demo: env fonts
 test: env
 	bash scripts/run-tests.sh
 
-bench: bench-search bench-changes bench-load bench-moji bench-export bench-import bench-certificates
+bench: bench-search bench-changes bench-load bench-moji bench-export bench-import bench-certificates bench-feed
 
 bench-search: env
 	$(PY) benchmarks/bench_search.py
@@ -60,6 +60,9 @@ bench-import: env
 
 bench-certificates: env fonts
 	$(PY) benchmarks/bench_certificates.py
+
+bench-feed: env
+	$(PY) benchmarks/bench_feed.py
 
 # Rebuild the derived character tables from the pinned npm package (needs npm; running and testing do not).
 moji-tables: env

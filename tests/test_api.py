@@ -16,7 +16,7 @@ from jichitai.audit.models import AuditEvent
 from jichitai.audit.verify import verify_all
 from jichitai.common.checkdigits import individual_number_check_digit
 from jichitai.residents import actions
-from jichitai.residents.models import SNAPSHOT_FIELDS, PersonHistory
+from jichitai.residents.models import SNAPSHOT_FIELDS, Person, PersonHistory
 from jichitai.tenancy.scope import tenant_scope
 
 D = dt.date
@@ -129,7 +129,9 @@ def test_new_changes_appear_after_the_last_cursor(feed):
 
 def test_a_row_committed_later_with_a_smaller_id_is_not_skipped(feed):
     """The reason the cursor is not PersonHistory.id: a transaction can insert id 50, commit after id 100 was
-    served, and would be missed by `id > 100`. Simulated with explicit ids."""
+    served, and would be missed by `id > 100`. Simulated with explicit ids. PostgreSQL only: on SQLite writers are
+    serialised and later rows always get larger ids, which the feed's scan watermark relies on (feed.py)."""
+    _pg_only()
     _, _, last = read_all(feed["kokuho_key"], feed["a"], 100)
     top = max(h.id for h in feed["a_hist"])
     head = feed["a_head"]
@@ -154,6 +156,30 @@ def test_a_row_committed_later_with_a_smaller_id_is_not_skipped(feed):
     assert [i["history_no"] for i in items][-2:] == [100, 50]
     with tenant_scope(feed["a"]):
         assert FeedEntry.objects.count() == len(feed["a_hist"]) + 2
+
+
+def test_the_scan_watermark_follows_the_history_and_new_changes_are_served(feed):
+    """sequence_new_rows looks only above FeedHead.scanned_id; the watermark reaches the highest history id once no
+    row below it can still appear (at once on SQLite; on PostgreSQL one call later, when no older transaction
+    runs), and changes made after that are still served, in order."""
+    from jichitai.api.feed import sequence_new_rows
+    from jichitai.api.models import FeedHead
+
+    _, _, last = read_all(feed["kokuho_key"], feed["a"], 100)
+    with tenant_scope(feed["a"]):
+        sequence_new_rows()
+        sequence_new_rows()
+        head = FeedHead.objects.get(municipality=feed["a"])
+        top = PersonHistory.objects.order_by("-id").first().id
+    assert head.scanned_id == top
+    p = feed["a_head"]
+    with tenant_scope(feed["a"]):
+        p = Person.objects.select_related("household").get(pk=p.pk)
+        actions.register_move_within(feed["town_a"].actor(), p, expected_version=p.version, address="watermark町1番",
+                                     change_date=D(2024, 9, 1), notification_date=D(2024, 9, 2))
+    body = call(feed["kokuho_key"], url(feed["a"], after=last)).json()
+    assert [(i["atena_no"], i["change"]["code"]) for i in body["items"]] == [(p.atena_no, "move_within")]
+    assert int(body["items"][0]["cursor"]) > int(last)
 
 
 # ---------------------------------------------------------------- field scopes and DV

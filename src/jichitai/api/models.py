@@ -45,6 +45,12 @@ class FeedHead(models.Model):
 
     municipality = models.OneToOneField("tenancy.Municipality", on_delete=models.PROTECT, related_name="+")
     last_seq = models.BigIntegerField(default=0)
+    # every history row with id <= scanned_id has a position, and none can still appear (feed.sequence_new_rows)
+    scanned_id = models.BigIntegerField(default=0)
+    # PostgreSQL: the highest id seen by an earlier call, and the snapshot's xmax then; it becomes scanned_id once
+    # every transaction that was running at that time has ended
+    candidate_id = models.BigIntegerField(default=0)
+    candidate_xmax = models.BigIntegerField(default=0)
 
 
 class FeedEntry(TenantModel):

@@ -212,6 +212,8 @@ class PersonHistory(TenantModel):
         verbose_name = "異動履歴"
         ordering = ["person", "history_no"]
         constraints = [models.UniqueConstraint(fields=["person", "history_no"], name="history_no_unique")]
+        # the change feed reads a municipality's newest rows by id (api.feed: watermark, new rows above it)
+        indexes = [models.Index(fields=["municipality", "id"], name="history_muni_id")]
 
     def save(self, *args, **kwargs):
         if not self._state.adding:
