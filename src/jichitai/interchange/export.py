@@ -149,17 +149,9 @@ def _history_sql(sql: _Sql, lo=None, hi=None):
             f"ORDER BY {sql.order_key('p.atena_no')}, h.history_no"), params
 
 
-def _count_sql(model, joined=False):
-    t = model._meta.db_table
-    if joined:  # history rows whose person is in the municipality too, as the export's join
-        return (f"SELECT count(*) FROM {t} h JOIN {Person._meta.db_table} p ON p.id = h.person_id "
-                f"WHERE p.municipality_id = %s AND h.municipality_id = %s")
-    return f"SELECT count(*) FROM {t} WHERE municipality_id = %s AND municipality_id = %s"
-
-
 def _write_part(f, query, params, *, pg: bool, transform=None) -> int:
-    """Run `query` and write its rows (no header) to the binary file `f`; return the number of rows written (None
-    on PostgreSQL, where the rows are counted separately in the same snapshot).
+    """Run `query` and write its rows (no header) to the binary file `f`; return the number of rows written (on
+    PostgreSQL the count COPY reports).
 
     PostgreSQL: COPY (query) TO STDOUT in CSV, written as it comes (the server formats and quotes). SQLite: the
     cursor's rows through `csv.writer`, optionally transformed per batch (history: the snapshot JSON flattened in
@@ -170,7 +162,7 @@ def _write_part(f, query, params, *, pg: bool, transform=None) -> int:
             with cursor.cursor.copy(f"COPY ({query}) TO STDOUT WITH (FORMAT csv)", params) as copy:
                 for block in copy:
                     f.write(block)
-        return None
+            return cursor.cursor.rowcount
     n = 0
     cursor = connection.cursor()
     try:
@@ -428,15 +420,8 @@ def _export_tables(m, out: Path, sql: _Sql, workers: int, progress) -> tuple[dic
                             "the register changed during the export; nothing was written — run it again")
                     done[t] = n
             counts = {}
-            if sql.pg:  # COPY does not count: the rows are counted in the same snapshot
-                with connection.cursor() as c:
-                    for name, q in (("persons", _count_sql(Person)), ("households", _count_sql(Household)),
-                                    ("history", _count_sql(PersonHistory, joined=True))):
-                        c.execute(q, [m.pk, m.pk])
-                        counts[name] = c.fetchone()[0]
-            else:
-                for t, n in done.items():
-                    counts[t.resource] = counts.get(t.resource, 0) + n
+            for t, n in done.items():
+                counts[t.resource] = counts.get(t.resource, 0) + n
             if progress:
                 for name in ("persons", "households", "history"):
                     progress(name, counts[name])
