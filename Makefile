@@ -17,17 +17,20 @@ $(STAMP): requirements.lock pyproject.toml
 
 env: $(STAMP)
 
-# Japanese fonts (IPAmj明朝 for names with IVS, IPAex for everything else) from Debian, when missing and possible.
+# Japanese fonts (IPAmj明朝 for names with IVS, IPAex for everything else) and the libraries WeasyPrint renders
+# certificates with (Pango, HarfBuzz's subsetter), from Debian, when missing and possible.
+PDF_PACKAGES := fonts-ipamj-mincho fonts-ipaexfont libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
 fonts:
-	@if [ -f /usr/share/fonts/truetype/ipamj/ipamjm.ttf ] && [ -f /usr/share/fonts/opentype/ipaexfont-mincho/ipaexm.ttf ]; then \
-	  echo "fonts: IPAmj明朝 and IPAex present"; \
+	@if [ -f /usr/share/fonts/truetype/ipamj/ipamjm.ttf ] && [ -f /usr/share/fonts/opentype/ipaexfont-mincho/ipaexm.ttf ] \
+	   && ldconfig -p 2>/dev/null | grep -q libharfbuzz-subset.so.0 && ldconfig -p 2>/dev/null | grep -q libpangoft2-1.0.so.0; then \
+	  echo "fonts: IPAmj明朝, IPAex, Pango and HarfBuzz-subset present"; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  (apt-get install -y -qq fonts-ipamj-mincho fonts-ipaexfont >/dev/null 2>&1 || \
-	   (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq fonts-ipamj-mincho fonts-ipaexfont >/dev/null 2>&1)) \
-	   && echo "fonts: installed fonts-ipamj-mincho fonts-ipaexfont" \
-	   || echo "fonts: could not install; names fall back to the browser's fonts"; \
+	  (apt-get install -y -qq $(PDF_PACKAGES) >/dev/null 2>&1 || \
+	   (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq $(PDF_PACKAGES) >/dev/null 2>&1)) \
+	   && echo "fonts: installed $(PDF_PACKAGES)" \
+	   || echo "fonts: could not install; names fall back to the browser's fonts and certificates cannot be made"; \
 	else \
-	  echo "fonts: not installed (need root and apt-get: sudo apt-get install fonts-ipamj-mincho fonts-ipaexfont)"; \
+	  echo "fonts: not installed (need root and apt-get: sudo apt-get install $(PDF_PACKAGES))"; \
 	fi
 
 demo: env fonts
@@ -35,7 +38,7 @@ demo: env fonts
 	$(VENV)/bin/jichitai seed_demo --scale $(SCALE)
 	$(VENV)/bin/jichitai runserver --noreload --insecure $(HOST)
 
-test: env
+test: env fonts
 	bash scripts/run-tests.sh
 
 bench: bench-search bench-changes bench-load bench-moji bench-export bench-import bench-certificates bench-feed
