@@ -271,7 +271,7 @@ def _render_and_finish(m, user, settings, iss, persons, opts, terminal) -> Outco
     return Outcome(issuance=iss, pdf=rendered.pdf)
 
 
-def _create(m, user, req, persons, opts, settings, terminal, *, reprint_of=None, today=None) -> Issuance:
+def _create(m, user, req, persons, opts, settings, *, reprint_of=None, today=None) -> Issuance:
     key = signing.signing_key(m)
     iss = Issuance.objects.create(
         issue_no=next_number(m, "certificate", 8), public_id=signing.new_public_id(), key_id=key.key_id,
@@ -294,7 +294,7 @@ def issue_certificate(user, req: CertificateRequest, *, terminal="system", today
         return _refuse(m, user, req, persons, opts, terminal, DV_REFUSAL)
     settings = config.effective(m)
     with transaction.atomic():
-        iss = _create(m, user, req, persons, opts, settings, terminal, today=today)
+        iss = _create(m, user, req, persons, opts, settings, today=today)
         _audit(m, user, "certificate.issue", iss, terminal, layout=iss.layout, options=opts, fee=iss.fee,
                copies=iss.copies)
     return _render_and_finish(m, user, settings, iss, persons, opts, terminal)
@@ -364,6 +364,6 @@ def reprint(user, issuance: Issuance, *, reason, terminal="system", today=None) 
         now = timezone.now()
         Issuance.objects.filter(pk=original.pk).update(
             status=IssuanceStatus.VOIDED, void_reason=f"再発行のため取消：{reason}", voided_by=user, voided_at=now)
-        iss = _create(m, user, req, persons, opts, settings, terminal, reprint_of=original, today=today)
+        iss = _create(m, user, req, persons, opts, settings, reprint_of=original, today=today)
         _audit(m, user, "certificate.reprint", iss, terminal, reason=reason, original_issue_no=original.issue_no)
     return _render_and_finish(m, user, settings, iss, persons, opts, terminal)

@@ -1,6 +1,4 @@
 """Tenant-scoped reads of the issuance log."""
-import datetime as dt
-
 from django.core.paginator import Paginator
 from django.http import Http404
 
@@ -41,7 +39,3 @@ def household_candidates(person: Person) -> list[Person]:
 def subjects(issuance: Issuance) -> list[Person]:
     found = {p.pk: p for p in Person.objects.filter(pk__in=issuance.person_ids)}
     return [found[i] for i in issuance.person_ids if i in found]
-
-
-def today():
-    return dt.date.today()
