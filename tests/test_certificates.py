@@ -141,8 +141,10 @@ def test_history_option_lists_the_changes(env):
     env.move(env.head)()
     out = issue(env, [env.fresh(env.head)], options={"history": True})
     s = squash(text(out.pdf))
-    assert "異動の履歴" in s and "転入" in s and "転居" in s and "住所豆田町5番1号" in s
+    assert "異動の履歴" in s and "転入" in s and "転居" in s and "住所大分県日田市豆田町5番1号" in s
     assert "令和6年4月1日" in s
+    # only items the certificate prints are named: not the latest 届出日, not 世帯番号, not flags
+    assert "届出日" not in s.split("異動の履歴")[1].split("この写しは")[0].replace("届出年月日", "")
 
 
 def test_removed_copy_and_move_out_certificate(env):
@@ -180,9 +182,15 @@ def test_foreign_resident_items(env):
         residence_status="技術・人文知識・国際業務", period_of_stay="3年", stay_expiry=dt.date(2027, 3, 31),
         residence_card_no="AB12345678CD", alias_name=""),
         change_date=dt.date(2024, 4, 1), notification_date=dt.date(2024, 4, 3))
-    s = squash(text(issue(env, [p], options={"honseki": True}).pdf))
+    s = squash(text(issue(env, [p], options={"honseki": True, "foreign_items": True}).pdf))
     assert "国籍・地域アメリカ合衆国" in s and "在留資格技術・人文知識・国際業務" in s and "AB12345678CD" in s
     assert "本籍" not in s
+    # not asked for: omitted like 本籍 for a national, and a third party cannot ask for them
+    s = squash(text(issue(env, [p]).pdf))
+    assert "国籍・地域、在留資格等省略" in s and "AB12345678CD" not in s and "アメリカ合衆国" not in s
+    with pytest.raises(RuleError, match="国籍"):
+        issue(env, [p], options={"foreign_items": True}, requester_kind=RequesterKind.THIRD_PARTY,
+              requester_name="某社", purpose="確認")
 
 
 # ---------------------------------------------------------------- the IVS glyph, not the base glyph
@@ -251,8 +259,31 @@ def test_third_party_request_for_dv_protected_person_is_refused_and_logged(env):
     out2 = issue(env, [env.fresh(env.head), env.fresh(env.wife)], layout=Layout.HOUSEHOLD,
                  requester_kind=RequesterKind.THIRD_PARTY, requester_name="某", purpose="某")
     assert out2.refused
-    ok = issue(env, [env.fresh(env.wife)], requester_kind=RequesterKind.SELF)
+    # the person herself gets hers — from staff who may see protected addresses (the certificate prints it)
+    with pytest.raises(RuleError, match="支援措置対象者の住所を閲覧できる職員"):
+        issue(env, [env.fresh(env.wife)], requester_kind=RequesterKind.SELF)
+    admin = env.clerk.__class__.objects.get(username="admin-a")
+    ok = actions.issue_certificate(admin, req([env.fresh(env.wife)]), terminal="test")
     assert not ok.refused and ok.pdf.startswith(b"%PDF")
+
+
+def test_reprint_for_a_third_party_after_protection_began_is_refused(env, staff):
+    out = issue(env, [env.head], requester_kind=RequesterKind.THIRD_PARTY, requester_name="某社", purpose="契約")
+    head = env.fresh(env.head)
+    ra.correct_person(env.actor(), head, expected_version=head.version, changes={"dv_protected": True},
+                      change_date=dt.date.today(), note="支援措置の申出")
+    again = actions.reprint(staff["admin_a"], out.issuance, reason="紙詰まり")
+    assert again.refused and again.pdf is None
+    assert Issuance.objects.get(pk=out.issuance.pk).status == IssuanceStatus.ISSUED  # the original is not voided
+
+
+def test_removed_head_is_printed_as_his_own_head(env):
+    head = env.fresh(env.head)
+    ra.register_death(env.actor(), head, expected_version=head.version, death_date=dt.date(2024, 5, 1),
+                      notification_date=dt.date(2024, 5, 2), new_head=env.fresh(env.wife))
+    s = squash(text(issue(env, [env.fresh(env.head)], kind=Kind.REMOVED_COPY,
+                          options={"head_relationship": True}).pdf))
+    assert "世帯主山田太郎" in s and "世帯主山田花子" not in s
 
 
 # ---------------------------------------------------------------- void and reprint

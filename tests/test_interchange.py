@@ -473,3 +473,27 @@ def test_parallel_export_writes_the_same_bytes_as_one_process(tmp_path):
         assert not (two / ".parts").exists()
     finally:
         s.drop()
+
+
+def test_a_failed_export_leaves_the_directory_empty(town_a, tmp_path, monkeypatch):
+    from jichitai.interchange import export as E
+
+    build_town_a(town_a)
+
+    def boom(m):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(E, "_gaiji_rows", boom)
+    with pytest.raises(OSError):
+        export(town_a.m, tmp_path / "x")
+    assert list((tmp_path / "x").iterdir()) == []
+    monkeypatch.undo()
+    manifest = export(town_a.m, tmp_path / "x")  # and the same directory can be used again
+    assert manifest["resources"][0]["rows"] > 0
+
+
+def test_interchange_errors_survive_pickling():
+    import pickle
+
+    e = pickle.loads(pickle.dumps(InterchangeError("日本語", "English")))
+    assert (e.ja, e.en, str(e)) == ("日本語", "English", "日本語 / English")

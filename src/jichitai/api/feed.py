@@ -66,7 +66,11 @@ def sequence_new_rows(batch: int = SEQUENCE_BATCH) -> bool:
       snapshot have larger ids than any visible then; a smaller invisible one belongs to a transaction running at
       that snapshot (xid < its xmax). The highest id seen is kept as a candidate with that xmax, and becomes
       `scanned_id` on a later call once the oldest running transaction (xmin) is past the candidate's xmax — by
-      then those rows, if committed, are visible to this call's scan, which runs before the watermark moves."""
+      then those rows, if committed, are visible to this call's scan, which runs before the watermark moves.
+      This needs every writer of history rows to have its transaction id before it draws a history id: the
+      actions write the Person row first (residents.actions._save), and the bulk loaders lock the history table
+      (demo.bulk.BulkTables.reserve_ids) before drawing ids, so no other history insert can interleave. A new
+      writer must keep one of these two properties."""
     m = require_municipality()
     head = FeedHead.objects.filter(municipality=m).first()
     if head is not None and head.scanned_id >= _horizon(m)[0]:
@@ -85,13 +89,14 @@ def sequence_new_rows(batch: int = SEQUENCE_BATCH) -> bool:
                 [FeedEntry(municipality=m, seq=head.last_seq + i, history_id=h) for i, h in enumerate(ids, 1)],
                 batch_size=1000)
         scanned, cand_id, cand_xmax = head.scanned_id, head.candidate_id, head.candidate_xmax
-        if not more:
-            if connection.vendor != "postgresql":
-                scanned = max(scanned, top)
-            else:
-                if cand_id > scanned and xmin >= cand_xmax:
-                    scanned = cand_id
-                cand_id, cand_xmax = top, xmax
+        if connection.vendor != "postgresql":
+            # every row up to the last one numbered now is numbered (a full batch), or every row up to the top
+            scanned = max(scanned, ids[-1] if more else top)
+        elif not more:
+            if cand_id > scanned and xmin >= cand_xmax:
+                scanned = cand_id
+            if cand_id <= scanned:  # a pending candidate is kept until promoted, so that steady traffic
+                cand_id, cand_xmax = top, xmax  # cannot keep replacing it and stall the watermark
         FeedHead.objects.filter(pk=head.pk).update(last_seq=head.last_seq + len(ids), scanned_id=scanned,
                                                    candidate_id=cand_id, candidate_xmax=cand_xmax)
     return more

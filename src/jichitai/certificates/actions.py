@@ -109,7 +109,7 @@ def validate(user, req: CertificateRequest) -> tuple[list, dict]:
         elif req.kind == Kind.MOVE_OUT_CERTIFICATE:
             errors["individual_number"] = "転出証明書には個人番号を記載できません"
     if req.requester_kind == RequesterKind.THIRD_PARTY:
-        for k in ("honseki", "resident_code"):
+        for k in ("honseki", "resident_code", "foreign_items"):
             if opts[k]:
                 errors[k] = f"第三者の請求では{render.OPTION_LABELS[k]}を記載できません"
     ids = []
@@ -138,6 +138,10 @@ def validate(user, req: CertificateRequest) -> tuple[list, dict]:
             errors["person_ids"] = f"{label} さんには転出の届出がありません"
     if req.layout == Layout.HOUSEHOLD and len({p.household_id for p in persons}) > 1:
         errors["person_ids"] = "世帯連記式には同じ世帯の人だけを選んでください"
+    if (any(p.dv_protected for p in persons) and not getattr(user, "sees_dv_addresses", False)
+            and req.requester_kind != RequesterKind.THIRD_PARTY):  # a third party's request is refused (and logged)
+        errors["person_ids"] = ("DV等支援措置の対象者が含まれています。証明書には住所が記載されるため、"
+                                "支援措置対象者の住所を閲覧できる職員が発行してください")
     if errors:
         raise RuleError(errors)
     return persons, opts
@@ -167,24 +171,34 @@ def _row_dict(p: Person) -> dict:
     return {f.attname: getattr(p, f.attname) for f in Person._meta.concrete_fields}
 
 
-def _history_rows(person: Person, opts: dict) -> list:
-    hidden = {"individual_number"} if not opts["individual_number"] else set()
-    if not opts["honseki"]:
-        hidden |= {"honseki", "hittosha"}
-    if not opts["resident_code"]:
-        hidden.add("resident_code")
+# What 記載の内容 may name: only items the certificate itself prints (never flags such as DV等支援措置,
+# 成年被後見人 or the insurance memberships, never the internal 世帯番号 or the latest 届出日).
+_HISTORY_ITEMS = ["family_name", "given_name", "family_name_kana", "given_name_kana", "former_family_name",
+                  "alias_name", "birth_date", "sex", "address", "address_katagaki", "address_date",
+                  "previous_address", "became_resident_date"]
+_HISTORY_OPTION_ITEMS = {"head_relationship": ["relationship"], "honseki": ["honseki", "hittosha"],
+                         "resident_code": ["resident_code"], "individual_number": ["individual_number"],
+                         "foreign_items": ["nationality", "foreign_category", "residence_status", "period_of_stay",
+                                           "stay_expiry", "residence_card_no"]}
+
+
+def _history_rows(m, person: Person, opts: dict) -> list:
+    shown = list(_HISTORY_ITEMS)
+    for option, items in _HISTORY_OPTION_ITEMS.items():
+        if opts.get(option):
+            shown += items
     labels = {f.name: str(f.verbose_name) for f in Person._meta.fields}
-    labels["household_no"] = "世帯番号"
     out, prev = [], None
     for h in PersonHistory.objects.filter(person=person).order_by("history_no"):
         snap = h.snapshot
         if prev is None:
             detail = "記載"
         else:
-            changed = [k for k in snap if k not in hidden and k not in ("status", "version") and prev.get(k) != snap.get(k)]
-            if "address" in changed:
-                detail = "住所 " + (snap.get("address") or "")
-                changed.remove("address")
+            changed = [k for k in shown if prev.get(k) != snap.get(k)]
+            if "address" in changed or "address_katagaki" in changed:
+                detail = "住所 " + render._addr(m, {"address": snap.get("address") or "",
+                                                     "address_katagaki": snap.get("address_katagaki") or ""})
+                changed = [k for k in changed if k not in ("address", "address_katagaki")]
                 if changed:
                     detail += "／" + "・".join(labels.get(k, k) for k in changed)
             else:
@@ -195,31 +209,46 @@ def _history_rows(person: Person, opts: dict) -> list:
     return out
 
 
+def _head_name(p: Person, heads: dict, removed_heads: dict) -> str:
+    """世帯主 as the record stands: the person himself when he is (or, on a 除票, was) the head; for a removed
+    member, the head who left with him (same removal date) if any, else the household's head."""
+    own = f"{p.family_name}\u3000{p.given_name}".strip("\u3000")
+    if p.is_head or p.relationship == "世帯主":
+        return own
+    if p.status == Status.REMOVED:
+        left_with = removed_heads.get((p.household_id, p.removal_date))
+        if left_with:
+            return left_with
+    return heads.get(p.household_id, "")
+
+
 def build_document(m, settings: dict, iss: Issuance, persons: list, opts: dict) -> render.Document:
     household_layout = iss.layout == Layout.HOUSEHOLD
-    head_names = {}
+    head_names, removed_heads = {}, {}
     hh_ids = {p.household_id for p in persons}
     for hh in Household.objects.filter(pk__in=hh_ids).select_related("head"):
         head_names[hh.pk] = (f"{hh.head.family_name}\u3000{hh.head.given_name}".strip("\u3000")
                              if hh.head_id else "")
+    if any(p.status == Status.REMOVED for p in persons):
+        for h in Person.objects.filter(household_id__in=hh_ids, relationship="世帯主", status=Status.REMOVED):
+            removed_heads[(h.household_id, h.removal_date)] = f"{h.family_name}\u3000{h.given_name}".strip("\u3000")
     entries = []
     for n, p in enumerate(persons, 1):
         d = _row_dict(p)
-        d["head_name"] = head_names.get(p.household_id, "")
-        if not d["head_name"] and (p.is_head or p.relationship == "世帯主"):
-            d["head_name"] = f"{p.family_name}\u3000{p.given_name}".strip("\u3000")  # a removed head: himself
+        d["head_name"] = _head_name(p, head_names, removed_heads)
         rows = render.person_rows(m, d, iss.kind, opts, household_layout=household_layout,
                                   show_kana=bool(settings.get("show_kana", True)))
-        history = _history_rows(p, opts) if opts["history"] else []
+        history = _history_rows(m, p, opts) if opts["history"] else []
         entries.append(render.Entry(number=n, rows=rows, history=history))
     header = []
     if household_layout:
         first = _row_dict(persons[0])
         header.append(render.Row("住所", render._addr(m, first), mj=True))
-        header.append(render.Row("世帯主", head_names.get(persons[0].household_id, "") if opts["head_relationship"]
-                                 else render.OMITTED, mj=True))
+        header.append(render.Row("世帯主", _head_name(persons[0], head_names, removed_heads)
+                                 if opts["head_relationship"] else render.OMITTED, mj=True))
     omitted = [label for k, label in render.OPTION_LABELS.items() if k != "history" and not opts[k]
-               and not (k == "honseki" and all(p.is_foreign for p in persons))]  # foreigners have no 本籍
+               and not (k == "honseki" and all(p.is_foreign for p in persons))  # foreigners have no 本籍
+               and not (k == "foreign_items" and not any(p.is_foreign for p in persons))]
     if iss.kind == Kind.ENTRY_CERTIFICATE:
         omitted = []
     prefix = KIND_PREFIX[iss.kind]
@@ -354,6 +383,8 @@ def reprint(user, issuance: Issuance, *, reason, terminal="system", today=None) 
                              requester_name=issuance.requester_name, purpose=issuance.purpose,
                              copies=issuance.copies)
     persons, opts = validate(user, req)
+    if _dv_refused(persons, req):  # protection may have begun after the original was issued
+        return _refuse(m, user, req, persons, opts, terminal, DV_REFUSAL)
     settings = config.effective(m)
     with transaction.atomic():
         original = _get_for_update(issuance.pk)

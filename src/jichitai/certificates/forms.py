@@ -18,6 +18,8 @@ class IssueForm(forms.Form):
     resident_code = forms.BooleanField(label=OPTION_LABELS["resident_code"], required=False)
     individual_number = forms.BooleanField(label=OPTION_LABELS["individual_number"], required=False,
                                            help_text="本人または同一世帯の方の請求で、利用目的が確認できた場合のみ")
+    foreign_items = forms.BooleanField(label=OPTION_LABELS["foreign_items"], required=False,
+                                       help_text="外国人住民の国籍・地域、法第30条の45の区分、在留資格、在留カード等の番号")
     history = forms.BooleanField(label="異動の履歴を記載する", required=False)
     requester_kind = forms.ChoiceField(label="請求者の区分", choices=RequesterKind.choices, widget=forms.RadioSelect,
                                        initial=RequesterKind.SELF)

@@ -196,6 +196,7 @@ OPTION_LABELS = {
     "honseki": "本籍・筆頭者",
     "resident_code": "住民票コード",
     "individual_number": "個人番号",
+    "foreign_items": "国籍・地域、在留資格等",
     "history": "異動の履歴",
 }
 OMITTED = "省略"
@@ -315,7 +316,10 @@ def person_rows(m, p: dict, kind: str, opts: dict, *, household_layout: bool, sh
         rows.append(Row("続柄", OMITTED))
     if not household_layout:
         rows.append(Row("住所", _addr(m, p), mj=True))
-    if p["is_foreign"]:
+    if p["is_foreign"] and not opts.get("foreign_items"):
+        if kind != Kind.ENTRY_CERTIFICATE:
+            rows.append(Row("国籍・地域、在留資格等", OMITTED))
+    elif p["is_foreign"]:
         rows.append(Row("国籍・地域", p["nationality"]))
         rows.append(Row("法第30条の45に規定する区分", p["foreign_category"]))
         if p.get("residence_status"):

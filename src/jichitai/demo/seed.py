@@ -90,7 +90,12 @@ def reset_municipality(m):
         hh = Household._meta
         c.execute(f"UPDATE {qn(hh.db_table)} SET {qn(hh.get_field('head').column)} = NULL "
                   f"WHERE {qn(hh.get_field('municipality').column)} = %s", [m.pk])
-        for model in (PersonHistory, Person, Household, NumberSequence, AuditEvent):
+        from jichitai.api.models import FeedEntry, FeedHead
+        from jichitai.certificates.models import Issuance, SigningKey, VerificationLog
+
+        # the certificate log and the feed positions go too: their numbers restart with the series
+        for model in (VerificationLog, Issuance, SigningKey, FeedEntry, FeedHead, PersonHistory, Person, Household,
+                      NumberSequence, AuditEvent):
             c.execute(f"DELETE FROM {qn(model._meta.db_table)} "
                       f"WHERE {qn(model._meta.get_field('municipality').column)} = %s", [m.pk])
         AuditChain.objects.filter(key=m.code).delete()

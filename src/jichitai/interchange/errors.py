@@ -7,3 +7,6 @@ class InterchangeError(Exception):
     def __init__(self, ja: str, en: str):
         self.ja, self.en = ja, en
         super().__init__(f"{ja} / {en}")
+
+    def __reduce__(self):  # picklable, so that an export worker process can report it
+        return (type(self), (self.ja, self.en))

@@ -14,6 +14,8 @@ import hashlib
 import io
 import json
 import multiprocessing
+import shutil
+from concurrent.futures import ProcessPoolExecutor
 import operator
 import os
 from dataclasses import dataclass
@@ -258,6 +260,8 @@ class _ReadTransaction:
             with connection.cursor() as c:
                 c.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 c.execute("SET LOCAL jit = off")  # compiling the wide expressions costs more than it saves
+                # idle while the workers read its exported snapshot: a server-side idle timeout must not end it
+                c.execute("SET LOCAL idle_in_transaction_session_timeout = 0")
         else:
             connection.ensure_connection()
             with connection.cursor() as c:
@@ -275,7 +279,7 @@ class _ReadTransaction:
 
 
 PARALLEL_MIN_PERSONS = 50_000
-_WORK = {}  # the parallel export's context, set in the parent before the worker processes are forked
+_WORK = {}  # in a worker process: the export's context, set by _init_worker
 
 
 @dataclass(frozen=True)
@@ -344,6 +348,12 @@ def _run_task(t: _Task, path: Path, *, sql: _Sql, m_id: int) -> int | None:
         return _write_part(f, q, params, pg=sql.pg, **kw)
 
 
+def _init_worker(ctx):
+    """In a freshly forked worker (forked while the parent holds no database connection): the export's context."""
+    global _WORK
+    _WORK = ctx
+
+
 def _work(args):
     """In a worker process: one task in its own connection and transaction, on the parent's snapshot (PostgreSQL:
     SET TRANSACTION SNAPSHOT) or with the parent's fingerprint checked (SQLite)."""
@@ -390,14 +400,19 @@ def _assemble(path: Path, header, parts) -> str:
 def _export_tables(m, out: Path, sql: _Sql, workers: int, progress) -> tuple[dict, dict, list, list, dict]:
     """persons, households and history into `out`, plus the 外字 rows and number series read in the same snapshot.
     Returns (counts, sha256 by resource, 外字 mapping rows, 外字 event rows, sequences)."""
-    global _WORK
     parts_dir = out / ".parts"
     parts_dir.mkdir()
     pool = None
     if workers > 1:
         connections.close_all()  # the workers are forked without an open connection; each opens its own
-        _WORK = {"sql": sql, "m_id": m.pk, "dir": parts_dir, "chain_key": m.code}
-        pool = multiprocessing.get_context("fork").Pool(workers)
+        # ProcessPoolExecutor rather than Pool: a worker that dies (OOM, kill) fails the export with
+        # BrokenProcessPool instead of leaving the parent waiting for ever
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"),
+                                   initializer=_init_worker,
+                                   initargs=({"sql": sql, "m_id": m.pk, "dir": parts_dir, "chain_key": m.code},))
+        # fork every worker now, before the parent opens its connection and snapshot (a fork start method forks all
+        # workers at the first submit; none is replaced later), so no worker inherits an open connection
+        pool.submit(os.getpid).result()
     try:
         with _ReadTransaction():
             bounds = _bounds(sql, m.pk, workers)
@@ -413,7 +428,7 @@ def _export_tables(m, out: Path, sql: _Sql, workers: int, progress) -> tuple[dic
                         c.execute("SELECT pg_export_snapshot()")
                         snapshot = c.fetchone()[0]
                 expected = None if sql.pg else _fingerprint(m.pk, m.code)
-                for t, n, fp in pool.imap_unordered(_work, [(t, snapshot) for t in tasks]):
+                for t, n, fp in pool.map(_work, [(t, snapshot) for t in tasks]):
                     if fp != expected:
                         raise InterchangeError(
                             "出力中に住民記録が更新されたため、出力を中止しました。もう一度実行してください",
@@ -430,8 +445,7 @@ def _export_tables(m, out: Path, sql: _Sql, workers: int, progress) -> tuple[dic
                              .values_list("name", "last_value"))
     finally:
         if pool is not None:
-            pool.terminate()
-            pool.join()
+            pool.shutdown(wait=True, cancel_futures=True)
     digests = {}
     for name in ("persons", "households", "history"):
         parts = [parts_dir / f"{t.resource}.{t.part:04d}.part" for t in tasks if t.resource == name]
@@ -463,7 +477,13 @@ def export_municipality(out_dir, *, actor=None, terminal="system", created_at=No
             c.execute(f"SELECT count(*) FROM {Person._meta.db_table} WHERE municipality_id = %s", [m.pk])
             big = c.fetchone()[0] >= PARALLEL_MIN_PERSONS
         workers = min(2, os.cpu_count() or 1) if big else 1
-    counts, digests, map_rows, event_rows, sequences = _export_tables(m, out, sql, max(1, int(workers)), progress)
+    try:
+        counts, digests, map_rows, event_rows, sequences = _export_tables(m, out, sql, max(1, int(workers)), progress)
+    except BaseException:
+        # nothing half-written stays behind: the directory is left empty, as it was given
+        for child in out.iterdir():
+            shutil.rmtree(child) if child.is_dir() else child.unlink()
+        raise
     counts["gaiji_mappings"] = _write_rows(out / "gaiji_mappings.csv", RESOURCE_BY_NAME["gaiji_mappings"].header,
                                            map_rows)
     counts["gaiji_events"] = _write_rows(out / "gaiji_events.csv", RESOURCE_BY_NAME["gaiji_events"].header,

@@ -24,7 +24,8 @@ def build_zip(municipality, *, actor=None, terminal="system", created_at=None):
     out = tempfile.TemporaryFile(suffix=".zip")
     with tempfile.TemporaryDirectory(prefix="jichitai-export-") as tmp:
         root = Path(tmp) / "layout"
-        export_municipality(root, actor=actor, terminal=terminal, created_at=created_at)
+        # one process: a web server process (threaded runserver, gunicorn) is not forked for workers
+        export_municipality(root, actor=actor, terminal=terminal, created_at=created_at, workers=1)
         with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as z:
             for path in sorted(root.iterdir()):
                 z.write(path, arcname=path.name)
