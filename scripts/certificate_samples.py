@@ -25,7 +25,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 CODES = ["44204"]          # 日田市: at scale 0.01 ≈ 700 residents, with households of 5+, foreign residents, 除票
 SCALE = 0.01
 SEED = 2026                # the demo generator's default seed, fixed here
-CLERK = "clerk-44204"
+CLERK = "admin-44204"  # may see DV-protected addresses, so any demo resident can be picked
 TERMINAL = "certificate-samples"
 MAX_PNG_BYTES = 250 * 1024
 
@@ -165,8 +165,8 @@ def samples(picked) -> list:
         ("resident-copy-household", "住民票の写し 世帯連記式（続きの頁あり）",
          req(Kind.RESIDENT_COPY, picked["household"], layout=Layout.HOUSEHOLD, options=both,
              requester_kind=RequesterKind.SAME_HOUSEHOLD)),
-        ("resident-copy-foreign", "外国人住民の住民票の写し",
-         req(Kind.RESIDENT_COPY, picked["foreign"], options={"head_relationship": True})),
+        ("resident-copy-foreign", "外国人住民の住民票の写し（国籍・地域、在留資格等を記載）",
+         req(Kind.RESIDENT_COPY, picked["foreign"], options={"head_relationship": True, "foreign_items": True})),
         ("removed-copy", "除票の写し",
          req(Kind.REMOVED_COPY, picked["removed"], options=both)),
         ("entry-certificate", "住民票記載事項証明書（世帯主・続柄を記載）",
