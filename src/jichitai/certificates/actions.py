@@ -209,6 +209,16 @@ def _history_rows(m, person: Person, opts: dict) -> list:
     return out
 
 
+def _previous_address_in_town(p: Person) -> bool:
+    """Whether 前住所 is an address in this municipality (it came with a 転居, and is stored without the
+    prefecture and municipality names) rather than one elsewhere or abroad, stored as given at a 転入."""
+    if not p.previous_address:
+        return False
+    last = (PersonHistory.objects.filter(person=p, change_kind=ChangeKind.MOVE_WITHIN)
+            .order_by("-history_no").values_list("snapshot", flat=True).first())
+    return bool(last) and last.get("previous_address") == p.previous_address
+
+
 def _head_name(p: Person, heads: dict, removed_heads: dict) -> str:
     """世帯主 as the record stands: the person himself when he is (or, on a 除票, was) the head; for a removed
     member, the head who left with him (same removal date) if any, else the household's head."""
@@ -236,6 +246,7 @@ def build_document(m, settings: dict, iss: Issuance, persons: list, opts: dict) 
     for n, p in enumerate(persons, 1):
         d = _row_dict(p)
         d["head_name"] = _head_name(p, head_names, removed_heads)
+        d["previous_address_in_town"] = _previous_address_in_town(p)
         rows = render.person_rows(m, d, iss.kind, opts, household_layout=household_layout,
                                   show_kana=bool(settings.get("show_kana", True)))
         history = _history_rows(m, p, opts) if opts["history"] else []

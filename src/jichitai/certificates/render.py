@@ -337,7 +337,8 @@ def person_rows(m, p: dict, kind: str, opts: dict, *, household_layout: bool, sh
         rows.append(Row("住民となった年月日", _d(p.get("became_resident_date"))))
         rows.append(Row("住所を定めた年月日", _d(p.get("address_date"))))
         if p.get("previous_address"):
-            rows.append(Row("前住所", full_address(m, p["previous_address"]), mj=True))
+            prev = p["previous_address"]
+            rows.append(Row("前住所", full_address(m, prev) if p.get("previous_address_in_town") else prev, mj=True))
     if opts.get("resident_code"):
         rows.append(Row("住民票コード", p["resident_code"]))
     elif kind != Kind.ENTRY_CERTIFICATE:
