@@ -395,8 +395,13 @@ def test_issue_screen_confirms_before_issuing_then_returns_the_pdf(env, login, s
     body = r.content.decode()
     assert r.status_code == 200 and "600円" in body and "まだ発行されていません" in body
     assert not Issuance.objects.exists()
-    r = c.post(url, {**data, "step": "commit"})
+    token = re.search(r'name="token" value="([^"]+)"', body).group(1)
+    r = c.post(url, {**data, "step": "commit", "token": token})
     assert r["Content-Type"] == "application/pdf" and r.content.startswith(b"%PDF")
+    # the same confirmation page submitted again (double click, back and resubmit): no second certificate or fee
+    again = c.post(url, {**data, "step": "commit", "token": token})
+    assert again.status_code == 302 and Issuance.objects.count() == 1
+    assert "既に処理済み" in c.get(again["Location"]).content.decode()
     iss = Issuance.objects.get()
     assert iss.copies == 2 and iss.fee == 600
     assert c.get("/certificates/").status_code == 200

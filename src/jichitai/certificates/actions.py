@@ -12,7 +12,7 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from jichitai.audit.actions import append as audit_append
@@ -39,7 +39,8 @@ OPTION_KEYS = tuple(render.OPTION_LABELS)
 
 @dataclass
 class CertificateRequest:
-    """What the counter clerk asked for. `person_ids` in print order."""
+    """What the counter clerk asked for. `person_ids` in print order. `token`: the confirmation page's one-time
+    token; a request whose token was already used is not issued a second time."""
     kind: str
     person_ids: list
     requester_kind: str
@@ -48,6 +49,16 @@ class CertificateRequest:
     requester_name: str = ""
     purpose: str = ""
     copies: int = 1
+    token: str = ""
+
+
+class AlreadyIssued(RuleError):
+    """The same confirmation page was submitted twice; `issuance` is the first one's log row."""
+
+    def __init__(self, issuance):
+        self.issuance = issuance
+        super().__init__(f"この請求は既に処理済みです（発行番号 {issuance.issue_no or '—'}）。"
+                         "二重に発行していません。交付簿で確認してください")
 
 
 @dataclass
@@ -284,9 +295,17 @@ def _audit(m, user, action, iss: Issuance, terminal, **detail):
                          "requester_kind": iss.requester_kind, **detail})
 
 
+def _check_token(req):
+    if req.token:
+        done = Issuance.objects.filter(request_token=req.token).first()
+        if done is not None:
+            raise AlreadyIssued(done)
+
+
 def _refuse(m, user, req, persons, opts, terminal, reason) -> Outcome:
     with transaction.atomic():
-        iss = Issuance.objects.create(
+        _check_token(req)
+        iss = Issuance.objects.create(request_token=req.token,
             kind=req.kind, layout=req.layout, options=opts, person_ids=[p.pk for p in persons],
             subject_atena_nos=[p.atena_no for p in persons], household_no=persons[0].household.household_no,
             requester_kind=req.requester_kind, requester_name=(req.requester_name or "").strip(),
@@ -314,6 +333,7 @@ def _render_and_finish(m, user, settings, iss, persons, opts, terminal) -> Outco
 def _create(m, user, req, persons, opts, settings, *, reprint_of=None, today=None) -> Issuance:
     key = signing.signing_key(m)
     iss = Issuance.objects.create(
+        request_token=req.token if reprint_of is None else "",
         issue_no=next_number(m, "certificate", 8), public_id=signing.new_public_id(), key_id=key.key_id,
         kind=req.kind, layout=req.layout, options=opts, person_ids=[p.pk for p in persons],
         subject_atena_nos=[p.atena_no for p in persons], household_no=persons[0].household.household_no,
@@ -333,10 +353,17 @@ def issue_certificate(user, req: CertificateRequest, *, terminal="system", today
     if _dv_refused(persons, req):
         return _refuse(m, user, req, persons, opts, terminal, DV_REFUSAL)
     settings = config.effective(m)
-    with transaction.atomic():
-        iss = _create(m, user, req, persons, opts, settings, today=today)
-        _audit(m, user, "certificate.issue", iss, terminal, layout=iss.layout, options=opts, fee=iss.fee,
-               copies=iss.copies)
+    try:
+        with transaction.atomic():
+            _check_token(req)
+            iss = _create(m, user, req, persons, opts, settings, today=today)
+            _audit(m, user, "certificate.issue", iss, terminal, layout=iss.layout, options=opts, fee=iss.fee,
+                   copies=iss.copies)
+    except IntegrityError:  # the same token committed by a concurrent submission in between
+        done = Issuance.objects.filter(request_token=req.token).first() if req.token else None
+        if done is None:
+            raise
+        raise AlreadyIssued(done) from None
     return _render_and_finish(m, user, settings, iss, persons, opts, terminal)
 
 

@@ -25,6 +25,7 @@ class IssueForm(forms.Form):
                                        initial=RequesterKind.SELF)
     requester_name = forms.CharField(label="請求者氏名（機関名）", required=False, max_length=120)
     purpose = forms.CharField(label="使用目的", required=False, max_length=200)
+    token = forms.CharField(required=False, max_length=32, widget=forms.HiddenInput)
     copies = forms.IntegerField(label="通数", min_value=1, max_value=10, initial=1,
                                 error_messages={"min_value": "通数は1以上です", "max_value": "通数は10以下です",
                                                 "invalid": "通数は数字で入力してください"})
@@ -40,7 +41,8 @@ class IssueForm(forms.Form):
         d = self.cleaned_data
         return CertificateRequest(kind=d["kind"], layout=d["layout"], person_ids=list(d["person_ids"]),
                                   options={k: d[k] for k in OPTION_KEYS}, requester_kind=d["requester_kind"],
-                                  requester_name=d["requester_name"], purpose=d["purpose"], copies=d["copies"])
+                                  requester_name=d["requester_name"], purpose=d["purpose"], copies=d["copies"],
+                                  token=d.get("token") or "")
 
 
 class ReasonForm(forms.Form):

@@ -103,6 +103,8 @@ class Issuance(TenantModel):
                                   related_name="+")
     voided_at = models.DateTimeField("取消日時", null=True, blank=True)
     reprint_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="reprints")
+    # one per confirmation page: a second 「発行する」 (double click, back and resubmit) finds the first issuance
+    request_token = models.CharField(max_length=32, blank=True)
 
     class Meta:
         ordering = ["-issued_at", "-id"]
@@ -110,6 +112,8 @@ class Issuance(TenantModel):
             models.UniqueConstraint(fields=["municipality", "issue_no"], condition=~Q(issue_no=""),
                                     name="issuance_no_unique"),
             models.UniqueConstraint(fields=["public_id"], condition=~Q(public_id=""), name="issuance_public_id"),
+            models.UniqueConstraint(fields=["municipality", "request_token"], condition=~Q(request_token=""),
+                                    name="issuance_request_token"),
         ]
         indexes = [models.Index(fields=["municipality", "issued_at"], name="issuance_time")]
 

@@ -1,4 +1,6 @@
 """Thin views for issuing certificates and keeping the issuance log (交付簿)."""
+import secrets
+
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
@@ -48,13 +50,18 @@ def issue(request, person_id):
         req = form.request()
         try:
             if step == "commit":
-                outcome = actions.issue_certificate(request.user, req, terminal=terminal_of(request))
+                try:
+                    outcome = actions.issue_certificate(request.user, req, terminal=terminal_of(request))
+                except actions.AlreadyIssued as e:
+                    messages.warning(request, str(e))
+                    return redirect("certificate_detail", issuance_id=e.issuance.pk)
                 if outcome.refused:
                     return render(request, "certificates/refused.html",
                                   {"outcome": outcome, "person": person}, status=403)
                 return _pdf_response(outcome)
             q = actions.quote(request.user, req)
             return render(request, "certificates/issue_confirm.html", {
+                "token": secrets.token_urlsafe(16),  # one per confirmation page: a second 「発行する」 is refused
                 "form": form, "person": person, "quote": q, "req": req,
                 "kind_label": Kind(req.kind).label, "requester_label": RequesterKind(req.requester_kind).label,
                 "options": [(OPTION_LABELS[k], v) for k, v in q["options"].items()],
