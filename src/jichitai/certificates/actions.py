@@ -207,15 +207,15 @@ def _history_rows(m, person: Person, opts: dict) -> list:
         else:
             changed = [k for k in shown if prev.get(k) != snap.get(k)]
             if "address" in changed or "address_katagaki" in changed:
-                detail = "住所 " + render._addr(m, {"address": snap.get("address") or "",
+                detail = "住所 " + render.printed_address(m, {"address": snap.get("address") or "",
                                                      "address_katagaki": snap.get("address_katagaki") or ""})
                 changed = [k for k in changed if k not in ("address", "address_katagaki")]
                 if changed:
                     detail += "／" + "・".join(labels.get(k, k) for k in changed)
             else:
                 detail = "・".join(labels.get(k, k) for k in changed)
-        out.append({"no": h.history_no, "date": render._d(h.change_date), "kind": ChangeKind(h.change_kind).label,
-                    "notified": render._d(h.notification_date), "detail": detail})
+        out.append({"no": h.history_no, "date": render.wareki_text(h.change_date), "kind": ChangeKind(h.change_kind).label,
+                    "notified": render.wareki_text(h.notification_date), "detail": detail})
         prev = snap
     return out
 
@@ -265,7 +265,7 @@ def build_document(m, settings: dict, iss: Issuance, persons: list, opts: dict) 
     header = []
     if household_layout:
         first = _row_dict(persons[0])
-        header.append(render.Row("住所", render._addr(m, first), mj=True))
+        header.append(render.Row("住所", render.printed_address(m, first), mj=True))
         header.append(render.Row("世帯主", _head_name(persons[0], head_names, removed_heads)
                                  if opts["head_relationship"] else render.OMITTED, mj=True))
     omitted = [label for k, label in render.OPTION_LABELS.items() if k != "history" and not opts[k]

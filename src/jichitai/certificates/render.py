@@ -283,11 +283,13 @@ def full_address(m, address: str) -> str:
     return f"{m.prefecture.name}{m.name}{address}"
 
 
-def _addr(m, p):
+def printed_address(m, p):
+    """住所 as printed: prefecture, municipality, 町字・番地 and 方書."""
     return "\u3000".join(x for x in [full_address(m, p["address"]), p.get("address_katagaki", "")] if x)
 
 
-def _d(v):
+def wareki_text(v):
+    """A date (or ISO text) in 和暦 as printed; empty for none."""
     if isinstance(v, str) and v:
         v = dt.date.fromisoformat(v)
     return format_wareki(v) if v else ""
@@ -304,7 +306,7 @@ def person_rows(m, p: dict, kind: str, opts: dict, *, household_layout: bool, sh
                         kana=p.get("former_family_name_kana", "") if show_kana else ""))
     if p.get("alias_name"):
         rows.append(Row("通称", p["alias_name"], mj=True, kana=p.get("alias_name_kana", "") if show_kana else ""))
-    rows.append(Row("生年月日", _d(p["birth_date"])))
+    rows.append(Row("生年月日", wareki_text(p["birth_date"])))
     rows.append(Row("性別", {"1": "男", "2": "女"}.get(p["sex"], "")))
     if opts.get("head_relationship"):
         if not household_layout:
@@ -315,7 +317,7 @@ def person_rows(m, p: dict, kind: str, opts: dict, *, household_layout: bool, sh
             rows.append(Row("世帯主", OMITTED))
         rows.append(Row("続柄", OMITTED))
     if not household_layout:
-        rows.append(Row("住所", _addr(m, p), mj=True))
+        rows.append(Row("住所", printed_address(m, p), mj=True))
     if p["is_foreign"] and not opts.get("foreign_items"):
         if kind != Kind.ENTRY_CERTIFICATE:
             rows.append(Row("国籍・地域、在留資格等", OMITTED))
@@ -325,7 +327,7 @@ def person_rows(m, p: dict, kind: str, opts: dict, *, household_layout: bool, sh
         if p.get("residence_status"):
             rows.append(Row("在留資格", p["residence_status"]))
             rows.append(Row("在留期間等", p.get("period_of_stay", ""), sub=(
-                f"満了の日 {_d(p['stay_expiry'])}" if p.get("stay_expiry") else "")))
+                f"満了の日 {wareki_text(p['stay_expiry'])}" if p.get("stay_expiry") else "")))
         if p.get("residence_card_no"):
             rows.append(Row("在留カード等の番号", p["residence_card_no"]))
     elif opts.get("honseki"):
@@ -334,8 +336,8 @@ def person_rows(m, p: dict, kind: str, opts: dict, *, household_layout: bool, sh
     elif kind != Kind.ENTRY_CERTIFICATE:
         rows.append(Row("本籍・筆頭者", OMITTED))
     if kind != Kind.ENTRY_CERTIFICATE:
-        rows.append(Row("住民となった年月日", _d(p.get("became_resident_date"))))
-        rows.append(Row("住所を定めた年月日", _d(p.get("address_date"))))
+        rows.append(Row("住民となった年月日", wareki_text(p.get("became_resident_date"))))
+        rows.append(Row("住所を定めた年月日", wareki_text(p.get("address_date"))))
         if p.get("previous_address"):
             prev = p["previous_address"]
             rows.append(Row("前住所", full_address(m, prev) if p.get("previous_address_in_town") else prev, mj=True))
@@ -349,14 +351,14 @@ def person_rows(m, p: dict, kind: str, opts: dict, *, household_layout: bool, sh
         rows.append(Row("個人番号", OMITTED))
     if kind == Kind.REMOVED_COPY:
         rows.append(Row("消除事由", p.get("removal_reason", "")))
-        rows.append(Row("消除日", _d(p.get("removal_date"))))
+        rows.append(Row("消除日", wareki_text(p.get("removal_date"))))
         if p.get("move_out_destination"):
             rows.append(Row("転出先", p["move_out_destination"], mj=True,
                             sub=f"（{p['move_out_state']}）" if p.get("move_out_state") else ""))
     if kind == Kind.MOVE_OUT_CERTIFICATE:
         rows.append(Row("転出先", p.get("move_out_destination", ""), mj=True))
-        rows.append(Row("転出予定年月日", _d(p.get("removal_date"))))
-        rows.append(Row("転出届出日", _d(p.get("notification_date"))))
+        rows.append(Row("転出予定年月日", wareki_text(p.get("removal_date"))))
+        rows.append(Row("転出届出日", wareki_text(p.get("notification_date"))))
     return rows
 
 
