@@ -442,3 +442,14 @@ def test_other_municipality_cannot_see_or_void(env, login, staff):
     assert c.post(f"/certificates/{out.issuance.pk}/void/", {"reason": "x", "step": "commit"}).status_code == 404
     assert c.get(f"/residents/{env.head.pk}/certificate/").status_code == 404
     assert Issuance.objects.get(pk=out.issuance.pk).status == IssuanceStatus.ISSUED
+
+
+def test_reprint_screen_shows_the_refusal(env, login, staff):
+    out = issue(env, [env.head], requester_kind=RequesterKind.THIRD_PARTY, requester_name="某社", purpose="契約")
+    head = env.fresh(env.head)
+    ra.correct_person(env.actor(), head, expected_version=head.version, changes={"dv_protected": True},
+                      change_date=dt.date.today(), note="支援措置の申出")
+    r = login(staff["admin_a"]).post(f"/certificates/{out.issuance.pk}/reprint/", {"reason": "紙詰まり",
+                                                                                   "step": "commit"})
+    assert r.status_code == 403 and "DV" in r.content.decode()
+    assert Issuance.objects.filter(status=IssuanceStatus.REFUSED).count() == 1

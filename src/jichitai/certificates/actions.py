@@ -18,6 +18,7 @@ from django.utils import timezone
 from jichitai.audit.actions import append as audit_append
 from jichitai.residents.actions import RuleError
 from jichitai.residents.models import ChangeKind, Household, Person, PersonHistory, Status
+from jichitai.residents.queries import FIELD_LABELS
 from jichitai.tenancy.models import next_number
 from jichitai.tenancy.roles import Perm, has_perm
 from jichitai.tenancy.scope import require_municipality
@@ -140,7 +141,7 @@ def validate(user, req: CertificateRequest) -> tuple[list, dict]:
         raise RuleError({"person_ids": "対象者が見つかりません（この団体の住民記録にありません）"})
     persons = [found[i] for i in ids]
     for p in persons:
-        label = f"{p.family_name}\u3000{p.given_name}".strip()
+        label = render.joined_name(p.family_name, p.given_name)
         if req.kind in (Kind.RESIDENT_COPY, Kind.ENTRY_CERTIFICATE) and p.status != Status.RESIDENT:
             errors["person_ids"] = f"{label} さんは消除されています。除票の写しを選んでください"
         elif req.kind == Kind.REMOVED_COPY and p.status != Status.REMOVED:
@@ -198,7 +199,6 @@ def _history_rows(m, person: Person, opts: dict) -> list:
     for option, items in _HISTORY_OPTION_ITEMS.items():
         if opts.get(option):
             shown += items
-    labels = {f.name: str(f.verbose_name) for f in Person._meta.fields}
     out, prev = [], None
     for h in PersonHistory.objects.filter(person=person).order_by("history_no"):
         snap = h.snapshot
@@ -211,9 +211,9 @@ def _history_rows(m, person: Person, opts: dict) -> list:
                                                      "address_katagaki": snap.get("address_katagaki") or ""})
                 changed = [k for k in changed if k not in ("address", "address_katagaki")]
                 if changed:
-                    detail += "／" + "・".join(labels.get(k, k) for k in changed)
+                    detail += "／" + "・".join(FIELD_LABELS.get(k, k) for k in changed)
             else:
-                detail = "・".join(labels.get(k, k) for k in changed)
+                detail = "・".join(FIELD_LABELS.get(k, k) for k in changed)
         out.append({"no": h.history_no, "date": render.wareki_text(h.change_date), "kind": ChangeKind(h.change_kind).label,
                     "notified": render.wareki_text(h.notification_date), "detail": detail})
         prev = snap
@@ -233,9 +233,8 @@ def _previous_address_in_town(p: Person) -> bool:
 def _head_name(p: Person, heads: dict, removed_heads: dict) -> str:
     """世帯主 as the record stands: the person himself when he is (or, on a 除票, was) the head; for a removed
     member, the head who left with him (same removal date) if any, else the household's head."""
-    own = f"{p.family_name}\u3000{p.given_name}".strip("\u3000")
     if p.is_head or p.relationship == "世帯主":
-        return own
+        return render.joined_name(p.family_name, p.given_name)
     if p.status == Status.REMOVED:
         left_with = removed_heads.get((p.household_id, p.removal_date))
         if left_with:
@@ -248,11 +247,10 @@ def build_document(m, settings: dict, iss: Issuance, persons: list, opts: dict) 
     head_names, removed_heads = {}, {}
     hh_ids = {p.household_id for p in persons}
     for hh in Household.objects.filter(pk__in=hh_ids).select_related("head"):
-        head_names[hh.pk] = (f"{hh.head.family_name}\u3000{hh.head.given_name}".strip("\u3000")
-                             if hh.head_id else "")
+        head_names[hh.pk] = render.joined_name(hh.head.family_name, hh.head.given_name) if hh.head_id else ""
     if any(p.status == Status.REMOVED for p in persons):
         for h in Person.objects.filter(household_id__in=hh_ids, relationship="世帯主", status=Status.REMOVED):
-            removed_heads[(h.household_id, h.removal_date)] = f"{h.family_name}\u3000{h.given_name}".strip("\u3000")
+            removed_heads[(h.household_id, h.removal_date)] = render.joined_name(h.family_name, h.given_name)
     entries = []
     for n, p in enumerate(persons, 1):
         d = _row_dict(p)

@@ -1,7 +1,7 @@
 from django import forms
 
 from .models import Kind, Layout, RequesterKind
-from .render import OPTION_LABELS
+from .render import OPTION_LABELS, joined_name
 
 
 OPTION_FIELDS = tuple(OPTION_LABELS)
@@ -33,7 +33,7 @@ class IssueForm(forms.Form):
     def __init__(self, *args, candidates=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["person_ids"].choices = [
-            (p.pk, f"{p.family_name}\u3000{p.given_name}（{p.relationship}）") for p in candidates]
+            (p.pk, f"{joined_name(p.family_name, p.given_name)}（{p.relationship}）") for p in candidates]
 
     def request(self):
         from .actions import CertificateRequest, OPTION_KEYS

@@ -268,7 +268,8 @@ class Document:
         return format_wareki(self.issue_date)
 
 
-def _name(family, given):
+def joined_name(family, given):
+    """氏 and 名 as printed, with a full-width space between (one alone when the other is empty)."""
     return f"{family}\u3000{given}".strip("\u3000")
 
 
@@ -299,8 +300,8 @@ def person_rows(m, p: dict, kind: str, opts: dict, *, household_layout: bool, sh
     """The printed items of one person (a dict of Person fields). Omitted items print as 省略 so that a reader can
     tell an omission from a blank."""
     rows = []
-    kana = _name(p["family_name_kana"], p["given_name_kana"]) if show_kana else ""
-    rows.append(Row("氏名", _name(p["family_name"], p["given_name"]), mj=True, kana=kana))
+    kana = joined_name(p["family_name_kana"], p["given_name_kana"]) if show_kana else ""
+    rows.append(Row("氏名", joined_name(p["family_name"], p["given_name"]), mj=True, kana=kana))
     if p.get("former_family_name"):
         rows.append(Row("旧氏", p["former_family_name"], mj=True,
                         kana=p.get("former_family_name_kana", "") if show_kana else ""))

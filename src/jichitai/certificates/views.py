@@ -10,7 +10,7 @@ from jichitai.audit.actions import record_event, terminal_of
 from jichitai.residents.actions import RuleError
 from jichitai.residents.models import Status
 from jichitai.residents.queries import get_person_for_update
-from jichitai.tenancy.roles import Perm, has_perm
+from jichitai.tenancy.roles import Perm
 from jichitai.web.decorators import staff_required
 
 from . import actions, forms, queries, signing
@@ -86,19 +86,24 @@ def log(request):
                                                       "statuses": IssuanceStatus.choices})
 
 
+def _detail(request, iss, form, status=200):
+    """The 交付簿 record page; also shown again when a void or reprint fails, then always with the form, so that
+    its errors are seen."""
+    may_change = form.errors or (iss.status == IssuanceStatus.ISSUED and actions._may_void(request.user, iss))
+    code = signing.make_code(iss) if iss.key_id and iss.status != IssuanceStatus.REFUSED else ""
+    return render(request, "certificates/detail.html", {
+        "code": code, "verify_path": reverse("certificate_verify", kwargs={"code": code}) if code else "",
+        "iss": iss, "subjects": queries.subjects(iss), "may_change": may_change, "form": form,
+        "options": [(OPTION_LABELS[k], v) for k, v in iss.options.items() if k in OPTION_LABELS],
+    }, status=status)
+
+
 @staff_required(Perm.ISSUE_CERTIFICATES)
 def detail(request, issuance_id):
     iss = queries.get_issuance(issuance_id)
     record_event(request.municipality, "certificate.view", actor=request.user, request=request,
                  object_type="issuance", object_id=iss.pk, detail={"issue_no": iss.issue_no})
-    may_change = iss.status == IssuanceStatus.ISSUED and actions._may_void(request.user, iss)
-    code = signing.make_code(iss) if iss.key_id and iss.status != IssuanceStatus.REFUSED else ""
-    return render(request, "certificates/detail.html", {
-        "code": code, "verify_path": reverse("certificate_verify", kwargs={"code": code}) if code else "",
-        "iss": iss, "subjects": queries.subjects(iss), "may_change": may_change,
-        "options": [(OPTION_LABELS[k], v) for k, v in iss.options.items() if k in OPTION_LABELS],
-        "form": forms.ReasonForm(), "can_void_any": has_perm(request.user, Perm.VOID_CERTIFICATES),
-    })
+    return _detail(request, iss, forms.ReasonForm())
 
 
 def _reason_step(request, issuance_id, *, what, label):
@@ -115,16 +120,16 @@ def _reason_step(request, issuance_id, *, what, label):
                                           terminal=terminal_of(request))
                     messages.success(request, f"発行番号 {iss.issue_no} を取り消しました")
                     return redirect("certificate_detail", issuance_id=iss.pk)
-                return _pdf_response(actions.reprint(request.user, iss, reason=form.cleaned_data["reason"],
-                                                     terminal=terminal_of(request)))
+                outcome = actions.reprint(request.user, iss, reason=form.cleaned_data["reason"],
+                                          terminal=terminal_of(request))
+                if outcome.refused:
+                    return render(request, "certificates/refused.html", {"outcome": outcome}, status=403)
+                return _pdf_response(outcome)
             return render(request, "certificates/reason_confirm.html",
                           {"iss": iss, "form": form, "what": what, "label": label})
         except RuleError as e:
             _apply_errors(form, e)
-    return render(request, "certificates/detail.html", {
-        "iss": iss, "subjects": queries.subjects(iss), "form": form, "may_change": True, "failed": what,
-        "options": [(OPTION_LABELS[k], v) for k, v in iss.options.items() if k in OPTION_LABELS],
-    }, status=400)
+    return _detail(request, iss, form, status=400)
 
 
 @staff_required(Perm.ISSUE_CERTIFICATES)
