@@ -320,6 +320,10 @@ def _bounds(sql: _Sql, m_id: int, parts: int) -> list:
     return bounds
 
 
+def _part_path(parts_dir: Path, t: _Task) -> Path:
+    return parts_dir / f"{t.resource}.{t.part:04d}.part"
+
+
 def _tasks(bounds) -> list:
     """History first (the largest), then persons, then households: the pool takes them in this order."""
     ranges = list(zip(bounds[:-1], bounds[1:]))
@@ -360,7 +364,7 @@ def _work(args):
     t, snapshot = args
     ctx = _WORK
     sql, m_id = ctx["sql"], ctx["m_id"]
-    path = ctx["dir"] / f"{t.resource}.{t.part:04d}.part"
+    path = _part_path(ctx["dir"], t)
     with connection.cursor() as c:
         if sql.pg:
             if not all(ch in "0123456789ABCDEF-" for ch in snapshot):
@@ -420,7 +424,7 @@ def _export_tables(m, out: Path, sql: _Sql, workers: int, progress) -> tuple[dic
             done = {}
             if pool is None:
                 for t in tasks:
-                    done[t] = _run_task(t, parts_dir / f"{t.resource}.{t.part:04d}.part", sql=sql, m_id=m.pk)
+                    done[t] = _run_task(t, _part_path(parts_dir, t), sql=sql, m_id=m.pk)
             else:
                 snapshot = None
                 if sql.pg:
@@ -448,7 +452,7 @@ def _export_tables(m, out: Path, sql: _Sql, workers: int, progress) -> tuple[dic
             pool.shutdown(wait=True, cancel_futures=True)
     digests = {}
     for name in ("persons", "households", "history"):
-        parts = [parts_dir / f"{t.resource}.{t.part:04d}.part" for t in tasks if t.resource == name]
+        parts = [_part_path(parts_dir, t) for t in tasks if t.resource == name]
         digests[name] = _assemble(out / RESOURCE_BY_NAME[name].path, RESOURCE_BY_NAME[name].header, parts)
     parts_dir.rmdir()
     return counts, digests, map_rows, event_rows, sequences
