@@ -7,13 +7,28 @@ PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/jichitai
 SCALE ?= 0.1
 HOST ?= 127.0.0.1:8000
 
-.PHONY: demo test env fonts bench bench-search bench-changes bench-load bench-moji bench-export bench-import bench-certificates bench-feed moji-tables clean screenshots certificate-samples
+.PHONY: demo test env lock fonts bench bench-search bench-changes bench-load bench-moji bench-export bench-import bench-certificates bench-feed moji-tables clean screenshots certificate-samples
 
-$(STAMP): requirements.lock pyproject.toml
+# Setup that cannot rot: the venv's bundled pip (whatever its age) installs only a hash-pinned current pip from
+# requirements-bootstrap.lock; that pip installs exactly the lock (--no-deps: nothing is resolved against newer
+# releases, wheels only, every extra's packages are in the lock); `pip check` and scripts/check_lock.py then fail
+# if the installed set is inconsistent or differs from the lock in any name or version.
+PIP := $(PY) -m pip --disable-pip-version-check
+$(STAMP): requirements.lock requirements-bootstrap.lock pyproject.toml
+	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q --require-hashes -r requirements.lock
+	$(PIP) install -q --require-hashes --no-deps -r requirements-bootstrap.lock
+	$(PIP) install -q --require-hashes --no-deps --only-binary :all: -r requirements.lock
+	$(PIP) uninstall -q -y setuptools
+	$(PIP) check
+	$(PY) scripts/check_lock.py
 	$(PY) scripts/link_src.py
 	touch $(STAMP)
+
+# Regenerate the locks after changing pyproject.toml (needs uv: pip install uv, outside the project's venv).
+lock:
+	uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 -o requirements.lock
+	uv pip compile requirements-bootstrap.in --generate-hashes --python-version 3.11 -o requirements-bootstrap.lock
 
 env: $(STAMP)
 
