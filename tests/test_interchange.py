@@ -20,6 +20,7 @@ from jichitai.gaiji import actions as gaiji_actions
 from jichitai.gaiji.models import GaijiMapping, GaijiMappingEvent
 from jichitai.interchange.errors import InterchangeError
 from jichitai.interchange.export import export_municipality
+from jichitai.privacy import policy
 from jichitai.interchange.importer import import_directory
 from jichitai.interchange.layout import LAYOUT_VERSION, RESOURCES
 from jichitai.residents import actions
@@ -118,9 +119,13 @@ def read_csv(path):
         return list(csv.DictReader(f))
 
 
-def export(m, path, when=T0):
+FULL = policy.for_export(None, include_protected_addresses=True, system=True)
+
+
+def export(m, path, when=T0, reader=FULL):
+    """A complete export (protected addresses included: the migration case) unless another reader is given."""
     with tenant_scope(m):
-        return export_municipality(path, created_at=when)
+        return export_municipality(path, reader=reader, created_at=when)
 
 
 @pytest.fixture
@@ -249,9 +254,9 @@ def test_import_creates_the_municipality_from_the_manifest(exported_a, tmp_path)
 
 def test_commands_round_trip(town_a, town_c, tmp_path):
     build_town_a(town_a)
-    call_command("export", "--municipality", "44204", str(tmp_path / "a"))
+    call_command("export", "--municipality", "44204", str(tmp_path / "a"), "--include-protected-addresses")
     call_command("import", str(tmp_path / "a"), "--municipality", "44206")
-    call_command("export", "--municipality", "44206", str(tmp_path / "c"))
+    call_command("export", "--municipality", "44206", str(tmp_path / "c"), "--include-protected-addresses")
     for name in DATA_FILES:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "c" / name).read_bytes(), name
     with pytest.raises(CommandError, match="空ではありません"):

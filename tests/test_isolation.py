@@ -38,6 +38,7 @@ NO_OBJECT_PATTERNS = {
     "gaiji_create": "creates in own municipality",
     "api_changes": "bearer-key API: the municipality comes from the key; another code is 404 (tests/test_api.py)",
     "api_openapi": "static API description, no tenant data",
+    "privacy_settings": "admin only (MANAGE_PRIVACY_SETTINGS); reads and writes the own municipality's row only",
     "interchange_export": "admin only (VIEW_AUDIT); exports the own municipality only (checked in test_interchange)",
     "certificate_settings": "admin only; the own municipality's 個別 tier only, `key` is a setting name "
                             "(tests/test_certificate_settings.py)",

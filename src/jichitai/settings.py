@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "jichitai.tenancy",
     "jichitai.audit",
     "jichitai.residents",
+    "jichitai.privacy.apps.Config",
     "jichitai.gaiji",
     "jichitai.interchange.apps.Config",
     "jichitai.migration.apps.Config",

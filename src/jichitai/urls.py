@@ -6,6 +6,7 @@ urlpatterns = [
     path("", include("jichitai.migration.urls")),
     path("", include("jichitai.api.urls")),
     path("", include("jichitai.certificates.urls")),
+    path("", include("jichitai.privacy.urls")),
 ]
 
 handler403 = "jichitai.web.views.permission_denied"

@@ -10,12 +10,12 @@ smaller cursor than one already served. Positions are never reused or changed (F
 """
 from django.db import connection, transaction
 
+from jichitai.privacy import policy
+from jichitai.privacy.policy import ADDRESS_FIELDS
 from jichitai.residents.models import CHANGE_GROUP, ChangeKind, PersonHistory
-from jichitai.residents.queries import ADDRESS_FIELDS
 from jichitai.tenancy.scope import require_municipality
 
 from .models import FeedEntry, FeedHead
-from .scopes import allowed_fields, sees_dv_addresses
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -110,16 +110,12 @@ def change_of(kind: str) -> dict:
     return {"code": kind, "label": label, "group": CHANGE_GROUP.get(kind, "")}
 
 
-def item_of(entry: FeedEntry, fields: list[str], dv_ok: bool) -> dict:
+def item_of(entry: FeedEntry, reader: policy.Reader, protected: set) -> dict:
+    """One feed item: the snapshot as the read policy lets this client see it (`protected`: the pks of persons
+    protected now, policy.protected_person_ids — an earlier snapshot's address is withheld too)."""
     h = entry.history
     snap = h.snapshot
-    # withheld if the snapshot OR the person's current record is protected: a protection added after a move must
-    # also hide the address recorded by that earlier move
-    protected = bool(snap.get("dv_protected")) or bool(h.person.dv_protected)
-    withheld = protected and not dv_ok
-    person = {}
-    for f in fields:
-        person[f] = None if (withheld and f in ADDRESS_FIELDS) else snap.get(f)
+    person, withheld = policy.redact(snap, reader, person_protected=h.person_id in protected)
     return {
         "cursor": str(entry.seq),
         "atena_no": snap.get("atena_no") or h.person.atena_no,
@@ -128,7 +124,7 @@ def item_of(entry: FeedEntry, fields: list[str], dv_ok: bool) -> dict:
         "change_date": h.change_date.isoformat(),
         "notification_date": h.notification_date.isoformat() if h.notification_date else None,
         "processed_at": h.processed_at.isoformat(),
-        "address_withheld": withheld and any(f in ADDRESS_FIELDS for f in fields),
+        "address_withheld": withheld and any(f in ADDRESS_FIELDS for f in reader.fields),
         "person": person,
     }
 
@@ -143,13 +139,13 @@ def read_changes(client, after: int, limit: int) -> dict:
         .select_related("history", "history__person").order_by("seq")[: limit + 1])
     has_more = len(entries) > limit or more_unsequenced
     entries = entries[:limit]
-    fields = allowed_fields(client.scopes)
-    dv_ok = sees_dv_addresses(client.scopes)
-    items = [item_of(e, fields, dv_ok) for e in entries]
+    reader = policy.for_api_client(client)
+    protected = policy.protected_person_ids({e.history.person_id: e.history.person for e in entries}.values())
+    items = [item_of(e, reader, protected) for e in entries]
     return {
         "municipality": {"code": m.code, "code6": m.code6, "name": m.name},
         "items": items,
         "next": items[-1]["cursor"] if items else str(after),
         "has_more": has_more,
-        "fields": fields,
+        "fields": list(reader.fields),
     }

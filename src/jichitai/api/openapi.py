@@ -3,7 +3,8 @@ snapshot field appears with its Japanese item name (項目名) and type."""
 from django.db import models
 
 from jichitai.residents.models import SNAPSHOT_FIELDS, ChangeKind, Person
-from jichitai.residents.queries import ADDRESS_FIELDS, FIELD_LABELS
+from jichitai.privacy.policy import ADDRESS_FIELDS
+from jichitai.residents.queries import FIELD_LABELS
 
 from .feed import DEFAULT_LIMIT, MAX_LIMIT
 from .scopes import DV_ADDRESS, EXPLICIT_ONLY, SCOPE_SETS

@@ -11,7 +11,7 @@ A client's scopes are a list of names, each either a named set below or a single
   those fields are withheld (sent as null, with `address_withheld: true`).
 """
 from jichitai.residents.models import SNAPSHOT_FIELDS
-from jichitai.residents.queries import ADDRESS_FIELDS
+from jichitai.privacy.policy import ADDRESS_FIELDS
 
 DV_ADDRESS = "dv_address"
 

@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from jichitai.audit.actions import append as audit_append
+from jichitai.privacy import policy
 from jichitai.residents.actions import RuleError
 from jichitai.residents.models import ChangeKind, Household, Person, PersonHistory, Status
 from jichitai.residents.queries import FIELD_LABELS
@@ -150,7 +151,7 @@ def validate(user, req: CertificateRequest) -> tuple[list, dict]:
             errors["person_ids"] = f"{label} さんには転出の届出がありません"
     if req.layout == Layout.HOUSEHOLD and len({p.household_id for p in persons}) > 1:
         errors["person_ids"] = "世帯連記式には同じ世帯の人だけを選んでください"
-    if (any(p.dv_protected for p in persons) and not getattr(user, "sees_dv_addresses", False)
+    if (policy.protected_person_ids(persons) and not policy.for_staff(user).dv_addresses
             and req.requester_kind != RequesterKind.THIRD_PARTY):  # a third party's request is refused (and logged)
         errors["person_ids"] = ("DV等支援措置の対象者が含まれています。証明書には住所が記載されるため、"
                                 "支援措置対象者の住所を閲覧できる職員が発行してください")
@@ -176,7 +177,9 @@ def quote(user, req: CertificateRequest) -> dict:
 
 
 def _dv_refused(persons, req) -> bool:
-    return req.requester_kind == RequesterKind.THIRD_PARTY and any(p.dv_protected for p in persons)
+    """A third party never gets a certificate of a protected person (the read policy's rule: the current flag,
+    and household members when the municipality protects them)."""
+    return req.requester_kind == RequesterKind.THIRD_PARTY and bool(policy.protected_person_ids(persons))
 
 
 def _row_dict(p: Person) -> dict:

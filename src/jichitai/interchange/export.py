@@ -27,6 +27,7 @@ from django.utils import timezone
 from jichitai.audit.actions import append as audit_append
 from jichitai.audit.models import AuditChain
 from jichitai.gaiji.models import GaijiMapping, GaijiMappingEvent
+from jichitai.privacy import policy
 from jichitai.residents.models import Household, Person, PersonHistory
 from jichitai.tenancy.models import NumberSequence
 from jichitai.tenancy.scope import require_municipality
@@ -60,9 +61,13 @@ def sha256_of(path: Path) -> str:
 
 
 class _Sql:
-    """Per-engine SQL expressions that turn a column into the layout's text form (or NULL)."""
+    """Per-engine SQL expressions that turn a column into the layout's text form (or NULL), and what the read
+    policy withholds: `protected` is the policy's SQL predicate for a person protected now (None: the reader may
+    see protected addresses), `numbers` whether 個人番号 is written."""
 
-    def __init__(self, vendor):
+    def __init__(self, vendor, *, protected: str | None = None, numbers: bool = True):
+        self.protected = protected
+        self.numbers = numbers
         self.pg = vendor == "postgresql"
         self.byte_order_default = True
         if self.pg:
@@ -89,7 +94,21 @@ class _Sql:
     def snap(self, key, typ):
         # PostgreSQL only (measured faster than one jsonb_to_record per row); SQLite's snapshot is flattened in
         # Python (_flatten_snapshots)
-        return f"NULLIF(h.snapshot->>'{key}', '')"
+        expr = f"NULLIF(h.snapshot->>'{key}', '')"
+        if key == "individual_number" and not self.numbers:
+            return "NULL"
+        if key in policy.ADDRESS_FIELDS and self.protected:
+            # withheld when protected now, or recorded while protected
+            return f"CASE WHEN ({self.protected} OR h.snapshot->>'dv_protected' = 'true') THEN NULL ELSE {expr} END"
+        return expr
+
+    def person_col(self, column, expr):
+        """A person column, withheld as the read policy says."""
+        if column == "individual_number" and not self.numbers:
+            return "NULL"
+        if column in policy.ADDRESS_FIELDS and self.protected:
+            return f"CASE WHEN {self.protected} THEN NULL ELSE {expr} END"
+        return expr
 
     def order_key(self, expr):
         """Code point order on both engines. When the database's default collation already is (C, C.UTF-8), no
@@ -118,7 +137,8 @@ def _person_sql(sql: _Sql, lo=None, hi=None):
             cols.append(("hh.household_no", "string"))
         else:
             cols.append((f"p.{Person._meta.get_field(c.name).column}", c.type))
-    select = ", ".join(sql.col(e, t) for e, t in cols)
+    select = ", ".join(sql.person_col(c.name, sql.col(e, t))
+                       for c, (e, t) in zip(RESOURCE_BY_NAME["persons"].columns, cols))
     cond, params = _range(sql, "p.atena_no", lo, hi)
     return (f"SELECT {select} FROM {Person._meta.db_table} p "
             f"JOIN {Household._meta.db_table} hh ON hh.id = p.household_id AND hh.municipality_id = %s "
@@ -141,7 +161,7 @@ def _history_sql(sql: _Sql, lo=None, hi=None):
     if sql.pg:
         exprs = meta + [sql.snap(c.name, c.type) for c in res.columns[len(meta):]]
     else:
-        exprs = meta + ["h.snapshot"]
+        exprs = meta + ["h.snapshot"] + ([sql.protected] if sql.protected else [])
     # SQLite: CROSS JOIN fixes the loop order (persons in atena_no order by their unique index, then each
     # person's history by (person_id, history_no)), so no sort of the whole history is needed.
     join = "JOIN" if sql.pg else "CROSS JOIN"
@@ -290,13 +310,42 @@ class _Task:
     hi: str | None = None
 
 
+_SNAP_ADDRESS = [i for i, k in enumerate(HISTORY_SNAPSHOT_FIELDS) if k in policy.ADDRESS_FIELDS]
+_SNAP_NUMBER = HISTORY_SNAPSHOT_FIELDS.index("individual_number")
+_SNAP_DV = HISTORY_SNAPSHOT_FIELDS.index("dv_protected")
+
+
+def _withholding(protected: bool, numbers: bool):
+    """SQLite: the read policy applied to flattened history rows (the person's protection now is the row's last
+    column; the snapshot's own flag is in its values)."""
+    def transform(rows):
+        flat = _flatten_snapshots([r[:-1] for r in rows] if protected else rows)
+        out = []
+        for r, f in zip(rows, flat):
+            vals = list(f)
+            if protected and (r[-1] or vals[_N_META + _SNAP_DV] == "true"):
+                for i in _SNAP_ADDRESS:
+                    vals[_N_META + i] = None
+            if not numbers:
+                vals[_N_META + _SNAP_NUMBER] = None
+            out.append(vals)
+        return out
+    return transform
+
+
 def _task_query(sql: _Sql, m_id: int, t: _Task):
     if t.resource == "persons":
         q, extra = _person_sql(sql, t.lo, t.hi)
         return q, [m_id, m_id, *extra], {}
     if t.resource == "history":
         q, extra = _history_sql(sql, t.lo, t.hi)
-        return q, [m_id, m_id, *extra], {"transform": None if sql.pg else _flatten_snapshots}
+        if sql.pg:
+            transform = None
+        elif sql.protected or not sql.numbers:
+            transform = _withholding(bool(sql.protected), sql.numbers)
+        else:
+            transform = _flatten_snapshots
+        return q, [m_id, m_id, *extra], {"transform": transform}
     q, _ = _household_sql(sql)
     return q, [m_id, m_id], {}
 
@@ -458,9 +507,13 @@ def _export_tables(m, out: Path, sql: _Sql, workers: int, progress) -> tuple[dic
     return counts, digests, map_rows, event_rows, sequences
 
 
-def export_municipality(out_dir, *, actor=None, terminal="system", created_at=None, progress=None,
-                        audit=True, workers=None) -> dict:
+def export_municipality(out_dir, *, reader: policy.Reader, actor=None, terminal="system", created_at=None,
+                        progress=None, audit=True, workers=None) -> dict:
     """Write the municipality in scope to `out_dir` (created; must be empty) and return the manifest.
+
+    `reader` (policy.for_export) decides what is left out: DV-protected persons' addresses (every snapshot's, and
+    household members' when the municipality protects them) unless the export was asked for with them by staff
+    with the right, and 個人番号 for a reader without that right. The manifest and the audit entry say which.
 
     `created_at` (an aware datetime) is the export time written to the manifest, injectable for tests; it is the
     only value in the layout that depends on when the export ran. `workers`: processes writing the three big files
@@ -473,7 +526,10 @@ def export_municipality(out_dir, *, actor=None, terminal="system", created_at=No
                                f"the output directory is not empty: {out}")
     out.mkdir(parents=True, exist_ok=True)
     created_at = created_at or timezone.now()
-    sql = _Sql(connection.vendor)
+    if reader.kind != "export":
+        raise TypeError("export_municipality needs a policy.for_export reader")
+    sql = _Sql(connection.vendor, numbers=reader.individual_number,
+               protected=None if reader.dv_addresses else policy.sql_person_protected("p", m.pk))
     if connection.in_atomic_block:
         workers = 1
     elif workers is None:
@@ -509,6 +565,7 @@ def export_municipality(out_dir, *, actor=None, terminal="system", created_at=No
                          "prefecture_code": m.prefecture.code, "prefecture_name": m.prefecture.name},
         "created_at": format_datetime(created_at),
         "number_sequences": {name: sequences.get(name, 0) for name in SEQUENCE_NAMES},
+        "read_policy": policy.manifest_entry(reader),
         "resources": resources,
     }
     write_json(out / "manifest.json", manifest)
@@ -516,5 +573,5 @@ def export_municipality(out_dir, *, actor=None, terminal="system", created_at=No
         with transaction.atomic():
             audit_append(m, "interchange.export", actor=actor, terminal=terminal, object_type="municipality",
                          object_id=m.code, detail={"layout_version": LAYOUT_VERSION, "counts": counts,
-                                                   "dv_protected_included": True, "workers": workers})
+                                                   **policy.manifest_entry(reader), "workers": workers})
     return manifest

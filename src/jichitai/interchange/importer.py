@@ -161,6 +161,12 @@ def read_manifest(directory) -> dict:
     resources = manifest.get("resources")
     if not isinstance(resources, list):
         raise InterchangeError("manifest.json にファイルの一覧がありません", "manifest.json lists no files")
+    withheld = [k for k, v in (manifest.get("read_policy") or {}).items() if v == "withheld"]
+    if withheld:
+        raise InterchangeError(
+            "この出力はDV等支援措置の対象者の住所または個人番号を含まないため、取り込めません（移行には、支援措置対象者の"
+            "住所を含めた出力が必要です）",
+            f"this export withholds {', '.join(withheld)} (read policy); a migration needs a complete export")
     by_name = {r.get("name"): r for r in resources if isinstance(r, dict)}
     for res in RESOURCES:
         entry = by_name.get(res.name)

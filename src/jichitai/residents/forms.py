@@ -4,6 +4,7 @@ import unicodedata
 from django import forms
 
 from jichitai.common.wareki import DateInputError, parse_date
+from jichitai.privacy import policy
 
 from . import queries
 from .models import Sex
@@ -229,8 +230,9 @@ class MoveOutConfirmForm(ChangeForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        # the planned 転出先 is an address: never prefilled for a DV等支援措置 person (the form does not know the user)
-        if self.person is not None and not self.is_bound and not self.person.dv_protected:
+        # the planned 転出先 is an address: never prefilled for a protected person (the form does not know the user;
+        # the read policy says who is protected)
+        if self.person is not None and not self.is_bound and not policy.person_is_protected(self.person):
             self.fields["destination"].initial = self.person.move_out_destination
 
 

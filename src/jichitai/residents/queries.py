@@ -1,8 +1,8 @@
 """Every read of the register goes through here.
 
 - Querysets come from the scoped managers (the current municipality only; another tenant's id is a 404).
-- What reaches a template is a `PersonView`, never a model: the one place where 個人番号 is masked for roles that
-  may not see it, and where a DV等支援措置 person's address is withheld from staff without the right.
+- What reaches a template is a `PersonView`, never a model. What of a person a user may see — DV等支援措置
+  addresses, 個人番号 — is decided by the one read policy (`jichitai.privacy.policy`), never here.
 - Each view of a person and each search is written to the audit log.
 """
 import datetime as dt
@@ -13,48 +13,31 @@ from django.http import Http404
 
 from jichitai import moji
 from jichitai.audit.actions import record_event
-from jichitai.common.checkdigits import mask_individual_number
 from jichitai.common.wareki import DateInputError, format_wareki, parse_date
 from jichitai.moji.kana import kana_key, name_key
-from jichitai.tenancy.roles import Perm, has_perm
+from jichitai.privacy import policy
+from jichitai.privacy.policy import ADDRESS_FIELDS, WITHHELD  # noqa: F401 — re-exported for readers' templates
 
 from . import rows
 from .actions import address_key
 from .models import SNAPSHOT_FIELDS, ChangeKind, Household, Person, PersonHistory, Status
 
-WITHHELD = "（支援措置のため表示しません）"
 PAGE_SIZE = 20
-
-
-def may_see_address(user, dv_protected: bool) -> bool:
-    return not dv_protected or bool(getattr(user, "sees_dv_addresses", False))
-
-
-def may_see_individual_number(user) -> bool:
-    return has_perm(user, Perm.VIEW_INDIVIDUAL_NUMBER)
-
-
-ADDRESS_FIELDS = ("address", "address_katagaki", "postal_code", "previous_address", "move_out_destination")
 
 
 class PersonView:
     """A read-only, redacted view of a person (current row or history snapshot) for one user."""
 
-    def __init__(self, data: dict, user, *, pk=None, version=None, household_id=None, municipality_name=""):
-        self._data = dict(data)
+    def __init__(self, data: dict, user, *, person_protected: bool, pk=None, version=None, household_id=None,
+                 municipality_name=""):
+        reader = user if isinstance(user, policy.Reader) else policy.for_staff(user)
+        self._data, self.address_withheld = policy.redact(data, reader, person_protected=person_protected)
         self.pk = pk
         self.version = version
         self.household_id = household_id
         self.municipality_name = municipality_name
         self.match_reason = ""
-        self.address_withheld = not may_see_address(user, bool(data.get("dv_protected")))
-        if self.address_withheld:
-            for f in ADDRESS_FIELDS:
-                if f in self._data:
-                    self._data[f] = WITHHELD if self._data[f] else ""
-        self.individual_number_visible = may_see_individual_number(user)
-        if not self.individual_number_visible and "individual_number" in self._data:
-            self._data["individual_number"] = mask_individual_number(self._data["individual_number"])
+        self.individual_number_visible = reader.individual_number
 
     def __getattr__(self, name):
         try:
@@ -116,9 +99,11 @@ def _person_data(p: Person) -> dict:
     return data
 
 
-def present(p: Person, user, municipality) -> PersonView:
-    return PersonView(_person_data(p), user, pk=p.pk, version=p.version, household_id=p.household_id,
-                      municipality_name=municipality.name)
+def present(p: Person, user, municipality, *, protected: set | None = None) -> PersonView:
+    """`protected`: the protected pks of a batch (policy.protected_person_ids), when presenting many rows."""
+    is_protected = (p.pk in protected) if protected is not None else policy.person_is_protected(p)
+    return PersonView(_person_data(p), user, person_protected=is_protected, pk=p.pk, version=p.version,
+                      household_id=p.household_id, municipality_name=municipality.name)
 
 
 # ---------------------------------------------------------------- single records
@@ -172,18 +157,19 @@ FIELD_LABELS["household_no"] = "世帯番号"
 
 def person_history(person: Person, user, municipality) -> list[HistoryEntry]:
     rows = list(PersonHistory.objects.filter(person=person).order_by("history_no"))
+    # protection now applies to every snapshot, also those recorded before it began
+    person_protected = policy.person_is_protected(person)
     out = []
     previous = {}
     for h in rows:
         snap = h.snapshot
         changed = [FIELD_LABELS.get(k, k) for k in SNAPSHOT_FIELDS if previous and previous.get(k) != snap.get(k)]
-        view = PersonView(snap, user, pk=person.pk, municipality_name=municipality.name)
+        view = PersonView(snap, user, person_protected=person_protected, pk=person.pk,
+                          municipality_name=municipality.name)
         if view.address_withheld:
             changed = [c for c in changed if c not in {FIELD_LABELS[f] for f in ADDRESS_FIELDS}] + (
                 ["住所等（非表示）"] if any(previous.get(f) != snap.get(f) for f in ADDRESS_FIELDS) and previous else []
             )
-        if not view.individual_number_visible and FIELD_LABELS["individual_number"] in changed:
-            pass  # that it changed is shown, never its value
         out.append(HistoryEntry(
             history_no=h.history_no, kind_label=ChangeKind(h.change_kind).label, change_kind=h.change_kind,
             change_date=h.change_date, change_date_wareki=format_wareki(h.change_date),
@@ -199,7 +185,8 @@ def household_members(household: Household, user, municipality, *, include_remov
     if not include_removed:
         qs = qs.filter(status=Status.RESIDENT)
     members = sorted(qs, key=lambda p: (not p.is_head, p.birth_date, p.pk))
-    return [present(p, user, municipality) for p in members]
+    protected = policy.protected_person_ids(members)
+    return [present(p, user, municipality, protected=protected) for p in members]
 
 
 def active_members(household: Household) -> list[Person]:
@@ -319,9 +306,9 @@ def build_search(criteria: SearchCriteria, user, municipality, *, name_layer: in
         if text:
             qs = _prefix(qs, "address_key", text)
             order = order or "address_key"
-            if not getattr(user, "sees_dv_addresses", False):
+            if policy.for_staff(user).address_search_excludes_protected:
                 # matching a withheld address would itself reveal it
-                qs = qs.filter(dv_protected=False)
+                qs = qs.exclude(policy.protected_q())
     if criteria.status in (Status.RESIDENT, Status.REMOVED):
         qs = qs.filter(status=criteria.status)
     elif criteria.status:
@@ -418,8 +405,9 @@ def search_persons(request, criteria: SearchCriteria, page: int = 1) -> SearchPa
     record_event(request.municipality, "resident.search", actor=request.user, request=request,
                  object_type="search", detail={"query": criteria.as_audit(), "page": page, "results": len(rows)})
     views = []
+    protected = policy.protected_person_ids(p for p, _ in rows)
     for p, reason in rows:
-        v = present(p, request.user, request.municipality)
+        v = present(p, request.user, request.municipality, protected=protected)
         v.match_reason = reason
         views.append(v)
     order = "name" if criteria.name else "kana" if criteria.kana else "other"
@@ -439,10 +427,11 @@ def dashboard_counts(municipality):
 
 
 def recent_changes(user, municipality, limit=10):
-    rows = (PersonHistory.objects.select_related("person").order_by("-processed_at", "-id")[:limit])
+    rows = list(PersonHistory.objects.select_related("person").order_by("-processed_at", "-id")[:limit])
+    protected = policy.protected_person_ids({h.person_id: h.person for h in rows}.values())
     return [
         {"person_id": h.person_id, "kind": ChangeKind(h.change_kind).label, "change_date": h.change_date,
          "processed_at": h.processed_at, "operator": h.operator,
-         "name": PersonView(h.snapshot, user).full_name}
+         "name": PersonView(h.snapshot, user, person_protected=h.person_id in protected).full_name}
         for h in rows
     ]

@@ -21,13 +21,14 @@ class Perm:
     ISSUE_CERTIFICATES = "issue_certificates"
     VOID_CERTIFICATES = "void_certificates"
     MANAGE_CERTIFICATE_SETTINGS = "manage_certificate_settings"
+    MANAGE_PRIVACY_SETTINGS = "manage_privacy_settings"
 
 
 ROLE_PERMS = {
     Role.OPERATOR: {Perm.MANAGE_TENANTS},
     Role.ADMIN: {Perm.VIEW_RESIDENTS, Perm.CHANGE_RESIDENTS, Perm.VIEW_INDIVIDUAL_NUMBER, Perm.VIEW_AUDIT,
                  Perm.VIEW_GAIJI, Perm.MANAGE_GAIJI, Perm.ISSUE_CERTIFICATES, Perm.VOID_CERTIFICATES,
-                 Perm.MANAGE_CERTIFICATE_SETTINGS},
+                 Perm.MANAGE_CERTIFICATE_SETTINGS, Perm.MANAGE_PRIVACY_SETTINGS},
     Role.CLERK: {Perm.VIEW_RESIDENTS, Perm.CHANGE_RESIDENTS, Perm.VIEW_INDIVIDUAL_NUMBER, Perm.VIEW_GAIJI,
                  Perm.ISSUE_CERTIFICATES},
     Role.VIEWER: {Perm.VIEW_RESIDENTS},

@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from jichitai.interchange.errors import InterchangeError
 from jichitai.interchange.export import export_municipality
+from jichitai.privacy import policy
 from jichitai.tenancy.models import Municipality
 from jichitai.tenancy.scope import tenant_scope
 
@@ -19,6 +20,9 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, default=None,
                             help="並列に書き出すプロセス数（既定: 5万人以上で2） / processes writing in parallel "
                                  "(default: 2 for 50,000+ persons on 2+ cores)")
+        parser.add_argument("--include-protected-addresses", action="store_true",
+                            help="DV等支援措置の対象者の住所も出力する（移行用。監査ログに記録） / include DV-protected "
+                                 "persons' addresses (for leaving the platform; audited as such)")
 
     def handle(self, *args, **opts):
         m = Municipality.objects.select_related("prefecture").filter(code=opts["municipality"]).first()
@@ -32,10 +36,15 @@ class Command(BaseCommand):
 
         try:
             with tenant_scope(m):
-                manifest = export_municipality(opts["directory"], terminal="command", progress=progress,
-                                               workers=opts["workers"])
+                reader = policy.for_export(None, include_protected_addresses=opts["include_protected_addresses"],
+                                           system=True)
+                manifest = export_municipality(opts["directory"], reader=reader, terminal="command",
+                                               progress=progress, workers=opts["workers"])
         except InterchangeError as e:
             raise CommandError(str(e)) from None
         counts = ", ".join(f"{r['name']} {r['rows']:,}" for r in manifest["resources"])
+        if manifest["read_policy"]["dv_protected_addresses"] == "withheld":
+            self.stderr.write("DV等支援措置の対象者の住所は出力していません（--include-protected-addresses で含めます） / "
+                              "DV-protected addresses withheld")
         self.stdout.write(f"出力しました / exported {m.code} {m.name} → {opts['directory']} ({counts}; "
                           f"{time.monotonic() - started:.1f} s)")

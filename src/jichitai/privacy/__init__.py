@@ -1,0 +1,1 @@
+"""Privacy: the one read policy for residents' personal data (jichitai.privacy.policy) and its settings."""

@@ -1,0 +1,307 @@
+"""The one read policy (jichitai.privacy.policy) in every reader: a person whose DV等支援措置 protection began after
+earlier changes never shows an address — current or recorded before protection — to a caller without the right:
+person page, history, household, search, dashboard, certificates, the standard-layout export and the change feed.
+The municipality's household-member setting extends it to the person's household."""
+import datetime as dt
+import json
+
+import pytest
+from conftest import person_values
+from django.core.exceptions import PermissionDenied
+from django.db import connection
+from django.test import Client
+
+from jichitai.api.actions import create_client
+from jichitai.audit.models import AuditEvent
+from jichitai.certificates import actions as cert_actions
+from jichitai.certificates.actions import CertificateRequest
+from jichitai.certificates.models import Kind, RequesterKind
+from jichitai.interchange.errors import InterchangeError
+from jichitai.interchange.export import export_municipality
+from jichitai.interchange.importer import validate
+from jichitai.privacy import actions as privacy_actions
+from jichitai.privacy import policy
+from jichitai.residents import actions
+from jichitai.residents.actions import RuleError
+from jichitai.residents.models import Person
+from jichitai.residents.queries import person_history
+from jichitai.tenancy.models import StaffUser
+from jichitai.tenancy.roles import Role
+from jichitai.tenancy.scope import tenant_scope
+
+D = dt.date
+FIRST = "秘匿町一丁目2番3号"
+SECOND = "隠里四丁目5番6号"
+KATAGAKI = "秘匿荘201"
+PREVIOUS = "熊本県秘密市旧住所9番"
+SECRETS = [FIRST, SECOND, "秘匿町", "隠里", KATAGAKI, PREVIOUS, "秘密市"]
+
+
+def client_for(user):
+    c = Client()
+    c.force_login(user)
+    return c
+
+
+def assert_no_secret(text, where):
+    for s in SECRETS:
+        assert s not in text, (where, s)
+
+
+@pytest.fixture
+def late(town_a, staff):
+    """A resident who moved in, moved within the town — and only then asked for DV protection. Another family
+    lives elsewhere in town."""
+    town_a.family()
+    with tenant_scope(town_a.m):
+        a = town_a.actor()
+        p = actions.register_move_in(a, values=person_values(
+            family_name="後藤", family_name_kana="ゴトウ", given_name="静香", given_name_kana="シズカ", sex="2",
+            address=FIRST, previous_address=PREVIOUS), change_date=D(2022, 4, 1), notification_date=D(2022, 4, 1))
+        actions.register_move_within(a, p, expected_version=p.version, address=SECOND, address_katagaki=KATAGAKI,
+                                     change_date=D(2023, 4, 1), notification_date=D(2023, 4, 1))
+        p = Person.objects.get(pk=p.pk)
+        actions.correct_person(a, p, expected_version=p.version, changes={"dv_protected": True},
+                               change_date=D(2024, 1, 10), note="支援措置の申出")
+        p = Person.objects.get(pk=p.pk)
+    assert p.dv_protected
+    return p
+
+
+@pytest.fixture
+def late_family(late, town_a):
+    """…and then her child was born into her household: not protected herself, living at the protected address."""
+    with tenant_scope(town_a.m):
+        child = actions.register_birth(town_a.actor(), household=late.household, values={
+            "family_name": "後藤", "given_name": "陽", "family_name_kana": "ゴトウ", "given_name_kana": "ヒナタ",
+            "birth_date": D(2024, 6, 1), "sex": "2"}, notification_date=D(2024, 6, 5))
+        child = Person.objects.get(pk=child.pk)
+    assert not child.dv_protected and child.address == SECOND
+    return late, child
+
+
+@pytest.fixture
+def admin_without_right(town_a):
+    return StaffUser.objects.create(username="admin-a-nodv", role=Role.ADMIN, municipality=town_a.m)
+
+
+def household_rule_on(staff, town_a):
+    with tenant_scope(town_a.m):
+        privacy_actions.set_household_rule(staff["admin_a"], True, terminal="test")
+
+
+# ---------------------------------------------------------------- pages
+
+def test_pages_never_show_an_address_recorded_before_protection_began(late, staff):
+    p = late
+    c = client_for(staff["clerk_a"])
+    for where, url in {"detail": f"/residents/{p.pk}/", "household": f"/households/{p.household_id}/",
+                       "search by name": "/residents/?name=後藤", "search by kana": "/residents/?kana=ごとう",
+                       "dashboard": "/", "correction form": f"/residents/{p.pk}/change/ex_officio_correction/"
+                       }.items():
+        r = c.get(url)
+        assert r.status_code == 200, where
+        assert_no_secret(r.content.decode(), where)
+    # the history timeline: the two snapshots recorded before protection are withheld as well
+    r = c.get(f"/residents/{p.pk}/")
+    history = r.context["history"]
+    assert len(history) == 3  # 転入 and 転居 recorded before protection, then the 職権修正 that began it
+    for h in history:
+        assert h.view.address_withheld and h.view.address == policy.WITHHELD
+        assert h.view.full_address == policy.WITHHELD and h.view.previous_address in ("", policy.WITHHELD)
+
+
+def test_search_results_withhold_and_address_search_does_not_find(late, staff):
+    p = late
+    c = client_for(staff["clerk_a"])
+    r = c.get("/residents/", {"name": "後藤"})
+    (row,) = r.context["page"].rows
+    assert row.pk == p.pk and row.full_address == policy.WITHHELD
+    for q in (SECOND, "隠里", FIRST):
+        r = c.get("/residents/", {"address": q})
+        assert p.pk not in {v.pk for v in r.context["page"].rows}, q
+
+
+def test_staff_with_the_right_see_every_address(late, staff):
+    p = late
+    body = client_for(staff["admin_a"]).get(f"/residents/{p.pk}/").content.decode()
+    assert FIRST in body and SECOND in body and KATAGAKI in body  # 前住所 and the history snapshots
+
+
+def test_history_query_applies_the_current_flag_to_every_snapshot(late, staff, town_a):
+    p = late
+    with tenant_scope(town_a.m):
+        entries = person_history(p, staff["viewer_a"], town_a.m)
+        assert [e.view.address for e in entries] == [policy.WITHHELD] * 3
+        assert all(e.view.individual_number in ("", "＊＊＊＊ ＊＊＊＊ ＊＊＊＊") for e in entries)
+        entries = person_history(p, staff["admin_a"], town_a.m)
+        assert [e.view.address for e in entries] == [FIRST, SECOND, SECOND]
+
+
+# ---------------------------------------------------------------- certificates
+
+def test_certificates_follow_the_policy(late_family, staff, town_a):
+    p, child = late_family
+    with tenant_scope(town_a.m):
+        with pytest.raises(RuleError, match="支援措置対象者の住所を閲覧できる職員"):
+            cert_actions.issue_certificate(staff["clerk_a"], CertificateRequest(
+                kind=Kind.RESIDENT_COPY, person_ids=[p.pk], requester_kind=RequesterKind.SELF), terminal="t")
+        out = cert_actions.issue_certificate(staff["admin_a"], CertificateRequest(
+            kind=Kind.RESIDENT_COPY, person_ids=[p.pk], requester_kind=RequesterKind.THIRD_PARTY,
+            requester_name="某社", purpose="契約"), terminal="t")
+        assert out.refused and out.pdf is None
+        # the child is not protected while the household rule is off
+        ok = cert_actions.issue_certificate(staff["clerk_a"], CertificateRequest(
+            kind=Kind.RESIDENT_COPY, person_ids=[child.pk], requester_kind=RequesterKind.THIRD_PARTY,
+            requester_name="某社", purpose="契約"), terminal="t")
+        assert not ok.refused
+    household_rule_on(staff, town_a)
+    with tenant_scope(town_a.m):
+        again = cert_actions.issue_certificate(staff["admin_a"], CertificateRequest(
+            kind=Kind.RESIDENT_COPY, person_ids=[child.pk], requester_kind=RequesterKind.THIRD_PARTY,
+            requester_name="某社", purpose="契約"), terminal="t")
+        assert again.refused
+        with pytest.raises(RuleError, match="支援措置"):
+            cert_actions.issue_certificate(staff["clerk_a"], CertificateRequest(
+                kind=Kind.RESIDENT_COPY, person_ids=[child.pk], requester_kind=RequesterKind.SELF), terminal="t")
+
+
+# ---------------------------------------------------------------- export
+
+def _all_text(directory):
+    return "\n".join(f.read_text(encoding="utf-8") for f in sorted(directory.iterdir()) if f.is_file())
+
+
+def test_export_withholds_protected_addresses_unless_asked_for_with_the_right(late, staff, town_a, tmp_path,
+                                                                               admin_without_right):
+    with tenant_scope(town_a.m):
+        reader = policy.for_export(admin_without_right, include_protected_addresses=False)
+        manifest = export_municipality(tmp_path / "w", reader=reader, actor=admin_without_right)
+    text = _all_text(tmp_path / "w")
+    assert_no_secret(text, "withheld export")
+    assert "後藤" in text and SECOND not in text  # the person is there, her addresses (and the old ones) are not
+    assert manifest["read_policy"] == {"dv_protected_addresses": "withheld", "individual_numbers": "included",
+                                       "household_members_protected": False}
+    saved = json.loads((tmp_path / "w" / "manifest.json").read_text())
+    assert saved["read_policy"]["dv_protected_addresses"] == "withheld"
+    with tenant_scope(town_a.m):
+        ev = AuditEvent.objects.filter(action="interchange.export").latest("seq")
+        assert json.loads(ev.detail)["dv_protected_addresses"] == "withheld"
+    # such an export cannot be taken for a migration: it would lose the addresses
+    with pytest.raises(InterchangeError, match="取り込めません"):
+        validate(tmp_path / "w")
+    # asking for the addresses needs the DV right
+    with pytest.raises(policy.ProtectedExportRefused):
+        policy.for_export(admin_without_right, include_protected_addresses=True)
+    with tenant_scope(town_a.m):
+        full = export_municipality(tmp_path / "f", actor=staff["admin_a"],
+                                   reader=policy.for_export(staff["admin_a"], include_protected_addresses=True))
+        ev = AuditEvent.objects.filter(action="interchange.export").latest("seq")
+        assert json.loads(ev.detail)["dv_protected_addresses"] == "included"
+    text = _all_text(tmp_path / "f")
+    assert FIRST in text and SECOND in text and KATAGAKI in text and PREVIOUS in text
+    assert full["read_policy"]["dv_protected_addresses"] == "included"
+
+
+def test_export_screen_refuses_protected_addresses_without_the_right(late, admin_without_right, staff):
+    c = client_for(admin_without_right)
+    r = c.get("/interchange/export/")
+    assert 'name="include_protected"' not in r.content.decode()
+    r = c.post("/interchange/export/", {"confirm": "1", "include_protected": "1"})
+    assert r.status_code == 403 and "閲覧できる職員だけ" in r.content.decode()
+    r = c.post("/interchange/export/", {"confirm": "1"})
+    assert r.status_code == 200 and r["Content-Type"] == "application/zip"
+    import io
+    import zipfile
+
+    z = zipfile.ZipFile(io.BytesIO(b"".join(r.streaming_content)))
+    assert_no_secret("\n".join(z.read(n).decode("utf-8") for n in z.namelist()), "zip")
+    r = client_for(staff["admin_a"]).get("/interchange/export/")
+    assert 'name="include_protected"' in r.content.decode()
+
+
+def test_export_applies_the_household_rule(late_family, staff, town_a, tmp_path, admin_without_right):
+    household_rule_on(staff, town_a)
+    with tenant_scope(town_a.m):
+        manifest = export_municipality(tmp_path / "w", actor=admin_without_right, reader=policy.for_export(
+            admin_without_right, include_protected_addresses=False))
+    assert manifest["read_policy"]["household_members_protected"] is True
+    import csv
+
+    with open(tmp_path / "w" / "persons.csv", encoding="utf-8", newline="") as f:
+        rows = {r["given_name"]: r for r in csv.DictReader(f) if r["family_name"] == "後藤"}
+    assert rows["陽"]["address"] == "" and rows["静香"]["address"] == ""
+    assert_no_secret(_all_text(tmp_path / "w"), "household rule export")
+
+
+# ---------------------------------------------------------------- change feed
+
+def _feed(key, m):
+    c = Client()
+    return c.get(f"/api/v1/municipalities/{m.code}/changes?limit=1000", HTTP_AUTHORIZATION=f"Bearer {key}")
+
+
+def test_feed_withholds_every_snapshot_and_follows_the_household_rule(late_family, staff, town_a):
+    p, child = late_family
+    _, key = create_client(town_a.m, "税", "zei")
+    _, dv_key = create_client(town_a.m, "税（支援措置対応）", "zei,dv_address")
+    r = _feed(key, town_a.m)
+    items = [i for i in r.json()["items"] if i["atena_no"] == p.atena_no]
+    assert len(items) == 3 and all(i["address_withheld"] and i["person"]["address"] is None for i in items)
+    (c_item,) = [i for i in r.json()["items"] if i["atena_no"] == child.atena_no]
+    assert c_item["person"]["address"] == SECOND  # rule off: the child's own snapshot shows the shared address
+    household_rule_on(staff, town_a)
+    r = _feed(key, town_a.m)
+    assert_no_secret(r.content.decode(), "feed with the household rule")
+    body = _feed(dv_key, town_a.m).content.decode()
+    assert FIRST in body and SECOND in body
+
+
+# ---------------------------------------------------------------- the household rule and its setting
+
+def test_household_rule_protects_members_in_pages_and_search(late_family, staff, town_a):
+    p, child = late_family
+    c = client_for(staff["clerk_a"])
+    assert SECOND in c.get(f"/residents/{child.pk}/").content.decode()
+    household_rule_on(staff, town_a)
+    for url in (f"/residents/{child.pk}/", f"/households/{p.household_id}/"):
+        assert_no_secret(c.get(url).content.decode(), url)
+    r = c.get("/residents/", {"address": "隠里"})
+    assert child.pk not in {v.pk for v in r.context["page"].rows}
+    assert SECOND in client_for(staff["admin_a"]).get(f"/residents/{child.pk}/").content.decode()
+
+
+def test_the_three_spellings_of_the_rule_agree(late_family, staff, town_a):
+    for rule in (False, True):
+        if rule:
+            household_rule_on(staff, town_a)
+        with tenant_scope(town_a.m) as m:
+            m._privacy_household_rule = None
+            everyone = list(Person.objects.all())
+            by_q = set(Person.objects.filter(policy.protected_q()).values_list("pk", flat=True))
+            by_rows = policy.protected_person_ids(everyone)
+            with connection.cursor() as cur:
+                cur.execute(f"SELECT p.id FROM {Person._meta.db_table} p WHERE p.municipality_id = %s AND "
+                            f"{policy.sql_person_protected('p', m.pk)}", [m.pk])
+                by_sql = {r[0] for r in cur.fetchall()}
+            assert by_q == by_rows == by_sql
+            assert len(by_q) == (2 if rule else 1)
+
+
+def test_privacy_setting_screen_confirms_audits_and_needs_the_right(late, staff, town_a):
+    assert client_for(staff["clerk_a"]).get("/privacy/settings/").status_code == 403
+    c = client_for(staff["admin_a"])
+    assert c.get("/privacy/settings/").status_code == 200
+    r = c.post("/privacy/settings/", {"protect_household_members": "1"})
+    assert r.status_code == 200 and "変更します" in r.content.decode()
+    with tenant_scope(town_a.m) as m:
+        assert not policy.household_rule()  # the confirmation page changes nothing
+    r = c.post("/privacy/settings/", {"protect_household_members": "1", "step": "commit"})
+    assert r.status_code == 302
+    with tenant_scope(town_a.m) as m:
+        m._privacy_household_rule = None
+        assert policy.household_rule()
+        ev = AuditEvent.objects.filter(action="privacy.household_rule").get()
+        assert json.loads(ev.detail) == {"old": False, "new": True}
+    with tenant_scope(town_a.m), pytest.raises(PermissionDenied):
+        privacy_actions.set_household_rule(staff["clerk_a"], False)
