@@ -15,4 +15,4 @@ class TenancyConfig(AppConfig):
             ensure_default_roles(using=using)
 
         # After migrate, and after a flush (TransactionTestCase), every role has a definition again.
-        post_migrate.connect(_defaults, sender=self, dispatch_uid="tenancy-default-roles")
+        post_migrate.connect(_defaults, sender=self, weak=False, dispatch_uid="tenancy-default-roles")
