@@ -112,7 +112,7 @@ def mfa_verify(request):
     form.fields["token"].label = "確認コード（6桁）または回復コード"
     status = 200
     if request.method == "POST" and form.is_valid():
-        if actions.verification_throttled(user):
+        if actions.verification_throttled(user, form.cleaned_data["token"]):
             form.add_error("token", "確認コードの誤りが続いたため、しばらく受け付けません。少し待ってからもう一度入力してください。")
             status = 429
         else:

@@ -340,9 +340,13 @@ def verify_second_factor(user, terminal, token: str):
     return device
 
 
-def verification_throttled(user) -> bool:
-    """True when every device of the user refuses verification for now (too many wrong codes)."""
+def verification_throttled(user, token: str) -> bool:
+    """True when the devices that would check `token` (the authenticator for a 6-digit code, else the recovery
+    codes) refuse verification for now after repeated wrong codes (django-otp's throttling)."""
     from django_otp import devices_for_user
+    from django_otp.plugins.otp_static.models import StaticDevice
 
-    devices = list(devices_for_user(user))
+    token = (token or "").strip().replace(" ", "").replace("-", "")
+    looks_totp = token.isdigit() and len(token) == 6
+    devices = [d for d in devices_for_user(user) if isinstance(d, StaticDevice) != looks_totp]
     return bool(devices) and all(not d.verify_is_allowed()[0] for d in devices)
