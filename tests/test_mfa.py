@@ -15,6 +15,7 @@ from jichitai.audit.models import AuditEvent
 from jichitai.tenancy import actions
 from jichitai.tenancy.account_views import PENDING_KEY
 from jichitai.tenancy.models import Municipality
+from jichitai.tenancy.roles import Role
 from jichitai.tenancy.scope import tenant_scope
 
 
@@ -208,3 +209,21 @@ def test_renew_recovery_codes(staff):
 def test_account_pages_need_a_sign_in(db, path):
     r = Client().get(path)
     assert r.status_code == 302 and r["Location"].startswith("/login/")
+
+
+def test_demo_admins_sign_in_with_the_printed_demo_secret(staff):
+    """`make demo` prints DEMO_TOTP_SECRET; the demo's admins and operator are enrolled with it."""
+    from base64 import b32decode
+
+    from jichitai.demo.seed import DEMO_TOTP_SECRET, ensure_demo_mfa, logins_table
+
+    admin = staff["admin_a"]
+    ensure_demo_mfa([admin.username, staff["operator"].username])
+    ensure_demo_mfa([admin.username])  # idempotent
+    assert TOTPDevice.objects.filter(user=admin).count() == 1
+    assert not TOTPDevice.objects.filter(user=staff["clerk_a"]).exists()
+    c = password_step(admin)
+    assert c.get("/")["Location"].startswith("/login/mfa/")
+    assert c.post("/login/mfa/", {"token": code(b32decode(DEMO_TOTP_SECRET).hex())}).status_code == 302
+    assert c.get("/staff/").status_code == 200
+    assert DEMO_TOTP_SECRET in logins_table([(admin.username, Role.ADMIN, admin.municipality, True, "")])
