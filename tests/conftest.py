@@ -137,3 +137,62 @@ def env(town_a, staff):
     head, wife, child = town_a.family()
     with tenant_scope(town_a.m):
         yield Env(town_a.m, staff["clerk_a"], head, wife, child)
+
+
+# --- staff identity: role cache and the second sign-in step -------------------------------------------------
+
+@pytest.fixture(autouse=True)
+def _fresh_role_cache():
+    """Role definitions are cached per process; a rolled-back test must not leave its edits in the cache."""
+    from jichitai.tenancy.roles import clear_cache
+
+    clear_cache()
+    yield
+    clear_cache()
+
+
+def verify_mfa(client, user):
+    """Mark the client's session as having passed the second sign-in step, as `force_login` skips the password
+    step: the user gets a confirmed TOTP device (created if missing) and the session records it, exactly what
+    `django_otp.login` stores after a correct code. Tests of the real second step post codes to /login/mfa/."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="テスト用", confirmed=True)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return device
+
+
+@pytest.fixture(autouse=True)
+def _sign_in_passes_second_step(monkeypatch):
+    """`Client.force_login` / `Client.login` in tests sign in AND pass the second step for users who need it
+    (admins, the operator, staff with a device). Production code is unchanged; tests/test_mfa.py drives the
+    real two steps through the login pages."""
+    from django.test import Client
+
+    original_force, original_login = Client.force_login, Client.login
+
+    def force_login(self, user, backend=None):
+        original_force(self, user, backend)
+        _after(self, user)
+
+    def login(self, **credentials):
+        ok = original_login(self, **credentials)
+        if ok:
+            from jichitai.tenancy.models import StaffUser
+
+            _after(self, StaffUser.objects.get(username=credentials.get("username")))
+        return ok
+
+    def _after(client, user):
+        from django_otp import user_has_device
+
+        if user.mfa_required or user_has_device(user):
+            verify_mfa(client, user)
+
+    monkeypatch.setattr(Client, "force_login", force_login)
+    monkeypatch.setattr(Client, "login", login)

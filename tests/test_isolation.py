@@ -14,13 +14,13 @@ from jichitai.residents import actions
 from jichitai.residents.models import Household, Person, PersonHistory
 from jichitai.residents.queries import SearchCriteria, build_search
 from jichitai.residents.views import CHANGES
-from jichitai.tenancy.models import NumberSequence
+from jichitai.tenancy.models import NumberSequence, StaffUser
 from jichitai.tenancy.scope import TenantScopeError, tenant_scope
 
 D = dt.date
 
 # kwargs that identify a tenant-owned object, and how to fill them with B's objects
-OBJECT_KWARGS = {"person_id", "household_id", "event_id", "mapping_id", "issuance_id"}
+OBJECT_KWARGS = {"person_id", "household_id", "event_id", "mapping_id", "issuance_id", "staff_id"}
 # kwargs that are not object ids
 OTHER_KWARGS = {"kind", "name", "code", "key"}
 # patterns that take no object id: skipped by the sweep (each listed on purpose, with why)
@@ -52,6 +52,14 @@ NO_OBJECT_PATTERNS = {
     "certificate_verify": "public; `code` is a signed certificate code, not an object id: shows only the issuing "
                           "municipality, kind, date, pages, PDF hash and status of that one certificate "
                           "(tests/test_certificate_verify.py)",
+    "mfa_verify": "the signed-in user's own second sign-in step",
+    "password_change": "the signed-in user's own password",
+    "mfa_setup": "the signed-in user's own authenticator",
+    "staff_list": "admin only; the own municipality's staff only (tests/test_staff.py)",
+    "staff_create": "admin only; creates staff in the own municipality",
+    "staff_mfa_policy": "admin only; the own municipality's two-step sign-in setting",
+    "platform_first_admin": "operator only (403 for municipal staff); `code` is a municipality code; refused once "
+                            "the municipality has an admin (tests/test_staff.py)",
 }
 
 
@@ -121,7 +129,7 @@ def world(town_a, town_b, staff):
     return {
         "a": town_a.m, "b": town_b.m, "a_head": a_head, "a_other": a_other, "a_persons": a_persons,
         "b_persons": b_persons, "b_households": b_households, "b_events": b_events, "b_codes": b_codes,
-        "b_lone": lone, "b_head": b_head, "b_gaiji": b_gaiji, "b_issuances": b_issuances,
+        "b_staff": list(StaffUser.objects.filter(municipality=town_b.m)), "b_lone": lone, "b_head": b_head, "b_gaiji": b_gaiji, "b_issuances": b_issuances,
         "b_secrets": ["綾町", B_FAMILY, B_KANA, "南俣", "北俣", "入野", "綾瀬川", "綾小路", "アヤセガワ", "admin-b", "clerk-b", "綾ベンダー", "綾野探偵社",
                       *b_codes],
     }
@@ -135,6 +143,7 @@ def _fill(name, kwargs, world):
         "event_id": [e.pk for e in world["b_events"][:3]] + [world["b_events"][-1].pk],
         "mapping_id": [g.pk for g in world["b_gaiji"]],
         "issuance_id": [i.pk for i in world["b_issuances"]],
+        "staff_id": [u.pk for u in world["b_staff"]],
     }
     combos = [{}]
     for kw in sorted(kwargs):
@@ -176,7 +185,8 @@ def test_every_url_with_an_object_id_is_404_for_another_municipality(world, staf
         checked.add(name)
     assert checked == {"person_detail", "person_change", "household_detail", "household_change", "audit_detail",
                        "gaiji_review", "gaiji_glyph", "certificate_issue", "certificate_detail", "certificate_void",
-                       "certificate_reprint"}
+                       "certificate_reprint", "staff_edit", "staff_unlock", "staff_reset_password",
+                       "staff_reset_mfa", "staff_disable", "staff_enable"}
     assert set(NO_OBJECT_PATTERNS) <= set(seen), "a listed pattern no longer exists: update the list"
     assert requests > 100
     # B's data is untouched by all those POSTs
@@ -185,6 +195,10 @@ def test_every_url_with_an_object_id_is_404_for_another_municipality(world, staf
         from jichitai.certificates.models import Issuance
 
         assert list(Issuance.objects.values_list("status", flat=True)) == ["issued"]
+    # … and B's staff too (the staff URLs were posted with step=commit)
+    for u in world["b_staff"]:
+        fresh = StaffUser.objects.get(pk=u.pk)
+        assert (fresh.password, fresh.is_active, fresh.role) == (u.password, u.is_active, u.role)
 
 
 def test_the_sweep_reaches_real_pages_for_own_objects(world, staff):

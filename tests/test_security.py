@@ -237,18 +237,24 @@ def test_individual_number_never_in_the_audit_log(numbered, staff, town_a):
 # ---------------------------------------------------------------- sign-in
 
 def test_lockout_after_five_wrong_passwords(staff):
+    from jichitai.web.views import sign_in_refused_message
+
+    refused = sign_in_refused_message()
+    assert "職員管理" in refused  # names the screen where an admin unlocks
     c = Client()
     user = staff["clerk_a"]
     for i in range(5):
         r = c.post("/login/", {"username": user.username, "password": f"wrong-{i}"})
         assert r.status_code == 200
-        assert "ユーザー名またはパスワードが正しくありません" in r.content.decode()
+        assert refused in r.content.decode()
     user.refresh_from_db()
     assert user.locked_until is not None
     r = c.post("/login/", {"username": user.username, "password": PASSWORD})
     assert r.status_code == 200
     body = r.content.decode()
-    assert "ログインの失敗が続いたため、このアカウントは一時的にロックされています" in body
+    # the same message as for a wrong password or an unknown user: no hint that the user name exists
+    assert refused in body and "一時的にロック" not in body
+    assert refused in c.post("/login/", {"username": "no-such-user", "password": "x"}).content.decode()
     assert "_auth_user_id" not in c.session
     assert c.get("/residents/").status_code == 302  # still signed out
     with tenant_scope(user.municipality):

@@ -1,6 +1,7 @@
 // Screenshots of what a clerk and an admin see, for the README. Usage: node shoot.mjs BASE_URL OUT_DIR
 // Uses Debian's chromium (/usr/bin/chromium); playwright-core downloads no browser.
 import { chromium } from "playwright-core";
+import { createHmac } from "node:crypto";
 
 const base = process.argv[2] || "http://127.0.0.1:8765";
 const out = process.argv[3] || "../../docs/screenshots";
@@ -11,12 +12,37 @@ const browser = await chromium.launch({
          "--disable-component-update", "--disable-sync"],
 });
 
-async function session(user) {
+// Two-step sign-in: the demo's admins and operator are enrolled with the demo secret `make demo` prints
+// (jichitai.demo.seed.DEMO_TOTP_SECRET); the code is computed here as any authenticator app would (RFC 6238).
+const demoSecret = process.env.DEMO_TOTP_SECRET || "JICHITAIDEMOTOTPJICHITAIDEMOTOTP";
+function base32(s) {
+  const abc = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = "";
+  for (const c of s.replace(/[\s=]/g, "").toUpperCase()) bits += abc.indexOf(c).toString(2).padStart(5, "0");
+  const out = [];
+  for (let i = 0; i + 8 <= bits.length; i += 8) out.push(parseInt(bits.slice(i, i + 8), 2));
+  return Buffer.from(out);
+}
+function totp(secret) {
+  const msg = Buffer.alloc(8);
+  msg.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 30000)));
+  const h = createHmac("sha1", base32(secret)).update(msg).digest();
+  const o = h[h.length - 1] & 15;
+  const n = (((h[o] & 0x7f) << 24) | (h[o + 1] << 16) | (h[o + 2] << 8) | h[o + 3]) % 1000000;
+  return String(n).padStart(6, "0");
+}
+
+async function session(user, { pass = password, mfaShot = null } = {}) {
   const page = await browser.newPage({ viewport: { width: 1280, height: 860 }, locale: "ja-JP" });
   await page.goto(base + "/login/");
   await page.fill("#id_username", user);
-  await page.fill("#id_password", password);
+  await page.fill("#id_password", pass);
   await Promise.all([page.waitForNavigation(), page.click("button[type=submit]")]);
+  if (page.url().includes("/login/mfa/")) {
+    if (mfaShot) await page.screenshot({ path: `${out}/${mfaShot}`, fullPage: true });
+    await page.fill("#id_token", totp(demoSecret));
+    await Promise.all([page.waitForNavigation(), page.click("button.primary")]);
+  }
   return page;
 }
 
@@ -65,7 +91,7 @@ const visitor = await browser.newPage({ viewport: { width: 1280, height: 760 }, 
 await visitor.goto(base + verifyPath);
 await visitor.screenshot({ path: `${out}/certificate_verify.png`, fullPage: true });
 
-const admin = await session("admin-44204");
+const admin = await session("admin-44204", { mfaShot: "mfa_verify.png" });
 await admin.goto(base + "/certificates/settings/");
 await admin.screenshot({ path: `${out}/certificate_settings.png`, fullPage: true });
 await admin.goto(base + "/audit/?verify=1");
@@ -95,6 +121,42 @@ await admin.waitForTimeout(1000);
 await admin.screenshot({ path: `${out}/gaiji_review.png`, fullPage: true });
 await admin.goto(base + "/gaiji/");
 await admin.screenshot({ path: `${out}/gaiji_list.png`, fullPage: true });
+
+// 職員管理: clerk-44204 locked by five wrong passwords, the list, the edit page, the unlock confirmation; a new
+// admin with a temporary password, who must enrol an authenticator and then set a password at the first sign-in.
+const intruder = await browser.newPage({ viewport: { width: 1280, height: 700 }, locale: "ja-JP" });
+for (let i = 0; i < 5; i++) {
+  await intruder.goto(base + "/login/");
+  await intruder.fill("#id_username", "clerk-44204");
+  await intruder.fill("#id_password", "wrong-" + i);
+  await Promise.all([intruder.waitForNavigation(), intruder.click("button[type=submit]")]);
+}
+await intruder.screenshot({ path: `${out}/login_refused.png` });
+await admin.goto(base + "/staff/");
+await admin.screenshot({ path: `${out}/staff_list.png`, fullPage: true });
+await Promise.all([admin.waitForNavigation(), admin.click("text=clerk-44204")]);
+await admin.screenshot({ path: `${out}/staff_edit.png`, fullPage: true });
+await Promise.all([admin.waitForNavigation(), admin.click("a.button:has-text('ロックを解除')")]);
+await admin.screenshot({ path: `${out}/staff_unlock.png`, fullPage: true });
+await Promise.all([admin.waitForNavigation(), admin.click("button[value=commit]")]);
+await admin.goto(base + "/staff/new/");
+await admin.fill("#id_username", "suzuki-44204");
+await admin.fill("#id_display_name", "鈴木 一郎");
+await admin.selectOption("#id_role", "admin");
+await admin.screenshot({ path: `${out}/staff_create.png`, fullPage: true });
+await Promise.all([admin.waitForNavigation(), admin.click("button.primary")]);
+await admin.screenshot({ path: `${out}/staff_create_confirm.png`, fullPage: true });
+await Promise.all([admin.waitForNavigation(), admin.click("button[value=commit]")]);
+const temp = (await admin.locator("code.secret").textContent()).trim();
+await admin.screenshot({ path: `${out}/staff_temp_password.png`, fullPage: true });
+const newcomer = await session("suzuki-44204", { pass: temp });
+await newcomer.screenshot({ path: `${out}/mfa_setup.png`, fullPage: true });
+const secret = (await newcomer.locator("#secret").textContent()).trim();
+await newcomer.fill("#id_token", totp(secret));
+await Promise.all([newcomer.waitForNavigation(), newcomer.click("button.primary")]);
+await newcomer.screenshot({ path: `${out}/mfa_recovery_codes.png`, fullPage: true });
+await Promise.all([newcomer.waitForNavigation(), newcomer.click("a.button.primary")]);
+await newcomer.screenshot({ path: `${out}/password_change.png`, fullPage: true });
 
 const op = await session("operator");
 await op.screenshot({ path: `${out}/platform.png`, fullPage: true });

@@ -47,6 +47,9 @@ INSTALLED_APPS = [
     "jichitai.certificates.apps.Config",
     "jichitai.demo",
     "jichitai.web",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
 ]
 
 MIDDLEWARE = [
@@ -61,6 +64,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "jichitai.tenancy.middleware.IdleTimeoutMiddleware",
     "jichitai.tenancy.middleware.TenantMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "jichitai.tenancy.middleware.MFARequiredMiddleware",
 ]
 
 ROOT_URLCONF = "jichitai.urls"
@@ -139,6 +144,9 @@ LOGIN_REDIRECT_URL = "dashboard"
 # Sign-in lockout and idle timeout.
 JICHITAI_LOCKOUT_THRESHOLD = 5
 JICHITAI_LOCKOUT_MINUTES = 15
+# Two-step sign-in (django-otp TOTP + recovery codes): the issuer name shown in authenticator apps.
+OTP_TOTP_ISSUER = "自治体クラウド"
+JICHITAI_RECOVERY_CODES = 10
 JICHITAI_IDLE_TIMEOUT_SECONDS = int(os.environ.get("JICHITAI_IDLE_TIMEOUT_SECONDS", 30 * 60))
 # Certificates: the public address printed in QR codes, and the verification page's limit per client.
 JICHITAI_PUBLIC_URL = os.environ.get("JICHITAI_PUBLIC_URL", "http://127.0.0.1:8000")

@@ -19,6 +19,9 @@ ACTION_LABELS = {
     "certificate.verify": "証明書の照合（公開ページ）",
     "certificate_setting.set": "証明書設定の変更", "certificate_setting.clear": "証明書設定の解除",
 }
+from jichitai.tenancy.actions import AUDIT_LABELS as _STAFF_LABELS  # noqa: E402  (staff identity events)
+
+ACTION_LABELS.update(_STAFF_LABELS)
 
 
 def action_label(action: str) -> str:

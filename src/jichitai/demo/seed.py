@@ -31,6 +31,10 @@ from .data import OTHER_PLACES, PILOT_BY_CODE, PILOT_MUNICIPALITIES, PREFECTURES
 logger = logging.getLogger(__name__)
 
 DEMO_PASSWORD = "demo-pass-2026"
+# The demo admins' and operator's authenticator secret (two-step sign-in is mandatory for them). Demo only, printed
+# by `make demo`; add it to any TOTP app, or print the current code with `jichitai demo_totp`. A real
+# installation's admins enrol their own authenticator (a fresh random secret) at their first sign-in.
+DEMO_TOTP_SECRET = "JICHITAIDEMOTOTPJICHITAIDEMOTOTP"  # base32 (20 bytes)
 DEMO_URL = "http://127.0.0.1:8000/"
 DEMO_TERMINAL = "demo-seed"
 ROLE_LABEL = dict(Role.choices)
@@ -80,7 +84,20 @@ def ensure_users(municipalities):
                       password=encoded, is_active=True)
             for u, role, m, dv, name in missing
         ])
+    ensure_demo_mfa([r[0] for r in rows if r[1] in (Role.ADMIN, Role.OPERATOR)])
     return rows
+
+
+def ensure_demo_mfa(usernames):
+    """Enrol the demo logins that must use two-step sign-in with the well-known DEMO_TOTP_SECRET (those without an
+    authenticator yet; an authenticator enrolled through the UI is left alone)."""
+    from base64 import b32decode
+
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    key = b32decode(DEMO_TOTP_SECRET).hex()
+    for user in StaffUser.objects.filter(username__in=usernames).exclude(totpdevice__confirmed=True):
+        TOTPDevice.objects.create(user=user, name="デモ用認証アプリ", key=key, confirmed=True)
 
 
 def reset_municipality(m):
@@ -270,5 +287,9 @@ def logins_table(logins) -> str:
     for u, role, m, dv, _name in logins:
         where = f"{m.prefecture.name}{m.name}" if m else "（全団体の運用）"
         note = "  ※支援措置対象者の住所を閲覧可" if dv else ""
+        if role in (Role.ADMIN, Role.OPERATOR):
+            note += "  ※2段階認証あり"
         lines.append(f"  {u:<16} {role.value if hasattr(role, 'value') else role:<9} {where}{note}")
+    lines.append(f"2段階認証（管理者・運用者）: 認証アプリにキー {DEMO_TOTP_SECRET} を登録するか、"
+                 "`.venv/bin/jichitai demo_totp` で今の確認コードを表示してください（デモ専用のキー）。")
     return "\n".join(lines)

@@ -58,3 +58,51 @@ class IdleTimeoutMiddleware:
             if now - last >= self.REFRESH_SECONDS or "last_seen" not in request.session:
                 request.session["last_seen"] = now
         return self.get_response(request)
+
+
+class MFARequiredMiddleware:
+    """The second sign-in step, and the forced password change, for signed-in users (after OTPMiddleware).
+
+    A user signed in with a password but not yet verified by a device (`request.user.is_verified()`) reaches only:
+    the code-entry page if they have a confirmed device; else the enrolment page if two-step sign-in is mandatory
+    for them (admins, the operator, staff of a municipality that requires it). A user who must change a temporary
+    password reaches only the password change page. Sign-out and fonts are always reachable."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            target = self.required_step(request, user)
+            if target is not None:
+                from django.shortcuts import redirect
+                from django.urls import reverse
+
+                url = reverse(target)
+                if request.path != url and not self._always_allowed(request.path):
+                    if request.method == "GET":
+                        from urllib.parse import urlencode
+
+                        return redirect(f"{url}?{urlencode({'next': request.get_full_path()})}")
+                    return redirect(url)
+        return self.get_response(request)
+
+    @staticmethod
+    def required_step(request, user):
+        from django_otp import user_has_device
+
+        if not user.is_verified():
+            if user_has_device(user):
+                return "mfa_verify"
+            if user.mfa_required:
+                return "mfa_setup"
+        if user.must_change_password:
+            return "password_change"
+        return None
+
+    @staticmethod
+    def _always_allowed(path):
+        from django.urls import reverse
+
+        return path == reverse("logout") or path.startswith("/fonts/") or path.startswith("/static/")

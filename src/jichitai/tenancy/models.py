@@ -34,6 +34,10 @@ class Municipality(models.Model):
     name = models.CharField("団体名", max_length=40)
     name_kana = models.CharField("団体名カナ", max_length=80, blank=True)
     is_active = models.BooleanField("利用中", default=True)
+    # A simple per-municipality setting for now; a later issue moves settings like this into the tier engine.
+    mfa_required_for_all_staff = models.BooleanField(
+        "すべての職員に2段階認証を必須とする", default=False,
+        help_text="管理者には常に必須です。有効にすると窓口職員・照会専用職員・災害対応職員も次回ログイン時に登録を求められます。")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -67,9 +71,26 @@ class StaffUser(AbstractUser):
     )
     failed_logins = models.PositiveIntegerField(default=0)
     locked_until = models.DateTimeField(null=True, blank=True)
+    must_change_password = models.BooleanField("次回ログイン時にパスワード変更が必要", default=False)
 
     class Meta:
         verbose_name = "職員"
+
+    @property
+    def is_locked(self) -> bool:
+        from django.conf import settings
+        from django.utils import timezone
+
+        if self.locked_until is not None:
+            return self.locked_until > timezone.now()
+        return self.failed_logins >= settings.JICHITAI_LOCKOUT_THRESHOLD
+
+    @property
+    def mfa_required(self) -> bool:
+        """Admins and the operator always; other staff when their municipality requires it."""
+        if self.role in (Role.ADMIN, Role.OPERATOR):
+            return True
+        return bool(self.municipality_id and self.municipality.mfa_required_for_all_staff)
 
     def clean(self):
         if self.role == Role.OPERATOR and self.municipality_id:
@@ -108,3 +129,53 @@ def next_number(municipality, name: str, width: int = 10) -> str:
     seq.last_value += 1
     NumberSequence.objects.filter(pk=seq.pk).update(last_value=seq.last_value)
     return str(seq.last_value).zfill(width)
+
+
+class PermissionDefinition(models.Model):
+    """One permission the code can check (`roles.Perm`), with its Japanese name."""
+
+    code = models.CharField("権限コード", max_length=40, unique=True)
+    label = models.CharField("権限名", max_length=60)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = "権限"
+
+    def __str__(self):
+        return self.label
+
+
+class RoleDefinition(models.Model):
+    """What a role grants: the 標準 (platform) definition of one `roles.Role`.
+
+    Tier seam: a later tier engine adds 県版 / 個別 overrides (per prefecture / municipality) and resolves them in
+    `roles.perms_for_role`; this table then holds the 標準 tier."""
+
+    role = models.CharField("役割", max_length=16, choices=Role.choices, unique=True)
+    label = models.CharField("役割名", max_length=40)
+    permissions = models.ManyToManyField(PermissionDefinition, blank=True, related_name="roles",
+                                         verbose_name="権限")
+
+    class Meta:
+        ordering = ["role"]
+        verbose_name = "役割の定義"
+
+    def __str__(self):
+        return self.label
+
+
+def _invalidate_role_cache(**kwargs):
+    from django.db import transaction
+
+    from .roles import clear_cache
+
+    clear_cache()
+    transaction.on_commit(clear_cache)  # a process that read the row inside the transaction forgets it too
+
+
+for _model in (PermissionDefinition, RoleDefinition):
+    models.signals.post_save.connect(_invalidate_role_cache, sender=_model, dispatch_uid=f"roles-save-{_model.__name__}")
+    models.signals.post_delete.connect(_invalidate_role_cache, sender=_model,
+                                       dispatch_uid=f"roles-delete-{_model.__name__}")
+models.signals.m2m_changed.connect(_invalidate_role_cache, sender=RoleDefinition.permissions.through,
+                                   dispatch_uid="roles-m2m")

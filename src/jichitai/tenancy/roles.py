@@ -1,4 +1,18 @@
-"""Roles and what each may do. One table, read by views (via decorators) and by queries (redaction)."""
+"""Roles and what each may do.
+
+`Role` (the role codes a StaffUser can hold) and `Perm` (the permission codes the code checks) are constants; which
+permissions a role grants is DATA: `RoleDefinition` rows with their `PermissionDefinition`s (tenancy/models.py),
+loaded with the defaults below by migration 0003 and re-created when missing after a flush (apps.py, post_migrate).
+
+`has_perm` reads them through `perms_for_role(role, municipality)`, the one resolver. Today every municipality uses
+the 標準 (platform) definitions. The seam for the coming tier engine (標準 → 県版 → 個別) is that function: it already
+takes the municipality, so the engine can resolve a per-prefecture or per-municipality override there without any
+caller changing. The resolved sets are cached per process (`_cache`, at most CACHE_SECONDS old) and the cache is
+cleared whenever a definition changes (signals in models.py).
+"""
+import threading
+import time
+
 from django.db import models
 
 
@@ -22,21 +36,103 @@ class Perm:
     VOID_CERTIFICATES = "void_certificates"
     MANAGE_CERTIFICATE_SETTINGS = "manage_certificate_settings"
     MANAGE_PRIVACY_SETTINGS = "manage_privacy_settings"
+    MANAGE_STAFF = "manage_staff"
+    # the coming disaster app (nothing checks these yet)
+    DISASTER_RESPONSE = "disaster_response"
+    REGISTER_EVACUEES = "register_evacuees"
+    CONFIRM_SAFETY = "confirm_safety"
+    VIEW_VULNERABLE_PERSONS = "view_vulnerable_persons"
 
 
-ROLE_PERMS = {
+# The catalogue of permissions with their Japanese names (PermissionDefinition rows).
+PERM_LABELS = {
+    Perm.MANAGE_TENANTS: "団体の管理（プラットフォーム）",
+    Perm.VIEW_RESIDENTS: "住民の照会",
+    Perm.CHANGE_RESIDENTS: "住民の異動の登録",
+    Perm.VIEW_INDIVIDUAL_NUMBER: "個人番号の表示",
+    Perm.VIEW_AUDIT: "監査ログの閲覧・データ出力",
+    Perm.VIEW_GAIJI: "外字の照会",
+    Perm.MANAGE_GAIJI: "外字の登録・審査",
+    Perm.ISSUE_CERTIFICATES: "証明書の発行",
+    Perm.VOID_CERTIFICATES: "証明書の取消",
+    Perm.MANAGE_CERTIFICATE_SETTINGS: "証明書設定の変更",
+    Perm.MANAGE_PRIVACY_SETTINGS: "個人情報保護の設定の変更",
+    Perm.MANAGE_STAFF: "職員の管理",
+    Perm.DISASTER_RESPONSE: "災害対応",
+    Perm.REGISTER_EVACUEES: "避難者の登録",
+    Perm.CONFIRM_SAFETY: "安否確認",
+    Perm.VIEW_VULNERABLE_PERSONS: "避難行動要支援者名簿の閲覧",
+}
+
+_DISASTER = {Perm.DISASTER_RESPONSE, Perm.REGISTER_EVACUEES, Perm.CONFIRM_SAFETY, Perm.VIEW_VULNERABLE_PERSONS}
+
+# The 標準 definitions: loaded into the database by migration 0003 (which keeps its own copy) and by
+# `ensure_default_roles` for a role that has no row. After that the database rows are what counts.
+DEFAULT_ROLE_PERMS = {
     Role.OPERATOR: {Perm.MANAGE_TENANTS},
     Role.ADMIN: {Perm.VIEW_RESIDENTS, Perm.CHANGE_RESIDENTS, Perm.VIEW_INDIVIDUAL_NUMBER, Perm.VIEW_AUDIT,
                  Perm.VIEW_GAIJI, Perm.MANAGE_GAIJI, Perm.ISSUE_CERTIFICATES, Perm.VOID_CERTIFICATES,
-                 Perm.MANAGE_CERTIFICATE_SETTINGS, Perm.MANAGE_PRIVACY_SETTINGS},
+                 Perm.MANAGE_CERTIFICATE_SETTINGS, Perm.MANAGE_STAFF, Perm.MANAGE_PRIVACY_SETTINGS} | _DISASTER,
     Role.CLERK: {Perm.VIEW_RESIDENTS, Perm.CHANGE_RESIDENTS, Perm.VIEW_INDIVIDUAL_NUMBER, Perm.VIEW_GAIJI,
                  Perm.ISSUE_CERTIFICATES},
     Role.VIEWER: {Perm.VIEW_RESIDENTS},
-    Role.DISASTER: {Perm.VIEW_RESIDENTS},
+    # residents with 個人番号 masked (no VIEW_INDIVIDUAL_NUMBER), plus the disaster app's permissions
+    Role.DISASTER: {Perm.VIEW_RESIDENTS} | _DISASTER,
 }
+
+CACHE_SECONDS = 60
+_cache: dict = {}
+_lock = threading.Lock()
+
+
+def clear_cache(*args, **kwargs):
+    """Forget the resolved role permissions (called on every change of a definition; tests call it too)."""
+    with _lock:
+        _cache.clear()
+
+
+def _load_standard() -> dict:
+    from .models import RoleDefinition
+
+    table = {code: set() for code in Role.values}
+    for role, perm in RoleDefinition.objects.values_list("role", "permissions__code"):
+        if perm:
+            table.setdefault(role, set()).add(perm)
+    return {role: frozenset(perms) for role, perms in table.items()}
+
+
+def perms_for_role(role: str, municipality=None) -> frozenset:
+    """The permissions `role` grants in `municipality` — the one resolver.
+
+    Tier seam: today only the 標準 definitions exist, so `municipality` does not change the answer. A tier engine
+    (標準 → 県版 → 個別) resolves an override for the municipality's prefecture or the municipality here."""
+    now = time.monotonic()
+    entry = _cache.get("standard")
+    if entry is None or now - entry[0] > CACHE_SECONDS:
+        table = _load_standard()
+        with _lock:
+            _cache["standard"] = entry = (now, table)
+    return entry[1].get(role, frozenset())
 
 
 def has_perm(user, perm: str) -> bool:
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return False
-    return perm in ROLE_PERMS.get(user.role, set())
+    return perm in perms_for_role(user.role, getattr(user, "municipality", None))
+
+
+def ensure_default_roles(using="default", **kwargs):
+    """Create the permission catalogue and any role without a definition (post_migrate; after a test flush).
+
+    A role that already has a definition is left exactly as it is: an edited definition is never reset."""
+    from .models import PermissionDefinition, RoleDefinition
+
+    for code, label in PERM_LABELS.items():
+        PermissionDefinition.objects.using(using).get_or_create(code=code, defaults={"label": label})
+    perms = {p.code: p for p in PermissionDefinition.objects.using(using).all()}
+    for role in Role:
+        rd, created = RoleDefinition.objects.using(using).get_or_create(role=role.value,
+                                                                         defaults={"label": role.label})
+        if created:
+            rd.permissions.set([perms[c] for c in DEFAULT_ROLE_PERMS[role]])
+    clear_cache()

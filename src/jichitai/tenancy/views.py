@@ -19,7 +19,8 @@ def tenants(request):
 
     counts = dict(Person.all_tenants.filter(status="resident").values_list("municipality").annotate(n=Count("id")))
     rows = [(m, counts.get(m.pk, 0)) for m in Municipality.objects.select_related("prefecture").annotate(
-        staff_count=Count("staff", filter=Q(staff__is_active=True)))]
+        staff_count=Count("staff", filter=Q(staff__is_active=True)),
+        admin_count=Count("staff", filter=Q(staff__is_active=True, staff__role="admin")))]
     total = sum(counts.values()) or 1
     return render(request, "tenancy/tenants.html", {
         "rows": [(m, n, round(100 * n / total, 1)) for m, n in rows],
@@ -60,6 +61,6 @@ def tenant_create(request):
             m = Municipality.objects.create(code=d["code"], name=d["name"], name_kana=d["name_kana"], prefecture=pref)
             record_event(None, "platform.tenant_created", actor=request.user, request=request,
                          object_type="municipality", object_id=m.code, detail={"name": m.name})
-        messages.success(request, f"{m}を登録しました。")
-        return redirect("platform_tenants")
+        messages.success(request, f"{m}を登録しました。続けて最初の管理者を登録してください。")
+        return redirect("platform_first_admin", code=m.code)
     return render(request, "tenancy/tenant_form.html", {"form": form})

@@ -3,6 +3,8 @@ from django.urls import path
 from jichitai.audit import views as audit_views
 from jichitai.gaiji import views as gaiji_views
 from jichitai.residents import views as resident_views
+from jichitai.tenancy import account_views
+from jichitai.tenancy import staff_views
 from jichitai.tenancy import views as tenancy_views
 
 from . import views
@@ -27,4 +29,18 @@ urlpatterns = [
     path("gaiji/<int:mapping_id>/glyph.png", gaiji_views.mapping_glyph, name="gaiji_glyph"),
     path("platform/", tenancy_views.tenants, name="platform_tenants"),
     path("platform/new/", tenancy_views.tenant_create, name="platform_tenant_create"),
+    # staff identity: own account, the sign-in's second step, 職員管理, the operator's first admin
+    path("login/mfa/", account_views.mfa_verify, name="mfa_verify"),
+    path("account/password/", account_views.password_change, name="password_change"),
+    path("account/mfa/", account_views.mfa_setup, name="mfa_setup"),
+    path("staff/", staff_views.staff_list, name="staff_list"),
+    path("staff/new/", staff_views.staff_create, name="staff_create"),
+    path("staff/settings/", staff_views.staff_mfa_policy, name="staff_mfa_policy"),
+    path("staff/<int:staff_id>/", staff_views.staff_edit, name="staff_edit"),
+    path("staff/<int:staff_id>/unlock/", staff_views.staff_unlock, name="staff_unlock"),
+    path("staff/<int:staff_id>/reset-password/", staff_views.staff_reset_password, name="staff_reset_password"),
+    path("staff/<int:staff_id>/reset-mfa/", staff_views.staff_reset_mfa, name="staff_reset_mfa"),
+    path("staff/<int:staff_id>/disable/", staff_views.staff_disable, name="staff_disable"),
+    path("staff/<int:staff_id>/enable/", staff_views.staff_enable, name="staff_enable"),
+    path("platform/<str:code>/first-admin/", staff_views.platform_first_admin, name="platform_first_admin"),
 ]

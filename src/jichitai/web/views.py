@@ -1,12 +1,10 @@
 import mimetypes
 
-from django import forms
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST
 
@@ -15,29 +13,27 @@ from jichitai.tenancy.roles import Perm, has_perm
 
 
 
+def sign_in_refused_message() -> str:
+    """One message for an unknown user name, a wrong password, a disabled and a locked account (no hint which)."""
+    from django.conf import settings
+
+    return (f"ユーザー名またはパスワードが正しくないか、アカウントがロックされています。"
+            f"{settings.JICHITAI_LOCKOUT_THRESHOLD}回続けて間違えると、アカウントは"
+            f"{settings.JICHITAI_LOCKOUT_MINUTES}分間ロックされます。"
+            "急ぐ場合は、所属する自治体の管理者に「職員管理」画面でロックの解除か仮パスワードの発行を依頼してください。")
+
+
 class StaffAuthenticationForm(AuthenticationForm):
     error_messages = {
-        "invalid_login": "ユーザー名またはパスワードが正しくありません。",
-        "inactive": "このアカウントは無効です。",
-        "locked": "ログインの失敗が続いたため、このアカウントは一時的にロックされています。しばらくしてからお試しいただくか、管理者に連絡してください。",
+        "invalid_login": "(set in __init__)",
+        "inactive": "(set in __init__)",
     }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.error_messages = {"invalid_login": sign_in_refused_message(), "inactive": sign_in_refused_message()}
         self.fields["username"].label = "ユーザー名"
         self.fields["password"].label = "パスワード"
-
-    def clean(self):
-        from django.contrib.auth import get_user_model
-
-        username = self.cleaned_data.get("username")
-        user = get_user_model().objects.filter(username=username).first()
-        if user is not None and user.locked_until and user.locked_until > timezone.now():
-            from jichitai.audit.actions import record_event
-
-            record_event(user.municipality, "auth.locked_attempt", actor=user, request=self.request)
-            raise forms.ValidationError(self.error_messages["locked"], code="locked")
-        return super().clean()
 
 
 class LoginView(auth_views.LoginView):
