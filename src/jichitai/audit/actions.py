@@ -110,7 +110,8 @@ _INSERT_SQL = "INSERT INTO {table} ({cols}) VALUES ({params}) RETURNING {pk}".fo
 _CHAIN = AuditChain._meta.db_table
 
 
-def append(municipality, action, *, actor=None, terminal="system", object_type="", object_id="", detail=None):
+def append(municipality, action, *, actor=None, terminal="system", object_type="", object_id="", detail=None,
+           chain=None):
     """Append one entry. Must run inside a transaction: the chain head row is locked (FOR UPDATE on PostgreSQL;
     SQLite's IMMEDIATE transactions already serialise writers) until commit.
 
@@ -118,7 +119,7 @@ def append(municipality, action, *, actor=None, terminal="system", object_type="
     JICHITAI_AUDIT_CHECKPOINT_EVERY-th entry, and the first version-2 entry of a chain, is checkpointed (signed,
     outside the database) once the transaction commits."""
     ring = keys.keyring()  # raises AuditKeyError before anything is written when a required key is missing
-    key = chain_key_for(municipality)
+    key = chain or chain_key_for(municipality)
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
     select = f"SELECT id, last_seq, last_hash, hash_version FROM {_CHAIN} WHERE key = %s{lock}"
     with connection.cursor() as cur:

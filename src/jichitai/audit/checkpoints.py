@@ -120,8 +120,9 @@ def last_checkpointed_seq(chain_key: str) -> int:
     return max((c.seq for c in read_checkpoints(chain_key, public_keys={}) if c.seq is not None), default=0)
 
 
-def checkpoint_heads(keys_=None) -> list[tuple[str, int, bool]]:
-    """Write a checkpoint of every chain head that moved since its last checkpoint: [(chain, seq, written)]."""
+def checkpoint_heads(keys_=None, verify=None) -> list[tuple[str, int, bool]]:
+    """Write a checkpoint of every chain head that moved since its last checkpoint: [(chain, seq, written)].
+    With `verify`, a chain that does not verify is never signed (raises ValueError with the report)."""
     from .models import AuditChain
 
     qs = AuditChain.objects.order_by("key")
@@ -134,6 +135,10 @@ def checkpoint_heads(keys_=None) -> list[tuple[str, int, bool]]:
         if last_checkpointed_seq(head.key) >= head.last_seq:
             out.append((head.key, head.last_seq, False))
             continue
+        if verify is not None:
+            report = verify(head.key)
+            if not report.ok:
+                raise ValueError(f"not signing a broken chain / 破損した連鎖には署名しません: {report}")
         write_checkpoint(head.key, head.last_seq, head.last_hash)
         out.append((head.key, head.last_seq, True))
     return out
