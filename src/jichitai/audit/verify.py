@@ -38,6 +38,12 @@ class ChainReport:
                     f"署名付きチェックポイント{self.checkpoints}件と一致（最新: 記録{self.last_checkpoint_seq}）")
         return "no checkpoint yet / チェックポイントはまだありません"
 
+    @property
+    def checkpoint_status_ja(self) -> str:
+        if self.checkpoints:
+            return f"署名付きチェックポイント{self.checkpoints}件と一致しました（最新: 記録番号 {self.last_checkpoint_seq}）。"
+        return "署名付きチェックポイントはまだありません（`jichitai audit checkpoint` で記録されます）。"
+
     def __str__(self):
         if self.ok:
             return f"{self.key}: OK ({self.entries} entries) / 正常（{self.entries}件）; {self.checkpoint_status}"
