@@ -196,3 +196,23 @@ def _sign_in_passes_second_step(monkeypatch):
 
     monkeypatch.setattr(Client, "force_login", force_login)
     monkeypatch.setattr(Client, "login", login)
+
+
+@pytest.fixture(scope="session")
+def _audit_keys_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("audit-keys")
+
+
+@pytest.fixture(autouse=True)
+def _audit_files(settings, tmp_path, _audit_keys_dir):
+    """Audit keys for the session and checkpoint files per test, outside the project's var/ (a checkpoint of one
+    test's chain must never meet another test's chain of the same municipality)."""
+    from jichitai.audit import keys
+
+    settings.JICHITAI_AUDIT_KEY_FILE = str(_audit_keys_dir / "hmac.key")
+    settings.JICHITAI_AUDIT_SIGNING_KEY_FILE = str(_audit_keys_dir / "checkpoint-ed25519.key")
+    settings.JICHITAI_AUDIT_PUBLIC_KEY_FILE = str(_audit_keys_dir / "checkpoint-ed25519.pub")
+    settings.JICHITAI_AUDIT_CHECKPOINT_DIR = str(tmp_path / "audit-checkpoints")
+    keys.reset_cache()
+    yield
+    keys.reset_cache()

@@ -531,3 +531,53 @@ def test_concurrent_readers_give_each_row_one_position(town_a):
     with tenant_scope(town_a.m):
         assert FeedEntry.objects.count() == PersonHistory.objects.count() == 6
         assert sorted(FeedEntry.objects.values_list("seq", flat=True)) == list(range(1, 7))
+
+
+# ---------------------------------------------------------------- methods (issue 9, item 7)
+
+def _api_urls(m):
+    """Every URL the API app serves (a new endpoint is covered without editing this test)."""
+    from django.urls import URLPattern
+
+    from jichitai.api import urls
+
+    out = []
+    for p in urls.urlpatterns:
+        assert isinstance(p, URLPattern)
+        route = str(p.pattern)
+        out.append("/" + route.replace("<str:code>", m.code).replace("<path:rest>", "v1/nothing-here"))
+    return out
+
+
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
+def test_every_api_url_answers_unsupported_methods_with_405_json_not_csrf_html(feed, staff, method):
+    urls = _api_urls(feed["a"])
+    assert f"/api/v1/municipalities/{feed['a'].code}/changes" in urls and "/api/v1/openapi.json" in urls
+    # CSRF enforced as in a browser, and even with a staff session cookie
+    for c in (Client(enforce_csrf_checks=True), Client(enforce_csrf_checks=True)):
+        for u in urls:
+            r = getattr(c, method)(u, data="{}", content_type="application/json",
+                                   HTTP_AUTHORIZATION=f"Bearer {feed['kokuho_key']}")
+            assert r["Content-Type"].startswith("application/json"), (u, r.status_code, r.content[:200])
+            body = r.json()
+            if "nothing-here" in u or u == "/api/":
+                assert r.status_code == 404 and body["error"]["code"] == "no_such_endpoint"
+                continue
+            assert r.status_code == 405, u
+            assert r["Allow"] == "GET, HEAD, OPTIONS"
+            assert body["error"]["code"] == "method_not_allowed" and "GET" in body["error"]["message_ja"]
+            assert body["error"]["method"] == method.upper()
+        c.force_login(staff["admin_a"])
+    # a refused method reads nothing and writes nothing
+    with tenant_scope(feed["a"]):
+        assert not AuditEvent.objects.filter(action="api.changes.read").exists()
+
+
+def test_api_options_and_head(feed):
+    c = Client(enforce_csrf_checks=True)
+    u = url(feed["a"])
+    r = c.options(u)
+    assert r.status_code == 204 and r["Allow"] == "GET, HEAD, OPTIONS"
+    r = c.head(u, HTTP_AUTHORIZATION=f"Bearer {feed['kokuho_key']}")
+    assert r.status_code == 200
+    assert c.get("/api/v1/openapi.json").status_code == 200

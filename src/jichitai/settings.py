@@ -188,3 +188,16 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("JICHITAI_LOG_LEVEL", "WARNING")},
 }
 CSRF_FAILURE_VIEW = "jichitai.web.views.csrf_failure"
+
+# Audit log secrets and checkpoints, kept outside the database (docs/architecture.md, "Audit"). In production set
+# JICHITAI_AUDIT_KEYS_REQUIRED=1 and provision the files: no audit entry is then written without the HMAC key.
+JICHITAI_AUDIT_KEY_FILE = os.environ.get("JICHITAI_AUDIT_KEY_FILE", str(VAR_DIR / "audit" / "hmac.key"))
+JICHITAI_AUDIT_SIGNING_KEY_FILE = os.environ.get("JICHITAI_AUDIT_SIGNING_KEY_FILE",
+                                                 str(VAR_DIR / "audit" / "checkpoint-ed25519.key"))
+JICHITAI_AUDIT_PUBLIC_KEY_FILE = os.environ.get("JICHITAI_AUDIT_PUBLIC_KEY_FILE",
+                                                str(VAR_DIR / "audit" / "checkpoint-ed25519.pub"))
+JICHITAI_AUDIT_CHECKPOINT_DIR = os.environ.get("JICHITAI_AUDIT_CHECKPOINT_DIR", str(VAR_DIR / "audit" / "checkpoints"))
+JICHITAI_AUDIT_CHECKPOINT_EVERY = int(os.environ.get("JICHITAI_AUDIT_CHECKPOINT_EVERY", 1000))
+JICHITAI_AUDIT_KEYS_REQUIRED = os.environ.get("JICHITAI_AUDIT_KEYS_REQUIRED") == "1"
+# On an offline copy of one municipality: the segment its entries are appended to ("<code>~<segment id>").
+JICHITAI_AUDIT_SEGMENT = os.environ.get("JICHITAI_AUDIT_SEGMENT", "")

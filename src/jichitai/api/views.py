@@ -1,10 +1,11 @@
 """The change-feed API (GET only, bearer key, JSON). No session, no CSRF (nothing is changed by a request except
 the audit log and the feed's own positions)."""
+import functools
 import re
 
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.views.decorators.csrf import csrf_exempt
 
 from jichitai.audit.actions import record_event
 from jichitai.tenancy.scope import tenant_scope
@@ -25,7 +26,11 @@ ERRORS = {
                       "after must be a cursor or next value from a previous response (a non-negative integer)"),
     "invalid_limit": (f"limit は1から{MAX_LIMIT}までの整数で指定してください",
                       f"limit must be an integer from 1 to {MAX_LIMIT}"),
+    "method_not_allowed": ("このAPIは GET だけを受け付けます", "This API accepts GET only"),
+    "no_such_endpoint": ("このURLのAPIはありません（/api/v1/openapi.json を参照してください）",
+                         "No API at this URL (see /api/v1/openapi.json)"),
 }
+ALLOW = "GET, HEAD, OPTIONS"
 
 
 def _json(data, status=200, **headers):
@@ -34,13 +39,6 @@ def _json(data, status=200, **headers):
     for k, v in headers.items():
         r[k] = v
     return r
-
-
-def error(code: str, status: int, **extra):
-    ja, en = ERRORS[code]
-    headers = {"WWW-Authenticate": 'Bearer realm="jichitai"'} if status == 401 else {}
-    return _json({"error": {"code": code, "message": f"{ja} / {en}", "message_ja": ja, "message_en": en,
-                            **extra}}, status=status, **headers)
 
 
 def _parse(request):
@@ -53,7 +51,34 @@ def _parse(request):
     return (int(after), int(limit)), None
 
 
-@require_GET
+def read_only(view):
+    """Every API endpoint: GET and HEAD reach the view; OPTIONS answers 204 with `Allow`; any other method 405 with
+    a JSON error and `Allow`. No CSRF check (the API has no session and changes nothing a form could forge), so a
+    POST gets this JSON answer, not the web pages' CSRF refusal."""
+
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if request.method in ("GET", "HEAD"):
+            return view(request, *args, **kwargs)
+        if request.method == "OPTIONS":
+            r = HttpResponse(status=204)
+            r["Allow"] = ALLOW
+            return r
+        return error("method_not_allowed", 405, method=request.method[:16], allow=ALLOW.split(", "))
+
+    return csrf_exempt(wrapper)
+
+
+def error(code: str, status: int, **extra):
+    ja, en = ERRORS[code]
+    headers = {"WWW-Authenticate": 'Bearer realm="jichitai"'} if status == 401 else {}
+    if status == 405:
+        headers["Allow"] = ALLOW
+    return _json({"error": {"code": code, "message": f"{ja} / {en}", "message_ja": ja, "message_en": en,
+                            **extra}}, status=status, **headers)
+
+
+@read_only
 def changes(request, code):
     client, reason = authenticate(request)
     if client is None or reason:
@@ -84,6 +109,12 @@ def changes(request, code):
     return _json(page)
 
 
-@require_GET
+@read_only
 def openapi(request):
     return _json(document())
+
+
+@csrf_exempt
+def no_such_endpoint(request, rest=""):
+    """Any other URL under /api/: a JSON 404 for every method (not the web pages' HTML)."""
+    return error("no_such_endpoint", 404)

@@ -47,6 +47,18 @@ class AuditFilterForm(forms.Form):
 
 
 PAGE = 50
+MAX_PAGE = 10**7  # beyond any log (5億件); larger numbers would overflow the database's OFFSET
+
+
+def _page_number(raw) -> tuple[int, str]:
+    """(page, note): a page number from the query string, never an error — anything but 1–7 digits (and
+    digits beyond MAX_PAGE) becomes a page with a note saying what was shown instead."""
+    if raw is None or raw == "":
+        return 1, ""
+    raw = raw.strip()
+    if not raw.isascii() or not raw.isdigit() or int(raw) < 1:
+        return 1, "ページ番号は1以上の数字で指定してください。最初のページを表示しています。"
+    return min(int(raw), MAX_PAGE + 1), ""
 
 
 @staff_required(Perm.VIEW_AUDIT)
@@ -67,11 +79,14 @@ def audit_log(request):
             qs = qs.filter(occurred_at__date__gte=d["date_from"])
         if d["date_to"]:
             qs = qs.filter(occurred_at__date__lte=d["date_to"])
-    try:
-        page = max(1, int(request.GET.get("page", 1)))
-    except ValueError:
-        page = 1
-    rows = list(qs[(page - 1) * PAGE:page * PAGE + 1])
+    page, page_note = _page_number(request.GET.get("page"))
+    rows = list(qs[(page - 1) * PAGE:page * PAGE + 1]) if page <= MAX_PAGE else []
+    if not rows and page > 1:
+        last = max(1, -(-qs.count() // PAGE))
+        page_note = f"指定されたページ（{min(page, MAX_PAGE):,}{'以上' if page > MAX_PAGE else ''}）には記録がありません。" \
+                    f"最後のページ（{last:,}）を表示しています。"
+        page = last
+        rows = list(qs[(page - 1) * PAGE:page * PAGE + 1])
     record_event(request.municipality, "audit.view", actor=request.user, request=request, object_type="audit",
                  detail={"filter": {k: str(v) for k, v in (form.cleaned_data if form.is_valid() else {}).items() if v},
                          "page": page})
@@ -80,7 +95,7 @@ def audit_log(request):
     q.pop("page", None)
     return render(request, "audit/log.html", {
         "form": form, "rows": [(e, action_label(e.action)) for e in rows[:PAGE]], "page": page,
-        "has_next": len(rows) > PAGE, "qs": q.urlencode(), "verification": verification,
+        "has_next": len(rows) > PAGE, "qs": q.urlencode(), "verification": verification, "page_note": page_note,
     })
 
 
@@ -88,3 +103,47 @@ def audit_log(request):
 def audit_detail(request, event_id):
     event = get_object_or_404(AuditEvent.objects.all(), pk=event_id)
     return render(request, "audit/detail.html", {"e": event, "label": action_label(event.action)})
+
+
+class TerminalForm(forms.Form):
+    terminal_id = forms.CharField(label="端末ID", max_length=40,
+                                  error_messages={"required": "端末IDを入力してください",
+                                                  "max_length": "端末IDは40文字以内で入力してください"},
+                                  help_text="端末が X-Terminal-Id ヘッダーで送る値（半角英数字と「-」「_」「.」）")
+    name = forms.CharField(label="端末名", max_length=100,
+                           error_messages={"required": "端末名を入力してください",
+                                           "max_length": "端末名は100文字以内で入力してください"}, help_text="例: 本庁 市民課 窓口2")
+
+
+@staff_required(Perm.VIEW_AUDIT)
+def terminals(request):
+    """Register and disable the municipality's terminals (admins). Every change is audited."""
+    from django.contrib import messages
+    from django.shortcuts import redirect
+
+    from .models import Terminal
+    from .terminals import TerminalError, register_terminal, set_terminal_active
+
+    form = TerminalForm()
+    if request.method == "POST":
+        if "toggle" in request.POST:
+            t = get_object_or_404(Terminal.objects.all(), pk=request.POST.get("toggle") if
+                                  str(request.POST.get("toggle", "")).isdigit() else 0)
+            active = request.POST.get("active") == "1"
+            set_terminal_active(request.user, t, active, request=request)
+            messages.success(request, f"端末 {t.terminal_id} を{'有効' if active else '無効'}にしました。")
+            return redirect("audit_terminals")
+        form = TerminalForm(request.POST)
+        if form.is_valid():
+            try:
+                t = register_terminal(request.user, form.cleaned_data["terminal_id"], form.cleaned_data["name"],
+                                      request=request)
+            except TerminalError as exc:
+                for field_name, msg in exc.errors.items():
+                    form.add_error(None if field_name == "__all__" else field_name, msg)
+            else:
+                messages.success(request, f"端末 {t.terminal_id}（{t.name}）を登録しました。")
+                return redirect("audit_terminals")
+    rows = list(Terminal.objects.order_by("-is_active", "terminal_id"))
+    return render(request, "audit/terminals.html", {"form": form, "terminals": rows},
+                  status=400 if request.method == "POST" else 200)

@@ -23,6 +23,7 @@ urlpatterns = [
          name="household_change"),
     path("audit/", audit_views.audit_log, name="audit_log"),
     path("audit/<int:event_id>/", audit_views.audit_detail, name="audit_detail"),
+    path("audit/terminals/", audit_views.terminals, name="audit_terminals"),
     path("gaiji/", gaiji_views.mapping_list, name="gaiji_list"),
     path("gaiji/new/", gaiji_views.mapping_create, name="gaiji_create"),
     path("gaiji/<int:mapping_id>/", gaiji_views.mapping_review, name="gaiji_review"),
