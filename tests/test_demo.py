@@ -94,7 +94,7 @@ def check_register(m):
             assert not active and hh.head_id is None
 
     # the number series continue after the last number used
-    seq = {s.name: s.last_value for s in NumberSequence.objects.filter(municipality=m)}
+    seq = {s.name: s.last_value for s in NumberSequence.all_tenants.filter(municipality=m)}
     assert seq["atena"] == max(int(p.atena_no) for p in persons)
     assert seq["household"] == max(int(h.household_no) for h in households)
     assert len({p.atena_no for p in persons}) == len(persons)

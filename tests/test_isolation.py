@@ -339,7 +339,7 @@ def test_creating_or_saving_a_row_for_another_municipality_raises(world):
     assert Household.all_tenants.get(pk=world["b_head"].household_id).is_active
     assert not Household.all_tenants.filter(household_no__in=["0000009999", "0000009998"]).exists()
     # and the next numbers of B are untouched by A's work
-    assert NumberSequence.objects.get(municipality=b, name="household").last_value == 3
+    assert NumberSequence.all_tenants.get(municipality=b, name="household").last_value == 3
 
 
 def test_operator_cannot_see_residents(world, staff):

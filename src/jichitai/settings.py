@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "jichitai.certificates.apps.Config",
     "jichitai.demo",
     "jichitai.web",
+    "jichitai.guard",
 ]
 
 MIDDLEWARE = [
@@ -179,3 +180,6 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("JICHITAI_LOG_LEVEL", "WARNING")},
 }
 CSRF_FAILURE_VIEW = "jichitai.web.views.csrf_failure"
+# PostgreSQL: the runtime connections SET ROLE to this non-superuser, non-BYPASSRLS role (created by migrate if
+# missing), so row-level security applies; "" keeps the login role (then it must itself be neither).
+JICHITAI_DB_APP_ROLE = os.environ.get("JICHITAI_DB_APP_ROLE", "jichitai_app")

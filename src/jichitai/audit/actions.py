@@ -7,6 +7,8 @@ import json
 from django.db import connection, transaction
 from django.utils import timezone
 
+from jichitai.tenancy.scope import in_scope_of_first_argument
+
 from .models import AuditChain, AuditEvent
 
 # Keys never written to the audit log, whatever a caller passes (個人番号 must never be logged).
@@ -66,6 +68,7 @@ _INSERT_SQL = "INSERT INTO {table} ({cols}) VALUES ({params}) RETURNING {pk}".fo
 _CHAIN = AuditChain._meta.db_table
 
 
+@in_scope_of_first_argument
 def append(municipality, action, *, actor=None, terminal="system", object_type="", object_id="", detail=None):
     """Append one entry. Must run inside a transaction: the chain head row is locked (FOR UPDATE on PostgreSQL;
     SQLite's IMMEDIATE transactions already serialise writers) until commit.

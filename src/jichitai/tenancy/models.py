@@ -5,6 +5,7 @@ from django.db import models
 from jichitai.common.checkdigits import local_government_check_digit, validate_local_government_code
 
 from .roles import Perm, Role, has_perm
+from .scope import TenantModel
 
 
 class Prefecture(models.Model):
@@ -35,6 +36,8 @@ class Municipality(models.Model):
     name_kana = models.CharField("団体名カナ", max_length=80, blank=True)
     is_active = models.BooleanField("利用中", default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # created by `seed_demo` (synthetic data); seeding refuses a database holding any other kind (docs/architecture.md)
+    is_demo = models.BooleanField("デモ団体", default=False, editable=False)
 
     class Meta:
         ordering = ["code"]
@@ -88,7 +91,7 @@ class StaffUser(AbstractUser):
         return self.display_name or self.username
 
 
-class NumberSequence(models.Model):
+class NumberSequence(TenantModel):
     """Per-municipality number series (宛名番号, 世帯番号), incremented under a row lock."""
 
     municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT, related_name="+")
