@@ -251,7 +251,7 @@ def test_history_and_audit_refuse_update_and_delete_at_the_database(env, owner):
     ht, at = PersonHistory._meta.db_table, AuditEvent._meta.db_table
     ctx = guard.owner_session("test: as the owner") if owner else _null()
     with ctx:
-        for sql, params in ((f"UPDATE {ht} SET reason = 'x' WHERE id = %s", [h.pk]),
+        for sql, params in ((f"UPDATE {ht} SET note = 'x' WHERE id = %s", [h.pk]),
                             (f"DELETE FROM {ht} WHERE id = %s", [h.pk]),
                             (f"UPDATE {at} SET detail = '{{}}' WHERE id = %s", [e.pk]),
                             (f"DELETE FROM {at} WHERE id = %s", [e.pk]),
@@ -259,7 +259,7 @@ def test_history_and_audit_refuse_update_and_delete_at_the_database(env, owner):
             msg = _refused(sql, params)
             if owner or connection.vendor == "sqlite":
                 assert "追記専用" in msg and "append-only" in msg, msg
-    assert PersonHistory.objects.filter(pk=h.pk, reason=h.reason).exists()
+    assert PersonHistory.objects.filter(pk=h.pk, note=h.note).exists()
     assert AuditEvent.objects.filter(pk=e.pk, detail=e.detail).exists()
 
 

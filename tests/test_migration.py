@@ -341,12 +341,13 @@ class Scratch:
                              dbname="postgres", autocommit=True) as c:
             c.execute(sql)
 
-    def create(self):
+    def create(self, setup=True):
         if self.pg:
             self.admin(f'DROP DATABASE IF EXISTS "{self.db}"')
             self.admin(f'CREATE DATABASE "{self.db}"')
         self.sh("migrate", "-v", "0")
-        self.sh("shell", "-c", SETUP)
+        if setup:
+            self.sh("shell", "-c", SETUP)
 
     def clone(self, name):
         other = Scratch(self.tmp, name)
