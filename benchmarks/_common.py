@@ -74,6 +74,21 @@ def configure(engine: str = "sqlite"):
     t = time.perf_counter()
     call_command("migrate", verbosity=0, interactive=False)
     log(f"[{engine}] database {connection.settings_dict['NAME']} migrated ({time.perf_counter() - t:.1f} s)")
+    # benchmarks set up and check data across municipalities: the explicit cross-tenant context for the whole run
+    # (the measured requests and actions still run in their own municipality's scope, row-level security on)
+    from jichitai.tenancy.scope import cross_tenant
+
+    cross_tenant("benchmarks: setting up and checking data across municipalities").__enter__()
+
+
+def analyze():
+    """ANALYZE, as the schema owner (the runtime role may not analyze tables it does not own)."""
+    from django.db import connection
+
+    from jichitai.guard.db import owner_session
+
+    with owner_session("benchmarks: ANALYZE"), connection.cursor() as c:
+        c.execute("ANALYZE")
 
 
 def ensure_municipality(spec):
@@ -139,8 +154,7 @@ def ensure_population(municipality, n: int, *, seed: int = 20240601) -> dict:
     stats = generate_municipality(municipality, n - have, seed=seed, progress=progress)
     if connection.vendor == "postgresql":
         # what autovacuum's auto-analyze does shortly after a bulk load; done now so the plans are deterministic
-        with connection.cursor() as c:
-            c.execute("ANALYZE")
+        analyze()
     secs = time.perf_counter() - t
     have = person_count(municipality)
     log(f"dataset: {have:,} persons, {stats.get('households', 0):,} households, {stats.get('history', 0):,} "

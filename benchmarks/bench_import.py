@@ -45,30 +45,10 @@ def ensure_file(rows: int) -> Path:
 
 
 def reset(municipality):
-    """Empty the import target (benchmark only: plain SQL, the register's append-only rules do not apply here)."""
-    from django.db import connection, transaction
+    """Empty the import target through the one sanctioned purge path (history and audit rows included)."""
+    from jichitai.guard.purge import purge_municipality
 
-    from jichitai.gaiji.models import GaijiMapping
-    from jichitai.migration.models import LegacyKey, MigrationChunk, MigrationRow, MigrationRun
-    from jichitai.residents.models import Household, Person, PersonHistory
-    from jichitai.tenancy.models import NumberSequence
-
-    mid = municipality.pk
-    with transaction.atomic(), connection.cursor() as c:
-        runs = f"SELECT id FROM {MigrationRun._meta.db_table} WHERE municipality_id = %s"
-        c.execute(f"DELETE FROM {LegacyKey._meta.db_table} WHERE municipality_id = %s", [mid])
-        c.execute(f"DELETE FROM {MigrationRow._meta.db_table} WHERE run_id IN ({runs})", [mid])
-        c.execute(f"DELETE FROM {MigrationChunk._meta.db_table} WHERE run_id IN ({runs})", [mid])
-        c.execute(f"DELETE FROM {MigrationRun._meta.db_table} WHERE municipality_id = %s", [mid])
-        c.execute(f"DELETE FROM {PersonHistory._meta.db_table} WHERE municipality_id = %s", [mid])
-        c.execute(f"UPDATE {Household._meta.db_table} SET head_id = NULL WHERE municipality_id = %s", [mid])
-        c.execute(f"DELETE FROM {Person._meta.db_table} WHERE municipality_id = %s", [mid])
-        c.execute(f"DELETE FROM {Household._meta.db_table} WHERE municipality_id = %s", [mid])
-        c.execute(f"DELETE FROM {NumberSequence._meta.db_table} WHERE municipality_id = %s", [mid])
-        c.execute(f"DELETE FROM {GaijiMapping._meta.db_table} WHERE municipality_id = %s", [mid])
-    if connection.vendor == "postgresql":
-        with connection.cursor() as c:
-            pass
+    purge_municipality(municipality, reason="bench_import: the target is emptied before each run")
 
 
 def main():
@@ -111,12 +91,7 @@ def main():
     connection.ensure_connection()
     t_import = time.perf_counter() - t0
     t = time.perf_counter()
-    if connection.vendor == "postgresql":
-        with connection.cursor() as c:
-            c.execute("ANALYZE")
-    else:
-        with connection.cursor() as c:
-            c.execute("ANALYZE")
+    C.analyze()
     t_analyze = time.perf_counter() - t
     total = t_import + t_analyze
     n = Person.all_tenants.filter(municipality=m).count()

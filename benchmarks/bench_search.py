@@ -71,8 +71,10 @@ def _experiment_indexes(create: bool):
 
     from jichitai.residents.models import Person
 
+    from jichitai.guard.db import owner_session
+
     table = Person._meta.db_table
-    with connection.cursor() as c:
+    with owner_session("benchmarks: experiment indexes"), connection.cursor() as c:
         for name, cols in EXPERIMENT_INDEXES.items():
             if create:
                 c.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {table} {cols}")

@@ -216,3 +216,21 @@ def _audit_files(settings, tmp_path, _audit_keys_dir):
     keys.reset_cache()
     yield
     keys.reset_cache()
+
+
+@pytest.fixture
+def attacker_db(db):
+    """An attacker with the schema owner's rights who has switched the append-only triggers off: what the audit
+    chain's verification must still detect. Undone with the test's transaction."""
+    from django.db import connection
+
+    from jichitai.guard import db as guard
+
+    with guard.owner_session("test: an attacker with the owner's rights"):
+        with connection.cursor() as c:
+            for model in guard.append_only_models():
+                if connection.vendor == "postgresql":
+                    c.execute(f"ALTER TABLE {model._meta.db_table} DISABLE TRIGGER jichitai_append_only")
+            if connection.vendor == "sqlite":
+                guard.drop_sqlite_triggers(connection)
+        yield

@@ -14,6 +14,9 @@ from jichitai.audit.verify import verify_all, verify_chain
 from jichitai.residents.models import Person
 from jichitai.tenancy.scope import tenant_scope
 
+# the tampering below is an attacker's with the owner's rights, past the append-only triggers (tests/test_db_guard.py)
+pytestmark = pytest.mark.usefixtures("attacker_db")
+
 
 def client_for(user):
     c = Client()

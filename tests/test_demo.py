@@ -94,7 +94,7 @@ def check_register(m):
             assert not active and hh.head_id is None
 
     # the number series continue after the last number used
-    seq = {s.name: s.last_value for s in NumberSequence.objects.filter(municipality=m)}
+    seq = {s.name: s.last_value for s in NumberSequence.all_tenants.filter(municipality=m)}
     assert seq["atena"] == max(int(p.atena_no) for p in persons)
     assert seq["household"] == max(int(h.household_no) for h in households)
     assert len({p.atena_no for p in persons}) == len(persons)
@@ -213,3 +213,75 @@ def test_generation_is_reproducible_and_believable():
     # married couples share the family name (foreign wives keep theirs)
     by_rel = collections.Counter(p["relationship"] for p in a)
     assert by_rel["世帯主"] > by_rel["妻"] > 0 and by_rel["孫"] > 0 and by_rel["同居人"] > 0
+
+
+# ---------------------------------------------------------------- production is not the demo
+
+def _rows_of(m):
+    with tenant_scope(m):
+        return (Person.objects.count(), PersonHistory.objects.count(), Household.objects.count(),
+                AuditEvent.objects.count())
+
+
+def test_seeding_refuses_a_database_holding_a_real_municipality_and_deletes_nothing(town_a):
+    """日田市 created by the platform (not by seed_demo), with residents: seeding and --reset both refuse, in
+    Japanese and English, and every row of it survives."""
+    from django.core.management.base import CommandError
+
+    town_a.family()
+    before = _rows_of(town_a.m)
+    assert before[0] == 3 and before[1] >= 3 and before[3] >= 3
+    for extra in ((), ("--reset",)):
+        with pytest.raises(CommandError) as e:
+            seed("--quiet", *extra)
+        assert "デモ用でない自治体があります" in str(e.value) and "not created as demo tenants" in str(e.value)
+        assert "日田市(44204)" in str(e.value)
+    assert _rows_of(town_a.m) == before
+    assert not Municipality.objects.filter(is_demo=True).exists()  # nothing was seeded either
+    assert not StaffUser.objects.filter(username="clerk-44204").exists()
+
+
+def test_reset_of_a_real_municipality_is_refused_even_when_called_directly(town_a):
+    from jichitai.demo.seed import NotADemoDatabase, reset_municipality
+
+    town_a.family()
+    before = _rows_of(town_a.m)
+    with pytest.raises(NotADemoDatabase):
+        reset_municipality(town_a.m)
+    assert _rows_of(town_a.m) == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_seeded_tenants_are_demo_and_reset_goes_through_the_purge_path():
+    seed("--quiet")
+    assert set(Municipality.objects.values_list("is_demo", flat=True)) == {True}
+    seed("--quiet", "--reset")
+    with tenant_scope(None):
+        purged = list(AuditEvent.all_chains.filter(municipality=None, action="tenant.purged")
+                      .values_list("object_id", flat=True))
+    assert sorted(purged) == CODES  # one audited purge per demo tenant, on the platform chain
+    # a real municipality added later makes the database not a demo one any more
+    Municipality.objects.create(code="44201", name="大分市", prefecture=Prefecture.objects.get(code="44"))
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError):
+        seed("--quiet", "--reset")
+    for code in CODES:  # and the refused reset deleted nothing of the demo tenants either
+        assert _rows_of(Municipality.objects.get(code=code))[0] > 0
+
+
+def test_demo_tenants_are_marked_in_the_header_and_the_operator_list(staff, login, client):
+    a, b = staff["clerk_a"].municipality, staff["clerk_b"].municipality
+    Municipality.objects.filter(pk=b.pk).update(is_demo=True)
+    c = login(staff["clerk_b"])
+    assert 'class="demo-badge"' in c.get("/").content.decode()
+    c.logout()
+    c = login(staff["clerk_a"])
+    assert 'class="demo-badge"' not in c.get("/").content.decode()  # a real tenant: no badge
+    c.logout()
+    from django.urls import reverse
+
+    page = login(staff["operator"]).get(reverse("platform_tenants")).content.decode()
+    row_b = next(r for r in page.split("<tr>") if b.name in r)
+    row_a = next(r for r in page.split("<tr>") if a.name in r)
+    assert "デモ" in row_b and "デモ" not in row_a

@@ -354,7 +354,7 @@ def test_creating_or_saving_a_row_for_another_municipality_raises(world):
     assert Household.all_tenants.get(pk=world["b_head"].household_id).is_active
     assert not Household.all_tenants.filter(household_no__in=["0000009999", "0000009998"]).exists()
     # and the next numbers of B are untouched by A's work
-    assert NumberSequence.objects.get(municipality=b, name="household").last_value == 3
+    assert NumberSequence.all_tenants.get(municipality=b, name="household").last_value == 3
 
 
 def test_operator_cannot_see_residents(world, staff):
@@ -404,3 +404,76 @@ def test_out_of_range_ids_are_404_not_errors(world, staff):
                 "/gaiji/99999999999999999999999/", "/audit/99999999999999999999999/",
                 "/certificates/99999999999999999999999/", "/residents/99999999999999999999999/certificate/"):
         assert c.get(url).status_code == 404, url
+
+
+# ---------------------------------------------------------------- B's ids in query strings and POST bodies
+
+def _parameter_names():
+    """Every query-string or form parameter the application reads: the names of all form fields and every
+    request.GET / request.POST key in the source. A new parameter is swept without editing this test."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent / "src" / "jichitai"
+    names = set()
+    for p in root.rglob("*.py"):
+        text = p.read_text(encoding="utf-8")
+        names |= set(re.findall(r"^\s+([a-z_0-9]+) = forms\.[A-Za-z]+", text, re.M))
+        names |= set(re.findall(r"request\.(?:GET|POST)(?:\.get|\.getlist)?[\[(]\s*\"([a-z_0-9]+)\"", text))
+    return names
+
+
+def _own_pages(world, staff):
+    """Every page of A's admin with a path filled with A's own objects (so the page itself answers)."""
+    with tenant_scope(world["a"]):
+        event = AuditEvent.objects.order_by("seq").first()
+    head = world["a_head"]
+    own = {"person_id": head.pk, "household_id": head.household_id, "event_id": event.pk}
+    urls = []
+    for name, p in iter_patterns(get_resolver().url_patterns):
+        kwargs = _kwargs_of(p)
+        if name in ("logout", "login", "interchange_export") or kwargs & {"mapping_id", "issuance_id", "name",
+                                                                          "code", "key"}:
+            continue  # no A object of that kind here / not a tenant page (the API: tests/test_api.py)
+        if "kind" in kwargs:
+            scope = "person" if "person_id" in kwargs else "household" if "household_id" in kwargs else "new"
+            for kind, spec in CHANGES.items():
+                if spec.scope == scope:
+                    urls.append(reverse(name, kwargs={**{k: own[k] for k in kwargs - {"kind"}}, "kind": kind}))
+        else:
+            urls.append(reverse(name, kwargs={k: own[k] for k in kwargs}))
+    return urls
+
+
+def test_b_ids_in_query_strings_and_post_bodies_reach_nothing_of_b(world, staff):
+    names = _parameter_names()
+    assert {"members", "new_head", "target_household_no", "atena_no", "person_ids", "page"} <= names
+    b_head = world["b_head"]
+    b_hh = next(h for h in world["b_households"] if h.pk == b_head.household_id)
+    values = [str(b_head.pk), str(b_head.household_id), b_head.atena_no, b_hh.household_no]
+    with tenant_scope(world["b"]):
+        before = (sorted(Person.objects.values_list("pk", "version", "household_id", "status")),
+                  PersonHistory.objects.count(), sorted(Household.objects.values_list("pk", "head_id", "is_active")))
+    c = Client()
+    c.force_login(staff["admin_a"])
+    urls = _own_pages(world, staff)
+    assert len(urls) > 20
+    requests = 0
+    for url in urls:
+        for v in values:
+            for step in ("confirm", "commit"):
+                data = {n: v for n in names}
+                data.update(step=step, members=[str(p.pk) for p in world["b_persons"][:3]],
+                            person_ids=[str(p.pk) for p in world["b_persons"][:3]])
+                for r in ((c.get(url, data),) if step == "commit" else ()) + (c.post(url, data),):
+                    requests += 1
+                    assert r.status_code < 500, (url, v, r.status_code)
+                    body = r.content.decode(errors="replace")
+                    for secret in world["b_secrets"]:
+                        if secret != v:  # a form echoes what was typed; that is not B's data
+                            assert secret not in body, (url, v, secret)
+    assert requests > 200
+    with tenant_scope(world["b"]):  # and nothing of B changed
+        after = (sorted(Person.objects.values_list("pk", "version", "household_id", "status")),
+                 PersonHistory.objects.count(), sorted(Household.objects.values_list("pk", "head_id", "is_active")))
+    assert after == before

@@ -25,7 +25,7 @@ def _state():
         "history": PersonHistory.all_tenants.count(),
         "households": {h.pk: model_to_dict(h) for h in Household.all_tenants.all()},
         "audit": AuditEvent.all_chains.count(),
-        "sequences": sorted(NumberSequence.objects.values_list("municipality_id", "name", "last_value")),
+        "sequences": sorted(NumberSequence.all_tenants.values_list("municipality_id", "name", "last_value")),
     }
 
 

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "jichitai.guard",
 ]
 
 MIDDLEWARE = [
@@ -201,3 +202,6 @@ JICHITAI_AUDIT_CHECKPOINT_EVERY = int(os.environ.get("JICHITAI_AUDIT_CHECKPOINT_
 JICHITAI_AUDIT_KEYS_REQUIRED = os.environ.get("JICHITAI_AUDIT_KEYS_REQUIRED") == "1"
 # On an offline copy of one municipality: the segment its entries are appended to ("<code>~<segment id>").
 JICHITAI_AUDIT_SEGMENT = os.environ.get("JICHITAI_AUDIT_SEGMENT", "")
+# PostgreSQL: the runtime connections SET ROLE to this non-superuser, non-BYPASSRLS role (created by migrate if
+# missing), so row-level security applies; "" keeps the login role (then it must itself be neither).
+JICHITAI_DB_APP_ROLE = os.environ.get("JICHITAI_DB_APP_ROLE", "jichitai_app")

@@ -3,12 +3,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from jichitai.audit.actions import append
+from jichitai.tenancy.scope import in_scope_of_first_argument, tenant_scope
 
 from .keys import new_key
 from .models import ApiClient
 from .scopes import parse_scopes
 
 
+@in_scope_of_first_argument
 @transaction.atomic
 def create_client(municipality, system_name: str, scopes, *, created_by=None) -> tuple[ApiClient, str]:
     """Returns the client and its full key. The key is shown once: only its prefix and hash are kept."""
@@ -25,8 +27,13 @@ def create_client(municipality, system_name: str, scopes, *, created_by=None) ->
     return client, key
 
 
-@transaction.atomic
 def revoke_client(client: ApiClient, *, by=None) -> ApiClient:
+    with tenant_scope(client.municipality):
+        return _revoke_client(client, by=by)
+
+
+@transaction.atomic
+def _revoke_client(client: ApiClient, *, by=None) -> ApiClient:
     if client.is_active:
         client.is_active = False
         client.revoked_at = timezone.now()

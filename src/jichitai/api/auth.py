@@ -1,6 +1,8 @@
 """Bearer-key authentication of API clients."""
 from dataclasses import dataclass
 
+from jichitai.tenancy.scope import cross_tenant
+
 from .keys import matches, split_key
 from .models import ApiClient
 
@@ -36,7 +38,8 @@ def authenticate(request) -> tuple[ApiClient | None, str]:
     if parts is None:
         return None, "invalid"
     prefix, secret = parts
-    client = ApiClient.objects.select_related("municipality").filter(key_prefix=prefix).first()
+    with cross_tenant("API key look-up by its prefix, before the municipality is known"):
+        client = ApiClient.all_tenants.select_related("municipality").filter(key_prefix=prefix).first()
     if client is None or not matches(secret, client.key_hash):
         return None, "invalid"
     if not client.is_active or not client.municipality.is_active:

@@ -15,9 +15,10 @@ from django.db import models
 from jichitai.tenancy.scope import AppendOnlyQuerySet, AppendOnlyTenantManager, TenantModel
 
 
-class ApiClient(models.Model):
-    """A subscribing system (国保, 税, 福祉 …) of one municipality. Not tenant-scoped: the key is looked up by its
-    prefix before the municipality is known (like `StaffUser`); the municipality then comes from the client."""
+class ApiClient(TenantModel):
+    """A subscribing system (国保, 税, 福祉 …) of one municipality. Tenant-scoped; the key is looked up by its prefix
+    before the municipality is known, in `api.auth` (a `cross_tenant` block); the municipality then comes from the
+    client."""
 
     municipality = models.ForeignKey("tenancy.Municipality", on_delete=models.PROTECT, related_name="+",
                                      verbose_name="自治体")
@@ -40,7 +41,7 @@ class ApiClient(models.Model):
         return f"{self.system_name} ({self.key_prefix})"
 
 
-class FeedHead(models.Model):
+class FeedHead(TenantModel):
     """Per municipality: the last feed position given. Locked while new history rows are sequenced."""
 
     municipality = models.OneToOneField("tenancy.Municipality", on_delete=models.PROTECT, related_name="+")

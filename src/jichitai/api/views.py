@@ -99,8 +99,8 @@ def changes(request, code):
     after, limit = parsed
     with tenant_scope(m):
         page = read_changes(client, after, limit)
-    now = timezone.now()
-    ApiClient.objects.filter(pk=client.pk).update(last_used_at=now)
+        now = timezone.now()
+        ApiClient.objects.filter(pk=client.pk).update(last_used_at=now)
     record_event(m, "api.changes.read", actor=actor_of(client), request=request, object_type="api_client",
                  object_id=client.pk,
                  detail={"client": client.key_prefix, "system": client.system_name, "after": str(after),

@@ -12,6 +12,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from jichitai.tenancy.scope import in_scope_of_first_argument
+
 from . import keys
 from .models import HASH_V2, AuditChain, AuditEvent
 from .terminals import terminal_of  # noqa: F401  (re-exported: the one function that names a request's terminal)
@@ -110,6 +112,7 @@ _INSERT_SQL = "INSERT INTO {table} ({cols}) VALUES ({params}) RETURNING {pk}".fo
 _CHAIN = AuditChain._meta.db_table
 
 
+@in_scope_of_first_argument
 def append(municipality, action, *, actor=None, terminal="system", object_type="", object_id="", detail=None,
            chain=None):
     """Append one entry. Must run inside a transaction: the chain head row is locked (FOR UPDATE on PostgreSQL;

@@ -29,6 +29,7 @@ from jichitai.common.checkdigits import individual_number_check_digit
 from jichitai.residents.actions import row_search_keys
 from jichitai.residents.models import SNAPSHOT_FIELDS, Household, Person, PersonHistory
 from jichitai.tenancy.models import NumberSequence
+from jichitai.tenancy.scope import TenantScopeError, in_scope_of_first_argument, require_municipality
 
 from .data import PILOT_BY_CODE
 from .generate import TownGenerator
@@ -82,11 +83,21 @@ class BulkTables:
         table = model._meta.db_table
         cols = [f.column for f in fields]
         qn = connection.ops.quote_name
+        if "municipality_id" in cols:
+            # every row must be the municipality's in scope (on PostgreSQL COPY runs past row-level security,
+            # which refuses COPY FROM, so this check is the policy's WITH CHECK)
+            i, m_id = cols.index("municipality_id"), require_municipality().pk
+            if any(row[i] != m_id for row in rows):
+                raise TenantScopeError(f"bulk rows of another municipality for {table}")
         if self.vendor == "postgresql":
+            from jichitai.guard.db import owner_session, sync
+
             raw = cursor.cursor  # the psycopg cursor under Django's wrapper
-            with raw.copy(f"COPY {qn(table)} ({', '.join(qn(c) for c in cols)}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+            with owner_session("bulk COPY: PostgreSQL refuses COPY FROM under row-level security; rows checked"):
+                sync(cursor.db)
+                with raw.copy(f"COPY {qn(table)} ({', '.join(qn(c) for c in cols)}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
         else:
             sql = (f"INSERT INTO {qn(table)} ({', '.join(qn(c) for c in cols)}) "
                    f"VALUES ({', '.join(['%s'] * len(cols))})")
@@ -256,6 +267,7 @@ def make_generator(municipality, n_hint: int, rng: random.Random, today: dt.date
                          prefecture_name=municipality.prefecture.name)
 
 
+@in_scope_of_first_argument
 def generate_municipality(municipality, n_persons: int, rng: random.Random | None = None, *, seed: int = 2026,
                           batch_size: int = 20_000, today: dt.date | None = None, progress=None) -> dict:
     """Bulk-load `n_persons` synthetic Person rows (除票 included, about 3%) into `municipality`, in households,

@@ -14,14 +14,14 @@ import random
 import time
 
 from django.contrib.auth.hashers import make_password
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from jichitai.audit.actions import record_event
-from jichitai.audit.models import AuditChain, AuditEvent
+from jichitai.guard.purge import purge_municipality
 from jichitai.residents import actions
-from jichitai.residents.models import Household, Person, PersonHistory, Status
-from jichitai.tenancy.models import Municipality, NumberSequence, Prefecture, StaffUser
+from jichitai.residents.models import Person, Status
+from jichitai.tenancy.models import Municipality, Prefecture, StaffUser
 from jichitai.tenancy.roles import Role
 from jichitai.tenancy.scope import tenant_scope
 
@@ -44,6 +44,27 @@ class AlreadySeeded(Exception):
     pass
 
 
+class NotADemoDatabase(Exception):
+    """The database holds municipalities that were not created as demo tenants: seeding (and --reset) refuse."""
+
+    def __init__(self, municipalities):
+        self.municipalities = municipalities
+        names = ", ".join(f"{m.name}({m.code})" for m in municipalities[:10])
+        more = f" ほか{len(municipalities) - 10}団体" if len(municipalities) > 10 else ""
+        super().__init__(
+            f"このデータベースにはデモ用でない自治体があります: {names}{more}。デモデータは作成・削除しません。"
+            f"デモは空のデータベース（または seed_demo で作成したデータベース）で実行してください。"
+            f" / This database holds municipalities not created as demo tenants ({len(municipalities)}); the demo "
+            f"neither seeds nor deletes anything here. Run it on an empty database (or one seed_demo created).")
+
+
+def refuse_unless_demo_database():
+    """Seeding is allowed only on a database whose every municipality was created as a demo tenant."""
+    real = list(Municipality.objects.filter(is_demo=False).order_by("code"))
+    if real:
+        raise NotADemoDatabase(real)
+
+
 def ensure_municipalities(codes):
     prefs = {}
     for pcode in sorted({c[:2] for c in codes}):
@@ -52,7 +73,10 @@ def ensure_municipalities(codes):
     for code in codes:
         pilot = PILOT_BY_CODE[code]
         m, created = Municipality.objects.get_or_create(
-            code=code, defaults={"prefecture": prefs[code[:2]], "name": pilot.name, "name_kana": pilot.name_kana})
+            code=code, defaults={"prefecture": prefs[code[:2]], "name": pilot.name, "name_kana": pilot.name_kana,
+                                 "is_demo": True})
+        if not m.is_demo:  # refuse_unless_demo_database ran first; a real tenant created meanwhile is not touched
+            raise NotADemoDatabase([m])
         if not created and not m.name_kana:
             Municipality.objects.filter(pk=m.pk).update(name_kana=pilot.name_kana)
         out.append(m)
@@ -101,21 +125,12 @@ def ensure_demo_mfa(usernames):
 
 
 def reset_municipality(m):
-    """Delete a municipality's residents, households, number series and audit chain (demo data only)."""
-    qn = connection.ops.quote_name
-    with transaction.atomic(), connection.cursor() as c:
-        hh = Household._meta
-        c.execute(f"UPDATE {qn(hh.db_table)} SET {qn(hh.get_field('head').column)} = NULL "
-                  f"WHERE {qn(hh.get_field('municipality').column)} = %s", [m.pk])
-        from jichitai.api.models import FeedEntry, FeedHead
-        from jichitai.certificates.models import Issuance, SigningKey, VerificationLog
-
-        # the certificate log and the feed positions go too: their numbers restart with the series
-        for model in (VerificationLog, Issuance, SigningKey, FeedEntry, FeedHead, PersonHistory, Person, Household,
-                      NumberSequence, AuditEvent):
-            c.execute(f"DELETE FROM {qn(model._meta.db_table)} "
-                      f"WHERE {qn(model._meta.get_field('municipality').column)} = %s", [m.pk])
-        AuditChain.objects.filter(key=m.code).delete()
+    """Delete a demo municipality's rows (residents, history, households, number series, certificates, feed, audit
+    chain …) through the one sanctioned purge path. Refuses a municipality not created as a demo tenant."""
+    m = Municipality.objects.get(pk=m.pk)
+    if not m.is_demo:
+        raise NotADemoDatabase([m])
+    return purge_municipality(m, reason="seed_demo --reset (demo tenant)", terminal=DEMO_TERMINAL)
 
 
 # ---------------------------------------------------------------- stories through the real actions
@@ -242,8 +257,13 @@ def seed_demo(*, scale=0.1, seed=2026, codes=None, reset=False, out=print, quiet
         raise ValueError(f"not a pilot municipality: {', '.join(unknown)}")
     say = (lambda *a: None) if quiet else out
 
+    refuse_unless_demo_database()
     existing = list(Municipality.objects.filter(code__in=codes))
-    seeded = [m for m in existing if Person.all_tenants.filter(municipality=m).exists()]
+    seeded = []
+    for m in existing:
+        with tenant_scope(m):
+            if Person.objects.exists():
+                seeded.append(m)
     if seeded and not reset:
         raise AlreadySeeded(", ".join(f"{m.name}({m.code})" for m in seeded))
     for m in seeded:

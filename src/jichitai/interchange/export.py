@@ -30,7 +30,8 @@ from jichitai.gaiji.models import GaijiMapping, GaijiMappingEvent
 from jichitai.privacy import policy
 from jichitai.residents.models import Household, Person, PersonHistory
 from jichitai.tenancy.models import NumberSequence
-from jichitai.tenancy.scope import require_municipality
+from jichitai.guard.db import sync as guard_sync
+from jichitai.tenancy.scope import require_municipality, set_request_tenant
 
 from .errors import InterchangeError
 from .layout import HISTORY_META_COLUMNS, HISTORY_SNAPSHOT_FIELDS, GENERATOR, LAYOUT_VERSION, RESOURCE_BY_NAME, RESOURCES, table_schema
@@ -275,6 +276,7 @@ class _ReadTransaction:
         if not self.own:
             return self
         if connection.vendor == "postgresql":
+            guard_sync(connection)  # the session's role and municipality first: SET TRANSACTION must come first
             self.atomic = transaction.atomic()
             self.atomic.__enter__()
             with connection.cursor() as c:
@@ -405,6 +407,7 @@ def _init_worker(ctx):
     """In a freshly forked worker (forked while the parent holds no database connection): the export's context."""
     global _WORK
     _WORK = ctx
+    set_request_tenant(ctx["municipality"])  # this process's connection gets the same role and municipality
 
 
 def _work(args):
@@ -462,7 +465,8 @@ def _export_tables(m, out: Path, sql: _Sql, workers: int, progress) -> tuple[dic
         # BrokenProcessPool instead of leaving the parent waiting for ever
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"),
                                    initializer=_init_worker,
-                                   initargs=({"sql": sql, "m_id": m.pk, "dir": parts_dir, "chain_key": m.code},))
+                                   initargs=({"sql": sql, "m_id": m.pk, "dir": parts_dir, "chain_key": m.code,
+                                              "municipality": m},))
         # fork every worker now, before the parent opens its connection and snapshot (a fork start method forks all
         # workers at the first submit; none is replaced later), so no worker inherits an open connection
         pool.submit(os.getpid).result()

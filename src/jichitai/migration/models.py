@@ -8,8 +8,10 @@ chunks. Every input row that was not imported has a `MigrationRow` (rejected, or
 """
 from django.db import models
 
+from jichitai.tenancy.scope import TenantModel
 
-class MigrationRun(models.Model):
+
+class MigrationRun(TenantModel):
     municipality = models.ForeignKey("tenancy.Municipality", on_delete=models.PROTECT, related_name="+")
     vendor = models.CharField("ベンダー", max_length=60)
     input_sha256 = models.CharField(max_length=64)
@@ -74,7 +76,7 @@ class MigrationRow(models.Model):
         constraints = [models.UniqueConstraint(fields=["run", "line_no"], name="migration_row_unique")]
 
 
-class LegacyKey(models.Model):
+class LegacyKey(TenantModel):
     """旧宛名番号 → imported person: makes the import idempotent across runs and keeps the old numbers findable."""
 
     municipality = models.ForeignKey("tenancy.Municipality", on_delete=models.PROTECT, related_name="+")

@@ -5,6 +5,7 @@ from django.db import models
 from jichitai.common.checkdigits import local_government_check_digit, validate_local_government_code
 
 from .roles import Perm, Role, has_perm
+from .scope import TenantModel
 
 
 class Prefecture(models.Model):
@@ -39,6 +40,8 @@ class Municipality(models.Model):
         "すべての職員に2段階認証を必須とする", default=False,
         help_text="管理者には常に必須です。有効にすると窓口職員・照会専用職員・災害対応職員も次回ログイン時に登録を求められます。")
     created_at = models.DateTimeField(auto_now_add=True)
+    # created by `seed_demo` (synthetic data); seeding refuses a database holding any other kind (docs/architecture.md)
+    is_demo = models.BooleanField("デモ団体", default=False, editable=False)
 
     class Meta:
         ordering = ["code"]
@@ -109,7 +112,7 @@ class StaffUser(AbstractUser):
         return self.display_name or self.username
 
 
-class NumberSequence(models.Model):
+class NumberSequence(TenantModel):
     """Per-municipality number series (宛名番号, 世帯番号), incremented under a row lock."""
 
     municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT, related_name="+")

@@ -4,7 +4,12 @@ The municipality of the current request (or of an explicit `tenant_scope(...)` b
 Every tenant-owned model uses `TenantManager` as its default manager: its querysets are filtered to the current
 municipality, and with no municipality set they raise `TenantScopeError` instead of returning everyone's rows.
 System code that must cross tenants (platform operator statistics, audit verification, benchmarks) says so
-explicitly with `Model.all_tenants`, which is never used by views.
+explicitly with `Model.all_tenants` inside a `cross_tenant(reason)` block, which is never used by views; the
+modules allowed to do so are listed, with reasons, in tests/test_db_guard.py.
+
+The same two context variables are mirrored into the database session by `jichitai.guard.db` (PostgreSQL row-level
+security keyed on `jichitai.municipality` / `jichitai.scope`), so a raw statement that forgets its municipality
+filter still sees only the municipality in scope.
 """
 import contextlib
 import contextvars
@@ -12,6 +17,7 @@ import contextvars
 from django.db import models
 
 _current = contextvars.ContextVar("jichitai_municipality", default=None)
+_cross = contextvars.ContextVar("jichitai_cross_tenant", default=None)  # the reason, inside cross_tenant()
 
 
 class TenantScopeError(RuntimeError):
@@ -36,6 +42,41 @@ def tenant_scope(municipality):
         yield municipality
     finally:
         _current.reset(token)
+
+
+@contextlib.contextmanager
+def cross_tenant(reason: str):
+    """Explicit, cross-tenant access for system code (operator statistics, audit verification, migrations,
+    benchmarks, demo seeding, whole-platform export, API key look-up). On PostgreSQL it sets `jichitai.scope` to
+    'all', the only way past the row-level security policies; use it only in the allow-listed modules
+    (tests/test_db_guard.py). The reason says why, for readers and for a debugger."""
+    if not reason:
+        raise ValueError("cross_tenant() needs a reason")
+    token = _cross.set(reason)
+    try:
+        yield
+    finally:
+        _cross.reset(token)
+
+
+def cross_tenant_reason():
+    return _cross.get()
+
+
+def in_scope_of_first_argument(fn):
+    """For writers whose first argument names the municipality a row is written for (the audit append: a sign-in
+    is audited on the user's chain before the request has a scope): that municipality is in scope while it runs."""
+    import functools
+
+    @functools.wraps(fn)
+    def inner(municipality, *args, **kwargs):
+        cur = _current.get()
+        if getattr(cur, "pk", None) == getattr(municipality, "pk", None):
+            return fn(municipality, *args, **kwargs)
+        with tenant_scope(municipality):
+            return fn(municipality, *args, **kwargs)
+
+    return inner
 
 
 def set_request_tenant(municipality):

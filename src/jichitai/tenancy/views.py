@@ -15,9 +15,9 @@ from .roles import Perm
 @staff_required(Perm.MANAGE_TENANTS)
 def tenants(request):
     """The operator's view: tenants and their sizes (counts only — the operator never reads personal data)."""
-    from jichitai.residents.models import Person
+    from .platform_stats import resident_counts
 
-    counts = dict(Person.all_tenants.filter(status="resident").values_list("municipality").annotate(n=Count("id")))
+    counts = resident_counts()
     rows = [(m, counts.get(m.pk, 0)) for m in Municipality.objects.select_related("prefecture").annotate(
         staff_count=Count("staff", filter=Q(staff__is_active=True)),
         admin_count=Count("staff", filter=Q(staff__is_active=True, staff__role="admin")))]

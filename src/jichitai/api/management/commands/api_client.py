@@ -6,6 +6,7 @@ from jichitai.api.actions import create_client, revoke_client
 from jichitai.api.models import ApiClient
 from jichitai.api.scopes import SCOPE_SETS, ScopeError
 from jichitai.tenancy.models import Municipality, StaffUser
+from jichitai.tenancy.scope import cross_tenant
 
 
 class Command(BaseCommand):
@@ -49,18 +50,23 @@ class Command(BaseCommand):
             self.stdout.write("API key (shown once; store it now / このキーは再表示できません):")
             self.stdout.write(key)
         elif sub == "list":
-            qs = ApiClient.objects.select_related("municipality").order_by("municipality__code", "created_at")
-            if o.get("municipality"):
-                qs = qs.filter(municipality=self._municipality(o["municipality"]))
-            for c in qs:
+            with cross_tenant("api_client list: the platform's command lists every municipality's clients"):
+                qs = ApiClient.all_tenants.select_related("municipality").order_by("municipality__code",
+                                                                                   "created_at")
+                if o.get("municipality"):
+                    qs = qs.filter(municipality=self._municipality(o["municipality"]))
+                clients = list(qs)
+            for c in clients:
                 state = "active" if c.is_active else f"revoked {c.revoked_at:%Y-%m-%d %H:%M}"
                 used = f"{c.last_used_at:%Y-%m-%d %H:%M}" if c.last_used_at else "never"
                 self.stdout.write(f"{c.municipality.code}\t{c.key_prefix}\t{c.system_name}\t{','.join(c.scopes)}\t"
                                   f"{state}\tlast used {used}")
-            if not qs.exists():
+            if not clients:
                 self.stdout.write("no API clients / APIクライアントはありません")
         elif sub == "revoke":
-            c = ApiClient.objects.select_related("municipality").filter(key_prefix=o["prefix"].removeprefix("jk_")).first()
+            with cross_tenant("api_client revoke: a key is named by its prefix alone"):
+                c = ApiClient.all_tenants.select_related("municipality").filter(
+                    key_prefix=o["prefix"].removeprefix("jk_")).first()
             if c is None:
                 raise CommandError(f"no client with prefix {o['prefix']} / 該当するクライアントはありません")
             revoke_client(c)

@@ -4,7 +4,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 
 from jichitai.demo.data import PILOT_MUNICIPALITIES
-from jichitai.demo.seed import DEMO_URL, AlreadySeeded, demo_logins, logins_table, seed_demo
+from jichitai.demo.seed import DEMO_URL, AlreadySeeded, NotADemoDatabase, demo_logins, logins_table, seed_demo
 
 
 class Command(BaseCommand):
@@ -18,7 +18,7 @@ class Command(BaseCommand):
         parser.add_argument("--municipalities", default="",
                             help="comma-separated codes, e.g. 44204,45383 (default: all ten)")
         parser.add_argument("--reset", action="store_true",
-                            help="delete these municipalities' residents and audit chain first (demo data only!)")
+                            help="delete these demo municipalities' rows first (only tenants created as demo)")
         parser.add_argument("--quiet", action="store_true", help="no progress output")
 
     def handle(self, *args, scale, seed, municipalities, reset, quiet, **options):
@@ -42,6 +42,8 @@ class Command(BaseCommand):
             out("")
             out(f"URL: {DEMO_URL}")
             return
+        except NotADemoDatabase as e:
+            raise CommandError(str(e)) from None
         except ValueError as e:
             raise CommandError(str(e)) from None
         elapsed = time.monotonic() - started
