@@ -18,6 +18,8 @@ ACTION_LABELS = {
     "certificate.reprint": "証明書の再発行", "certificate.view": "交付簿の照会", "certificate.log_view": "交付簿の閲覧",
     "certificate.verify": "証明書の照合（公開ページ）",
     "certificate_setting.set": "証明書設定の変更", "certificate_setting.clear": "証明書設定の解除",
+    "privacy.household_rule": "個人情報保護の設定の変更（同一世帯員の保護）",
+    "interchange.export": "標準レイアウトでの出力", "interchange.import": "標準レイアウトの取込",
 }
 from jichitai.tenancy.actions import AUDIT_LABELS as _STAFF_LABELS  # noqa: E402  (staff identity events)
 

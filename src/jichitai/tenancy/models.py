@@ -104,10 +104,6 @@ class StaffUser(AbstractUser):
     def has_role_perm(self, perm: str) -> bool:
         return has_perm(self, perm)
 
-    @property
-    def sees_dv_addresses(self) -> bool:
-        return self.can_view_dv_protected and has_perm(self, Perm.VIEW_RESIDENTS)
-
     def __str__(self):
         return self.display_name or self.username
 
