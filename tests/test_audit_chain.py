@@ -81,7 +81,7 @@ def test_new_entries_are_version_2_with_natural_keys_and_a_key_id(chain):
     assert verify_chain("44204").ok
 
 
-def test_edit_without_the_key_is_detected_even_when_rehashed(chain, settings, tmp_path):
+def test_edit_without_the_key_is_detected_even_when_rehashed(attacker_db, chain, settings, tmp_path):
     """An attacker with database access but not the HMAC key: re-hashing with any other key fails at the row."""
     wrong = tmp_path / "attacker.key"
     wrong.write_text(keys.new_key_line(keys.keyring().current))
@@ -97,7 +97,7 @@ def test_edit_without_the_key_is_detected_even_when_rehashed(chain, settings, tm
     assert code == 1 and "44204: BROKEN at seq 5" in out and "破損" in err
 
 
-def test_edit_with_the_key_rehashed_is_caught_by_the_signed_checkpoint(chain, staff):
+def test_edit_with_the_key_rehashed_is_caught_by_the_signed_checkpoint(attacker_db, chain, staff):
     """Even with the HMAC key, the signed checkpoint (outside the database) names the old hash at seq 12."""
     assert checkpoint_heads() == [("44204", 12, True)]
     rehash_from("44204", 5, lambda e: setattr(e, "actor_username", "someone-else"))
@@ -116,7 +116,7 @@ def test_edit_with_the_key_rehashed_is_caught_by_the_signed_checkpoint(chain, st
         call_command("audit", "checkpoint", stdout=io.StringIO())
 
 
-def test_checkpoints_narrow_a_rewrite_to_the_span_after_the_last_good_one(chain, staff):
+def test_checkpoints_narrow_a_rewrite_to_the_span_after_the_last_good_one(attacker_db, chain, staff):
     checkpoint_heads()                      # seq 12
     views(chain, staff["clerk_a"], 8, 12)   # seq 13..20
     checkpoint_heads()                      # seq 20
@@ -125,7 +125,7 @@ def test_checkpoints_narrow_a_rewrite_to_the_span_after_the_last_good_one(chain,
     assert not r.ok and r.broken_seq == 20 and "記録13〜20" in r.reason
 
 
-def test_truncation_with_the_head_moved_back_is_detected(chain, staff):
+def test_truncation_with_the_head_moved_back_is_detected(attacker_db, chain, staff):
     call_command("audit", "checkpoint", stdout=io.StringIO())
     last_good = rows("44204")[8]
     with connection.cursor() as cur:
@@ -219,7 +219,7 @@ def test_key_file_created_0600_in_development(munis, staff, settings, tmp_path):
     assert verify_chain("44204").checkpoints == 1
 
 
-def test_version_1_rows_still_verify_and_cannot_be_appended_after_version_2(munis, staff):
+def test_version_1_rows_still_verify_and_cannot_be_appended_after_version_2(attacker_db, munis, staff):
     """Rows written by the old scheme (SHA-256 with database ids) verify as they are; a version-1 row after a
     version-2 row is a downgrade."""
     from jichitai.audit.actions import canonical_json
@@ -252,7 +252,7 @@ def test_version_1_rows_still_verify_and_cannot_be_appended_after_version_2(muni
     assert not r.ok and r.broken_seq == 5 and "downgraded" in r.reason
 
 
-def test_first_version_2_entry_is_checkpointed(munis, staff, django_capture_on_commit_callbacks):
+def test_first_version_2_entry_is_checkpointed(attacker_db, munis, staff, django_capture_on_commit_callbacks):
     """So that downgrading a whole chain to version 1 (no key needed) is caught by a signed checkpoint."""
     a, _ = munis
     with django_capture_on_commit_callbacks(execute=True):
@@ -373,7 +373,7 @@ def test_restore_refuses_entries_that_conflict(chain, tmp_path):
 
 # ---------------------------------------------------------------- offline segments
 
-def test_offline_segment_is_merged_verifiably(munis, staff, settings):
+def test_offline_segment_is_merged_verifiably(attacker_db, munis, staff, settings):
     a, _ = munis
     views(a, staff["clerk_a"], 4)                        # main chain 1..4
     seg = open_segment(a, "TABLET-7")                    # the offline copy forks at seq 4
