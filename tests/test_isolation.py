@@ -22,7 +22,7 @@ D = dt.date
 # kwargs that identify a tenant-owned object, and how to fill them with B's objects
 OBJECT_KWARGS = {"person_id", "household_id", "event_id", "mapping_id", "issuance_id"}
 # kwargs that are not object ids
-OTHER_KWARGS = {"kind", "name", "code", "key"}
+OTHER_KWARGS = {"kind", "name", "code", "key", "rest"}
 # patterns that take no object id: skipped by the sweep (each listed on purpose, with why)
 NO_OBJECT_PATTERNS = {
     "dashboard": "own municipality only (checked below for B's data)",
@@ -32,12 +32,15 @@ NO_OBJECT_PATTERNS = {
     "search": "scoped search (checked below for B's data)",
     "new_person": "creates in own municipality (household_no of B checked below)",
     "audit_log": "own chain only (checked below for B's events)",
+    "audit_terminals": "own terminals only; a toggle of B's terminal id is 404 (tests/test_audit_defects.py)",
     "platform_tenants": "operator only, counts only",
     "platform_tenant_create": "operator only",
     "gaiji_list": "own registry only (checked below for B's codes)",
     "gaiji_create": "creates in own municipality",
     "api_changes": "bearer-key API: the municipality comes from the key; another code is 404 (tests/test_api.py)",
     "api_openapi": "static API description, no tenant data",
+    "api_root": "JSON 404, no data",
+    "api_not_found": "JSON 404 for any other /api/ URL, no data (`rest` is the unmatched path)",
     "interchange_export": "admin only (VIEW_AUDIT); exports the own municipality only (checked in test_interchange)",
     "certificate_settings": "admin only; the own municipality's 個別 tier only, `key` is a setting name "
                             "(tests/test_certificate_settings.py)",

@@ -18,6 +18,9 @@ ACTION_LABELS = {
     "certificate.reprint": "証明書の再発行", "certificate.view": "交付簿の照会", "certificate.log_view": "交付簿の閲覧",
     "certificate.verify": "証明書の照合（公開ページ）",
     "certificate_setting.set": "証明書設定の変更", "certificate_setting.clear": "証明書設定の解除",
+    "audit.terminal.register": "端末の登録", "audit.terminal.disable": "端末の無効化",
+    "audit.terminal.enable": "端末の有効化", "audit.segment.open": "オフライン区間の開始",
+    "audit.segment.merge": "オフライン区間の取り込み",
 }
 
 

@@ -99,6 +99,10 @@ def reset_municipality(m):
             c.execute(f"DELETE FROM {qn(model._meta.db_table)} "
                       f"WHERE {qn(model._meta.get_field('municipality').column)} = %s", [m.pk])
         AuditChain.objects.filter(key=m.code).delete()
+        # the chain's signed checkpoints (outside the database) describe the chain just deleted: set aside
+        from jichitai.audit.checkpoints import set_aside_checkpoints
+
+        transaction.on_commit(lambda: set_aside_checkpoints(m.code))
 
 
 # ---------------------------------------------------------------- stories through the real actions
