@@ -256,6 +256,7 @@ def test_admin_audit_page_lists_and_filters(family, town_a, staff):
     e = events(town_a.m, action="resident.search")[0]
     r = admin.get(f"/audit/{e.pk}/")
     assert r.status_code == 200 and e.entry_hash in r.content.decode() and "住民の検索" in r.content.decode()
+    assert f"バージョン2（HMAC-SHA256、鍵ID {e.key_id}）" in r.content.decode()
 
 
 def test_audit_page_paginates(family, town_a, staff):

@@ -35,6 +35,7 @@ CROSS_TENANT_ALLOWED = {
     "src/jichitai/tenancy/platform_stats.py": "operator statistics: resident counts per municipality",
     "src/jichitai/audit/models.py": "defines all_chains",
     "src/jichitai/audit/verify.py": "`audit verify`: every chain",
+    "src/jichitai/audit/portable.py": "audit chain export / restore and offline segments: whole chains by key",
     "src/jichitai/api/models.py": "defines FeedEntry.all_tenants (append-only queryset)",
     "src/jichitai/api/auth.py": "an API key is looked up by its prefix before the municipality is known",
     "src/jichitai/api/management/commands/api_client.py": "the platform's command lists and revokes any client",

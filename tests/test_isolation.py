@@ -22,7 +22,7 @@ D = dt.date
 # kwargs that identify a tenant-owned object, and how to fill them with B's objects
 OBJECT_KWARGS = {"person_id", "household_id", "event_id", "mapping_id", "issuance_id", "staff_id"}
 # kwargs that are not object ids
-OTHER_KWARGS = {"kind", "name", "code", "key"}
+OTHER_KWARGS = {"kind", "name", "code", "key", "rest"}
 # patterns that take no object id: skipped by the sweep (each listed on purpose, with why)
 NO_OBJECT_PATTERNS = {
     "dashboard": "own municipality only (checked below for B's data)",
@@ -32,6 +32,7 @@ NO_OBJECT_PATTERNS = {
     "search": "scoped search (checked below for B's data)",
     "new_person": "creates in own municipality (household_no of B checked below)",
     "audit_log": "own chain only (checked below for B's events)",
+    "audit_terminals": "own terminals only; a toggle of B's terminal id is 404 (tests/test_audit_defects.py)",
     "platform_tenants": "operator only, counts only",
     "platform_tenant_create": "operator only",
     "gaiji_list": "own registry only (checked below for B's codes)",
@@ -39,6 +40,8 @@ NO_OBJECT_PATTERNS = {
     "api_changes": "bearer-key API: the municipality comes from the key; another code is 404 (tests/test_api.py)",
     "api_openapi": "static API description, no tenant data",
     "privacy_settings": "admin only (MANAGE_PRIVACY_SETTINGS); reads and writes the own municipality's row only",
+    "api_root": "JSON 404, no data",
+    "api_not_found": "JSON 404 for any other /api/ URL, no data (`rest` is the unmatched path)",
     "interchange_export": "admin only (VIEW_AUDIT); exports the own municipality only (checked in test_interchange)",
     "certificate_settings": "admin only; the own municipality's 個別 tier only, `key` is a setting name "
                             "(tests/test_certificate_settings.py)",
@@ -428,7 +431,8 @@ def _own_pages(world, staff):
     with tenant_scope(world["a"]):
         event = AuditEvent.objects.order_by("seq").first()
     head = world["a_head"]
-    own = {"person_id": head.pk, "household_id": head.household_id, "event_id": event.pk}
+    own = {"person_id": head.pk, "household_id": head.household_id, "event_id": event.pk,
+           "staff_id": staff["clerk_a"].pk}
     urls = []
     for name, p in iter_patterns(get_resolver().url_patterns):
         kwargs = _kwargs_of(p)

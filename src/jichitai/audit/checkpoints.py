@@ -116,6 +116,14 @@ def read_checkpoints(chain_key: str, public_keys=None) -> list[Checkpoint]:
     return out
 
 
+def set_aside_checkpoints(chain_key: str):
+    """A purged municipality's chain (guard.purge: demo reset, later contract exit): the checkpoint file is renamed,
+    never deleted."""
+    path = checkpoint_path(chain_key)
+    if path.exists():
+        path.rename(path.with_name(f"{path.name}.reset-{timezone.now():%Y%m%dT%H%M%S%f}"))
+
+
 def last_checkpointed_seq(chain_key: str) -> int:
     return max((c.seq for c in read_checkpoints(chain_key, public_keys={}) if c.seq is not None), default=0)
 

@@ -20,6 +20,9 @@ ACTION_LABELS = {
     "certificate_setting.set": "証明書設定の変更", "certificate_setting.clear": "証明書設定の解除",
     "privacy.household_rule": "個人情報保護の設定の変更（同一世帯員の保護）",
     "interchange.export": "標準レイアウトでの出力", "interchange.import": "標準レイアウトの取込",
+    "audit.terminal.register": "端末の登録", "audit.terminal.disable": "端末の無効化",
+    "audit.terminal.enable": "端末の有効化", "audit.segment.open": "オフライン区間の開始",
+    "audit.segment.merge": "オフライン区間の取り込み",
 }
 from jichitai.tenancy.actions import AUDIT_LABELS as _STAFF_LABELS  # noqa: E402  (staff identity events)
 

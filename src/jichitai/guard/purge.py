@@ -91,6 +91,12 @@ def purge_municipality(municipality, *, reason: str, actor=None, terminal="syste
                 if c.rowcount:
                     counts[m._meta.db_table] = c.rowcount
         AuditChain.objects.filter(key=municipality.code).delete()
+        # the chain's signed checkpoints (outside the database) describe the chain just deleted: set aside (renamed,
+        # never deleted) once the purge has committed, so a new chain of the same code does not meet them
+        from jichitai.audit.checkpoints import set_aside_checkpoints
+
+        code = municipality.code
+        transaction.on_commit(lambda: set_aside_checkpoints(code))
         PurgePermit.objects.filter(pk=permit.pk).delete()
         with tenant_scope(None):
             append(None, "tenant.purged", actor=actor, terminal=terminal, object_type="municipality",
