@@ -51,6 +51,8 @@ CROSS_TENANT_ALLOWED = {
 }
 RAW_SQL_ALLOWED = {
     "src/jichitai/audit/actions.py": "the audit append: three plain statements on every request",
+    "src/jichitai/audit/portable.py": "opening an offline segment reads the parent chain head under its lock",
+    "src/jichitai/tenancy/auth.py": "sign-in lockout: one atomic conditional UPDATE … RETURNING reserves an attempt",
     "src/jichitai/residents/rows.py": "the register's hot path (conditional UPDATE, history INSERT)",
     "src/jichitai/api/feed.py": "feed sequencing (snapshot xmax, id scans)",
     "src/jichitai/demo/bulk.py": "bulk loading: executemany / COPY",

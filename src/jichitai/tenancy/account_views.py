@@ -19,10 +19,10 @@ PENDING_KEY = "mfa_pending_key"
 
 def _next(request, default="dashboard"):
     nxt = request.POST.get("next") or request.GET.get("next") or ""
-    if nxt and url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()},
-                                               require_https=request.is_secure()):
+    if nxt.startswith("/") and url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()},
+                                                               require_https=request.is_secure()):
         return nxt
-    return default
+    return default  # only a path on this site: redirect() would take any other text for a view name
 
 
 def _signed_in(view):
