@@ -1,6 +1,5 @@
 """Issue 9, item 7: the audit page's page numbers never give 500; terminals are registered per municipality and a
 request's X-Terminal-Id is recorded only when registered and active (audit entries and history rows alike)."""
-import datetime as dt
 import json
 
 import pytest

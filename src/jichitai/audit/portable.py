@@ -20,7 +20,7 @@ from django.db import connection, transaction
 
 from . import keys
 from .actions import GENESIS, append, canonical_json
-from .models import HASH_V2, AuditChain, AuditEvent
+from .models import AuditChain, AuditEvent
 
 SEGMENT_OPEN = "audit.segment.open"
 SEGMENT_MERGE = "audit.segment.merge"
@@ -128,7 +128,8 @@ def open_segment(municipality, device: str, *, actor=None) -> str:
             cur.execute(f"SELECT last_seq, last_hash FROM {AuditChain._meta.db_table} WHERE key = %s{lock}", [parent])
             row = cur.fetchone() or (0, GENESIS)
         key = f"{parent}~{secrets.token_hex(4)}"
-        AuditChain.objects.create(key=key, last_seq=0, last_hash=row[1], hash_version=HASH_V2)
+        # hash_version left empty: the opening entry is the segment's first version-2 entry, so it is checkpointed
+        AuditChain.objects.create(key=key, last_seq=0, last_hash=row[1])
         append(municipality, SEGMENT_OPEN, actor=actor, terminal=device, object_type="audit_segment", object_id=key,
                detail={"parent": parent, "segment": key, "base_seq": row[0], "base_hash": row[1], "device": device},
                chain=key)

@@ -15,6 +15,7 @@ from jichitai.tenancy.scope import tenant_scope
 TERMINAL_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
 UNREGISTERED = "unregistered:"
 CACHE_SECONDS = 10.0  # a registration or a disabling reaches other processes within this time
+CACHE_LIMIT = 10_000
 _cache: dict = {}
 
 
@@ -41,6 +42,8 @@ def is_registered(municipality, terminal_id: str) -> bool:
 
     with tenant_scope(municipality):
         ok = Terminal.objects.filter(terminal_id=terminal_id, is_active=True).exists()
+    if len(_cache) >= CACHE_LIMIT:  # header values are the client's: never let them grow the cache without bound
+        _cache.clear()
     _cache[k] = (ok, now + CACHE_SECONDS)
     return ok
 
