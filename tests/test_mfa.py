@@ -62,6 +62,7 @@ def test_admin_is_sent_to_enrolment_until_done(staff):
     r = c.get("/account/mfa/")
     body = r.content.decode()
     assert "<svg" in body and "QR" in body and "必須" in body and "autofocus" in body
+    assert 'href="/staff/"' not in body and 'href="/residents/"' not in body  # no menu until enrolled
     assert "http" not in body.split("<svg")[1].split("</svg>")[0].replace("http://www.w3.org", "")  # drawn here
     key = c.session[PENDING_KEY]
     secret = re.search(r'id="secret">([A-Z2-7 ]+)<', body).group(1).replace(" ", "")

@@ -110,6 +110,7 @@ def mfa_verify(request):
         return redirect("mfa_setup")
     form = TokenForm(request.POST or None)
     form.fields["token"].label = "確認コード（6桁）または回復コード"
+    form.fields["token"].widget.attrs.pop("inputmode", None)  # recovery codes have letters
     status = 200
     if request.method == "POST" and form.is_valid():
         if actions.verification_throttled(user, form.cleaned_data["token"]):

@@ -63,6 +63,9 @@ class LockoutModelBackend(ModelBackend):
             return None
         attempt = reserve_attempt(user.pk)
         if attempt is None:
+            # locked: the password is NOT checked; hashing it for a throwaway user keeps the answer's timing the
+            # same as for a wrong password (no hint that the account exists or is locked)
+            User().set_password(password)
             record_event(user.municipality, "auth.locked_attempt", actor=user, request=request,
                          detail={"username": username})
             return None

@@ -5,6 +5,12 @@ def staff_context(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
+    if hasattr(user, "is_verified"):
+        from jichitai.tenancy.middleware import MFARequiredMiddleware
+
+        if MFARequiredMiddleware.required_step(request, user) is not None:
+            # signed in with a password but a step is still due (code, enrolment, new password): no menu
+            return {"municipality": getattr(request, "municipality", None), "sign_in_pending": True}
     return {
         "municipality": getattr(request, "municipality", None),
         "can_view_residents": has_perm(user, Perm.VIEW_RESIDENTS),
