@@ -163,13 +163,19 @@ def on_connection_created(sender, connection, **kwargs):
     # a rollback undoes set_config() made inside it: forget what was set
     rollback, savepoint_rollback = connection._rollback, connection._savepoint_rollback
 
+    # (forgotten after the rollback ran: its own statement passes the wrapper, and an aborted transaction accepts
+    # nothing but the rollback)
     def _rollback():
-        connection._jichitai_guard = None
-        return rollback()
+        try:
+            return rollback()
+        finally:
+            connection._jichitai_guard = None
 
     def _savepoint_rollback(sid):
-        connection._jichitai_guard = None
-        return savepoint_rollback(sid)
+        try:
+            return savepoint_rollback(sid)
+        finally:
+            connection._jichitai_guard = None
 
     connection._rollback, connection._savepoint_rollback = _rollback, _savepoint_rollback
 
