@@ -112,6 +112,7 @@ def test_example_layout_imports(muni, letter):
         assert r.removal_reason and r.removal_date and not r.is_head
 
 
+@sees_all_tenants
 def test_rejects_carry_line_offset_field_reason_and_raw_bytes(muni, tmp_path):
     approve(muni, "a")
     data = (EX / "vendor_a_sample.dat").read_bytes()

@@ -50,6 +50,7 @@ EXEMPT = {
 APPEND_ONLY_MESSAGE = "追記専用の記録は変更・削除できません / append-only rows are never updated or deleted"
 POLICY = "jichitai_tenant"
 _owner = contextvars.ContextVar("jichitai_db_owner", default=None)
+_INERROR = 3  # psycopg.pq.TransactionStatus.INERROR
 
 
 def app_role() -> str:
@@ -145,7 +146,8 @@ def sync(conn=None):
 def _wrapper(execute, sql, params, many, context):
     conn = context["connection"]
     want = wanted_state()
-    if conn._jichitai_guard != want:
+    if conn._jichitai_guard != want and conn.connection.info.transaction_status != _INERROR:
+        # (in a failed transaction only a rollback runs; the state is set again after it)
         _apply(conn, want)
     return execute(sql, params, many, context)
 
