@@ -136,8 +136,10 @@ def sync(conn=None):
     """Bring the session settings in step now (before a raw COPY, or before `SET TRANSACTION …`, which must be a
     transaction's first statement)."""
     conn = conn or default_connection
+    if conn.vendor != "postgresql":
+        return
+    conn.ensure_connection()  # (a new connection installs the wrapper)
     if getattr(conn, "_jichitai_guard_installed", False):
-        conn.ensure_connection()
         want = wanted_state()
         if conn._jichitai_guard != want:
             _apply(conn, want)
