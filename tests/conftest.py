@@ -234,3 +234,18 @@ def attacker_db(db):
             if connection.vendor == "sqlite":
                 guard.drop_sqlite_triggers(connection)
         yield
+
+
+def sees_all_tenants(fn):
+    """For a test (or helper) that checks data across municipalities, as system code does: runs it inside
+    `cross_tenant` (on PostgreSQL, row-level security otherwise hides every other municipality's rows)."""
+    import functools
+
+    from jichitai.tenancy.scope import cross_tenant
+
+    @functools.wraps(fn)
+    def inner(*args, **kwargs):
+        with cross_tenant("test: checks across municipalities"):
+            return fn(*args, **kwargs)
+
+    return inner

@@ -4,7 +4,7 @@ import datetime as dt
 import json
 
 import pytest
-from conftest import person_values
+from conftest import person_values, sees_all_tenants
 
 from jichitai.audit.models import AuditEvent
 from jichitai.residents import actions
@@ -77,6 +77,7 @@ def test_birth(env):
     assert h.snapshot["household_no"] == env.head.household.household_no
 
 
+@sees_all_tenants
 def test_move_in_new_household(env):
     w = Watch()
     p = actions.register_move_in(
@@ -95,6 +96,7 @@ def test_move_in_new_household(env):
     assert h.snapshot["address"] == "豆田町1番1号"
 
 
+@sees_all_tenants
 def test_move_in_joining_a_household(env):
     w = Watch()
     p = actions.register_move_in(
@@ -191,6 +193,7 @@ def test_death(env):
     assert Person.objects.filter(pk=wife.pk).exists()  # a 除票, not deleted
 
 
+@sees_all_tenants
 def test_death_of_last_member_dissolves_household(env):
     p = actions.register_move_in(env.actor(), values=person_values(family_name="独居", family_name_kana="ドッキョ"),
                                  change_date=D(2022, 1, 1), notification_date=D(2022, 1, 1))
@@ -230,6 +233,7 @@ def test_head_change_restates_other_members_relationships(env):
     assert env.fresh(env.child).relationship == "子"
 
 
+@sees_all_tenants
 def test_household_split(env):
     w = Watch()
     new_hh = actions.split_household(env.actor(), env.head.household, members=[env.wife, env.child],
@@ -258,6 +262,7 @@ def test_household_split_of_the_head(env):
     assert Household.objects.get(pk=env.head.household_id).head_id == wife.pk
 
 
+@sees_all_tenants
 def test_household_merge(env):
     other = actions.register_move_in(env.actor(), values=person_values(family_name="鈴木", family_name_kana="スズキ",
                                                                        given_name="梅", given_name_kana="ウメ"),
@@ -317,6 +322,7 @@ def test_ex_officio_removal(env):
     assert env.fresh(env.wife).is_head
 
 
+@sees_all_tenants
 def test_full_life_never_deletes_anything(env):
     """A sequence of changes: the person count only grows and every history row stays, numbered 1..n."""
     a = env.actor()

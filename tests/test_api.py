@@ -5,6 +5,7 @@ import io
 import json
 
 import pytest
+from conftest import sees_all_tenants
 from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
@@ -331,6 +332,7 @@ def test_post_and_other_methods_are_refused(feed):
 
 # ---------------------------------------------------------------- audit
 
+@sees_all_tenants
 def test_every_read_is_audited_once_without_personal_numbers(feed):
     m = feed["a"]
     with tenant_scope(m):
@@ -370,6 +372,7 @@ def test_parameter_errors_are_400_with_a_bilingual_message(feed):
 
 # ---------------------------------------------------------------- keys, command, OpenAPI
 
+@sees_all_tenants
 def test_the_secret_is_never_stored(feed):
     key = feed["kokuho_key"]
     secret = key.split("_", 2)[2]
@@ -379,6 +382,7 @@ def test_the_secret_is_never_stored(feed):
     assert row["created_by_id"] == feed["kokuho"].created_by_id and row["is_active"]
 
 
+@sees_all_tenants
 def test_management_command_create_list_revoke(munis, staff):
     a = munis[0]
     out = io.StringIO()

@@ -8,6 +8,7 @@ import re
 import urllib.parse
 
 import pytest
+from conftest import sees_all_tenants
 import segno
 from django.db import transaction
 from django.test import Client
@@ -73,6 +74,7 @@ def assert_invalid(client, code, reason=None):
 
 # --- keys and codes ---------------------------------------------------------------------------------------------
 
+@sees_all_tenants
 def test_signing_key_is_created_on_first_use_and_reused(a, b):
     with tenant_scope(a):
         assert not SigningKey.objects.exists()
@@ -314,6 +316,7 @@ def test_signed_in_staff_of_another_municipality_can_verify(a, b, staff):
 
 # --- logging, audit and rate limiting -----------------------------------------------------------------------------
 
+@sees_all_tenants
 def test_every_request_is_logged_and_valid_lookups_are_audited(a, b, staff, client):
     iss, code = issue(a, staff["clerk_a"])
     before = AuditEvent.all_chains.filter(action="certificate.verify").count()

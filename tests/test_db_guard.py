@@ -210,7 +210,7 @@ def test_raw_select_without_municipality_filter_sees_only_the_town_in_scope(two_
 def test_raw_write_into_another_town_is_refused(two_towns):
     town_a, town_b, a, b = two_towns
     with tenant_scope(town_a.m):
-        n = _rowcount(f"UPDATE {Person._meta.db_table} SET notes = 'x' WHERE id = %s", [b[0].pk])
+        n = _rowcount(f"UPDATE {Person._meta.db_table} SET address = 'x' WHERE id = %s", [b[0].pk])
         assert n == 0  # B's row is invisible: nothing updated
         with pytest.raises(DatabaseError), transaction.atomic():
             _rowcount(f"UPDATE {Person._meta.db_table} SET municipality_id = %s WHERE id = %s",

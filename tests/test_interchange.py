@@ -11,7 +11,7 @@ import zipfile
 import zlib
 
 import pytest
-from conftest import person_values
+from conftest import person_values, sees_all_tenants
 from django.core.management import CommandError, call_command
 
 from jichitai import moji
@@ -108,6 +108,7 @@ def build_town_a(town_a):
     return {"ivs": ivs, "foreign": foreign, "dv": dv, "dead": dead, "planned": planned}
 
 
+@sees_all_tenants
 def counts():
     return (Person.all_tenants.count(), Household.all_tenants.count(), PersonHistory.all_tenants.count(),
             GaijiMapping.all_tenants.count(), GaijiMappingEvent.all_tenants.count(), AuditEvent.all_chains.count(),
@@ -202,6 +203,7 @@ def test_export_writes_the_documented_layout(exported_a, town_a):
     assert json.loads(ev.detail)["counts"]["persons"] == len(persons)
 
 
+@sees_all_tenants
 def test_round_trip_gives_byte_identical_files(exported_a, town_a, town_c, tmp_path):
     out_a, manifest_a, _ = exported_a
     result = import_directory(out_a, municipality_code=town_c.code)

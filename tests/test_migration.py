@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import sees_all_tenants
 from django.db import connection
 
 from jichitai.audit.models import AuditEvent
@@ -67,6 +68,7 @@ def muni(munis):
     return munis[0]
 
 
+@sees_all_tenants
 @pytest.mark.parametrize("letter", ["a", "b"])
 def test_example_layout_imports(muni, letter):
     approve(muni, letter)
@@ -110,6 +112,7 @@ def test_example_layout_imports(muni, letter):
         assert r.removal_reason and r.removal_date and not r.is_head
 
 
+@sees_all_tenants
 def test_rejects_carry_line_offset_field_reason_and_raw_bytes(muni, tmp_path):
     approve(muni, "a")
     data = (EX / "vendor_a_sample.dat").read_bytes()
@@ -141,6 +144,7 @@ def test_rejects_carry_line_offset_field_reason_and_raw_bytes(muni, tmp_path):
     assert MigrationRow.objects.filter(outcome="rejected").count() == rep["counts"]["rejected"]
 
 
+@sees_all_tenants
 def test_held_rows_imported_after_approval_and_rerun(muni):
     approve(muni, "a")
     rep = run(muni, "a")
@@ -177,6 +181,7 @@ def test_held_rows_imported_after_approval_and_rerun(muni):
     assert rep3["counts"] == c and not rep3["this_run"]["changed"]
 
 
+@sees_all_tenants
 def test_dry_run_writes_nothing_and_reports_the_same(muni, munis):
     approve(muni, "b")
     dry = run(muni, "b", dry_run=True)
@@ -191,6 +196,7 @@ def test_dry_run_writes_nothing_and_reports_the_same(muni, munis):
     assert dry["this_run"]["dry_run"] and not real["this_run"]["dry_run"]
 
 
+@sees_all_tenants
 def test_rerun_is_idempotent_and_other_municipality_untouched(muni, munis):
     approve(muni, "a")
     run(muni, "a")
@@ -230,6 +236,7 @@ def _clean_single_households(letter, n, start):
     return g, rows
 
 
+@sees_all_tenants
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_fuzzed_input_never_crashes_and_keeps_every_valid_row(muni, seed):
     rng = random.Random(seed)

@@ -3,7 +3,7 @@ audit all unchanged). Includes the two-clerks conflict, through the actions and 
 import datetime as dt
 
 import pytest
-from conftest import person_values
+from conftest import person_values, sees_all_tenants
 from django.forms.models import model_to_dict
 from django.test import Client
 from django.utils import timezone
@@ -19,6 +19,7 @@ from jichitai.tenancy.scope import tenant_scope
 D = dt.date
 
 
+@sees_all_tenants
 def _state():
     return {
         "persons": {p.pk: model_to_dict(p) for p in Person.all_tenants.all()},
@@ -401,6 +402,7 @@ def test_stale_version_conflicts_for_other_kinds(env, kind):
     expect_rule(run, CONFLICT_MESSAGE, exc=ConflictError)
 
 
+@sees_all_tenants
 def test_conflict_through_the_web_keeps_the_second_clerks_input(env, staff):
     c1, c2 = Client(), Client()
     c1.force_login(staff["clerk_a"])

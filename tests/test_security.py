@@ -3,7 +3,7 @@ sign-in lockout, idle timeout, CSRF, password hashing, security headers and read
 import datetime as dt
 
 import pytest
-from conftest import PASSWORD, person_values
+from conftest import PASSWORD, person_values, sees_all_tenants
 from django.conf import settings
 from django.test import Client
 
@@ -188,6 +188,7 @@ def test_individual_number_masked_for_viewer_and_disaster(numbered, staff, role)
         assert NUMBER not in body, url
 
 
+@sees_all_tenants
 def test_individual_number_never_in_the_audit_log(numbered, staff, town_a):
     c = client_for(staff["clerk_a"])
     c.get(f"/residents/{numbered.pk}/")

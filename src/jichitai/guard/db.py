@@ -50,6 +50,7 @@ EXEMPT = {
 APPEND_ONLY_MESSAGE = "追記専用の記録は変更・削除できません / append-only rows are never updated or deleted"
 POLICY = "jichitai_tenant"
 _owner = contextvars.ContextVar("jichitai_db_owner", default=None)
+_INERROR = 3  # psycopg.pq.TransactionStatus.INERROR
 
 
 def app_role() -> str:
@@ -135,8 +136,10 @@ def sync(conn=None):
     """Bring the session settings in step now (before a raw COPY, or before `SET TRANSACTION …`, which must be a
     transaction's first statement)."""
     conn = conn or default_connection
+    if conn.vendor != "postgresql":
+        return
+    conn.ensure_connection()  # (a new connection installs the wrapper)
     if getattr(conn, "_jichitai_guard_installed", False):
-        conn.ensure_connection()
         want = wanted_state()
         if conn._jichitai_guard != want:
             _apply(conn, want)
@@ -145,7 +148,8 @@ def sync(conn=None):
 def _wrapper(execute, sql, params, many, context):
     conn = context["connection"]
     want = wanted_state()
-    if conn._jichitai_guard != want:
+    if conn._jichitai_guard != want and conn.connection.info.transaction_status != _INERROR:
+        # (in a failed transaction only a rollback runs; the state is set again after it)
         _apply(conn, want)
     return execute(sql, params, many, context)
 
@@ -163,13 +167,19 @@ def on_connection_created(sender, connection, **kwargs):
     # a rollback undoes set_config() made inside it: forget what was set
     rollback, savepoint_rollback = connection._rollback, connection._savepoint_rollback
 
+    # (forgotten after the rollback ran: its own statement passes the wrapper, and an aborted transaction accepts
+    # nothing but the rollback)
     def _rollback():
-        connection._jichitai_guard = None
-        return rollback()
+        try:
+            return rollback()
+        finally:
+            connection._jichitai_guard = None
 
     def _savepoint_rollback(sid):
-        connection._jichitai_guard = None
-        return savepoint_rollback(sid)
+        try:
+            return savepoint_rollback(sid)
+        finally:
+            connection._jichitai_guard = None
 
     connection._rollback, connection._savepoint_rollback = _rollback, _savepoint_rollback
 
