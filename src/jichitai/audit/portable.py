@@ -18,6 +18,8 @@ import secrets
 
 from django.db import connection, transaction
 
+from jichitai.tenancy.scope import cross_tenant
+
 from . import keys
 from .actions import GENESIS, append, canonical_json
 from .models import AuditChain, AuditEvent
@@ -38,6 +40,7 @@ def entry_to_dict(e) -> dict:
             "entry_hash": e.entry_hash, "hash_version": e.hash_version, "key_id": e.key_id}
 
 
+@cross_tenant("audit chains moved whole: export lines")
 def export_lines(chain_keys=None):
     qs = AuditEvent.all_chains.select_related("municipality").order_by("chain_key", "seq")
     if chain_keys:
@@ -105,6 +108,7 @@ def _load_chain(key, rows, municipalities, users) -> tuple[int, int]:
     return len(new), len(rows) - len(new)
 
 
+@cross_tenant("audit chains moved whole: restore")
 def restore(lines) -> dict:
     """Load exported chains into this database (one transaction): {chain: (inserted, already present)}."""
     chains = _parse(lines)
@@ -115,6 +119,7 @@ def restore(lines) -> dict:
 
 # ---------------------------------------------------------------- offline segments
 
+@cross_tenant("audit chains moved whole: open segment")
 def open_segment(municipality, device: str, *, actor=None) -> str:
     """On the offline copy: fork a segment from the main chain's head; returns its chain key."""
     device = (device or "").strip()[:64]
@@ -136,6 +141,7 @@ def open_segment(municipality, device: str, *, actor=None) -> str:
     return key
 
 
+@cross_tenant("audit chains moved whole: merge segment")
 def merge_segment(lines, *, actor=None, terminal="system") -> AuditEvent:
     """On the main database: keep the segment's entries (verified) and commit to them with one merge entry."""
     from jichitai.tenancy.models import Municipality

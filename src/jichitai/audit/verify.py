@@ -81,6 +81,7 @@ def _segment_base(key, first):
     return base_seq, base_hash, ""
 
 
+@cross_tenant("audit verify: one chain, by its key")
 def verify_chain(key: str, *, _check_merges=True) -> ChainReport:
     try:
         ring = keys.keyring()
