@@ -127,7 +127,14 @@ def test_rejects_carry_line_offset_field_reason_and_raw_bytes(muni, tmp_path):
     trunc = next(r for r in rep["rejected"] if r["reason_code"] == "length")
     assert "バイト" in trunc["reason_ja"] and "bytes" in trunc["reason_en"]
     dup = [r for r in rep["rejected"] if r["reason_code"] == "duplicate_resident_code"]
-    assert len(dup) == 2 and all(r["field"] == "resident_code" for r in dup)
+    # the first holder of a duplicated 住民票コード is kept (with a row warning naming the other line), the second
+    # rejected naming the first: both are reported
+    assert len(dup) == 1 and dup[0]["field"] == "resident_code"
+    kept = [w for w in rep["row_warnings"] if w["code"] == "duplicate_kept"]
+    assert len(kept) == 1 and f"{dup[0]['line']}行目" in kept[0]["ja"] and f"{kept[0]['line']}行目" in dup[0]["reason_ja"]
+    code = records[kept[0]["line"]][1][110:121].decode()
+    assert Person.all_tenants.filter(municipality=muni, resident_code=code).count() == 1
+    assert LegacyKey.objects.get(person__resident_code=code).line_no == kept[0]["line"]
     out = write_report(rep, tmp_path / "rep", layout.terminator)
     files = {p.name for p in Path(out["dir"]).iterdir()}
     assert {"report.html", "report.csv", "report.json", "rejects.csv", "rejects.dat", "held.csv", "held.dat"} <= files

@@ -50,6 +50,7 @@ class Outcome(models.TextChoices):
     REJECTED = "rejected", "不正（取込不可）"
     HELD = "held", "保留（外字の承認待ち）"
     RESOLVED = "resolved", "保留後に取込済み"
+    DUPLICATE = "duplicate", "重複（同一内容、1件として取込）"
 
 
 class MigrationRow(models.Model):
