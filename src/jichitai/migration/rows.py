@@ -421,7 +421,7 @@ def process_unit(ctx, unit, household_exists=False):
         cur = valid[-1] if valid else next((p for p in reversed(rows) if p["v"] is not None), None)
         people.append({"rows": rows, "valid": valid, "cur": cur})
         newest = rows[-1]
-        if valid and newest is not valid[-1] and layout.generation_key:
+        if valid and _gen(newest["v"]) > _gen(cur["v"]) and layout.generation_key:
             res["warnings"].append(_warning(cur["line_no"], cur["offset"], E(
                 layout.generation_key, None, "generation_fallback",
                 f"最新の世代（{newest['line_no']}行目、履歴番号 {_gen(newest['v']) or '—'}）が不正のため、"
