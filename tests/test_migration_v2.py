@@ -263,3 +263,27 @@ def test_held_generations_are_imported_together_after_approval(muni):
     assert [h.change_kind for h in PersonHistory.all_tenants.filter(person=p).order_by("history_no")] == [
         "move_in", "move_within"]
     assert rep["counts"]["accounted"] == rep["counts"]["read"]
+
+
+def test_command_stops_on_trailer_mismatch_and_report_files(muni, tmp_path):
+    from django.core.management import CommandError, call_command
+
+    approve(muni, "c")
+    bad = tmp_path / "bad.dat"
+    bad.write_bytes(_with_trailer(_sample(), byte_sum="1"))
+    args = ["migrate_legacy", str(bad), "--municipality", muni.code, "--layout", str(EX / "vendor_c.toml"),
+            "--vendor", "himawari", "--report", str(tmp_path / "r1")]
+    with pytest.raises(CommandError, match="中止"):
+        call_command(*args)
+    csv_text = (tmp_path / "r1" / "report.csv").read_text("utf-8-sig")
+    assert "trailer_check,byte_sum:byte_sum,NG" in csv_text
+    assert Person.all_tenants.filter(municipality=muni).count() == 0
+    call_command(*args, "--accept-trailer-mismatch")
+    csv_text = (tmp_path / "r1" / "report.csv").read_text("utf-8-sig")
+    assert "trailer_check,overridden,true" in csv_text and "by_generation,04,1" in csv_text
+    assert "row_warnings,era_overflow,4" in csv_text
+    html = (tmp_path / "r1" / "report.html").read_text("utf-8")
+    assert "不一致を操作者が承知で取り込みました" in html and "行ごとの警告" in html
+    warn = (tmp_path / "r1" / "warnings.csv").read_text("utf-8-sig").splitlines()
+    assert warn[0].startswith("line,offset,code") and sum("era_overflow" in x for x in warn) == 4
+    assert len((tmp_path / "r1" / "duplicates.dat").read_bytes()) == 202
