@@ -287,3 +287,18 @@ def test_command_stops_on_trailer_mismatch_and_report_files(muni, tmp_path):
     warn = (tmp_path / "r1" / "warnings.csv").read_text("utf-8-sig").splitlines()
     assert warn[0].startswith("line,offset,code") and sum("era_overflow" in x for x in warn) == 4
     assert len((tmp_path / "r1" / "duplicates.dat").read_bytes()) == 202
+
+
+def test_fields_without_a_target_are_kept_as_extras(muni):
+    from jichitai.migration.models import PersonExtra
+
+    approve(muni, "c")
+    rep = run(muni, "c")
+    n = rep["counts"]["imported"]
+    assert rep["extras"]["stored"] and rep["extras"]["fields"] == ["last_updated", "town_code"]
+    assert rep["extras"]["persons_with_value"] == {"last_updated": n, "town_code": n} and not rep["not_carried"]
+    extras = PersonExtra.all_tenants.filter(municipality=muni)
+    assert extras.count() == 2 * n
+    assert set(extras.filter(name="last_updated").values_list("value", flat=True)) == {"2025-12-01"}
+    assert all(len(v) == 7 and v.isdigit() for v in extras.filter(name="town_code").values_list("value", flat=True))
+    assert set(extras.values_list("source", flat=True)) == {"himawari"}

@@ -28,7 +28,7 @@ from jichitai.residents.models import CHANGE_GROUP, ChangeKind, Household, Perso
 
 from . import rows as R
 from .layout import HEAD
-from .models import LegacyKey, MigrationChunk, MigrationRow, MigrationRun, Outcome
+from .models import LegacyKey, MigrationChunk, MigrationRow, MigrationRun, Outcome, PersonExtra
 
 OPERATOR = "migration"
 TERMINAL = "migrate_legacy"
@@ -492,7 +492,7 @@ class Importer:
                     h_id = tables.reserve_ids(cur, PersonHistory, n_hist)
                     atena = take_numbers(self.m, "atena", n_persons)
                     hh_no = take_numbers(self.m, "household", len(new_hh)) if new_hh else 0
-                    hh_rows, p_rows, hist_rows, key_rows = [], [], [], []
+                    hh_rows, p_rows, hist_rows, key_rows, extra_rows = [], [], [], [], []
                     i_id, i_hh, i_atena, i_muni = R.IDX["id"], R.IDX["household_id"], R.IDX["atena_no"], \
                         R.IDX["municipality_id"]
                     for r in results:
@@ -525,6 +525,8 @@ class Importer:
                                 h_id += 1
                             key_rows.append([muni, self.vendor, p["person_key"], r["hk"], p_id, run.pk,
                                              p["line_no"]])
+                            for name, value in sorted((p.get("extras") or {}).items()):
+                                extra_rows.append([muni, p_id, name, value[:200], self.vendor[:60]])
                             p_id += 1
                             atena += 1
                         if not r["household_exists"]:
@@ -536,6 +538,10 @@ class Importer:
                     tables.insert(cur, Person, tables.person_fields, p_rows)
                     tables.insert(cur, PersonHistory, _HIST_FIELDS, hist_rows)
                     tables.insert(cur, LegacyKey, _KEY_FIELDS, key_rows)
+                    if extra_rows:
+                        x_id = tables.reserve_ids(cur, PersonExtra, len(extra_rows))
+                        tables.insert(cur, PersonExtra, _EXTRA_FIELDS,
+                                      [[x_id + i, *r] for i, r in enumerate(extra_rows)])
             outcomes = [o for r in results for o in r["outcomes"]]
             if resolved:
                 MigrationRow.objects.filter(run=run, line_no__in=list(resolved)).delete()
@@ -653,6 +659,7 @@ def _same_hold(o, rows):
 
 _HIST_FIELDS = [f for f in PersonHistory._meta.concrete_fields]
 _KEY_FIELDS = [f for f in LegacyKey._meta.concrete_fields if f.attname != "id"]
+_EXTRA_FIELDS = [PersonExtra._meta.get_field(n) for n in ("id", "municipality", "person", "name", "value", "source")]
 
 
 # ---------------------------------------------------------------------- the report (from the database: cumulative)
@@ -750,4 +757,4 @@ def build_report(run, layout, warnings=(), scanned=None, trailer=None):
     }
 
 
-EXTRAS_STORED = False
+EXTRAS_STORED = True  # PersonExtra
