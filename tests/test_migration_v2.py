@@ -302,3 +302,30 @@ def test_fields_without_a_target_are_kept_as_extras(muni):
     assert set(extras.filter(name="last_updated").values_list("value", flat=True)) == {"2025-12-01"}
     assert all(len(v) == 7 and v.isdigit() for v in extras.filter(name="town_code").values_list("value", flat=True))
     assert set(extras.values_list("source", flat=True)) == {"himawari"}
+
+
+def test_export_import_export_is_byte_identical_with_generations_and_extras(muni, munis, tmp_path):
+    from jichitai.interchange.export import export_municipality
+    from jichitai.interchange.importer import import_directory
+    from jichitai.interchange.layout import RESOURCES
+    from jichitai.migration.models import PersonExtra
+    from jichitai.privacy import policy
+    from jichitai.tenancy.models import Municipality
+
+    approve(muni, "c")
+    run(muni, "c")
+    full = policy.for_export(None, include_protected_addresses=True, system=True)
+    when = dt.datetime(2026, 1, 5, 9, 30, tzinfo=dt.timezone.utc)
+    with tenant_scope(muni):
+        export_municipality(tmp_path / "a", reader=full, created_at=when)
+    other = Municipality.objects.create(code="44206", name="臼杵市", prefecture=muni.prefecture)
+    import_directory(tmp_path / "a", municipality_code=other.code)
+    with tenant_scope(other):
+        export_municipality(tmp_path / "b", reader=full, created_at=when)
+        assert PersonExtra.objects.count() == PersonExtra.all_tenants.filter(municipality=muni).count() > 0
+    for r in RESOURCES:
+        assert (tmp_path / "a" / r.path).read_bytes() == (tmp_path / "b" / r.path).read_bytes(), r.path
+    extras = (tmp_path / "a" / "person_extras.csv").read_text("utf-8").splitlines()
+    assert extras[0] == "atena_no,name,value,source" and len(extras) == 1 + 2 * manifest("c")["imported"]
+    hist = (tmp_path / "a" / "history.csv").read_text("utf-8")
+    assert "change_kind=E2" in hist and "head_change" in hist

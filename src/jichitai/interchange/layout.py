@@ -1,4 +1,4 @@
-"""The standard layout (標準レイアウト), version 1.0: which files, which columns, in which order, of which type.
+"""The standard layout (標準レイアウト), version 1.1 (1.0 without person_extras.csv): which files, which columns, in which order, of which type.
 
 Everything about the layout is declared here once; the exporter, the importer, the Frictionless Table Schemas
 written next to each CSV and docs/standard-layout.md all follow these lists. Column order is part of the layout:
@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 from jichitai.residents.models import SNAPSHOT_FIELDS, Person
 
-LAYOUT_VERSION = "1.0"
+LAYOUT_VERSION = "1.1"
 # versions this code can import (major version must match: a minor version only adds optional things)
-IMPORTABLE_VERSIONS = {"1.0"}
+IMPORTABLE_VERSIONS = {"1.0", "1.1"}
 GENERATOR = "jichitai-cloud"
 SCHEMA_PROFILE = "tableschema"
 
@@ -138,6 +138,15 @@ GAIJI_EVENT_COLUMNS = [
 ]
 
 
+PERSON_EXTRA_COLUMNS = [
+    Column("atena_no", "string", "宛名番号", "→ persons.csv atena_no", required=True),
+    Column("name", "string", "項目名", "the legacy layout's field name (町字コード town_code, 最終更新日 last_updated …)",
+           required=True),
+    Column("value", "string", "値", "as the legacy system wrote it (dates as ISO text)"),
+    Column("source", "string", "出典", "the vendor (migration) the value came from"),
+]
+
+
 @dataclass(frozen=True)
 class Resource:
     name: str
@@ -146,6 +155,7 @@ class Resource:
     columns: list
     primary_key: tuple
     foreign_keys: tuple = ()
+    since: str = "1.0"  # the layout version that added the file (absent from older exports)
 
     @property
     def schema_path(self):
@@ -170,7 +180,17 @@ RESOURCES = [
              ({"fields": ["vendor", "pua_code"],
                "reference": {"resource": "gaiji_mappings", "fields": ["vendor", "pua_code"]}},)),
 ]
+RESOURCES.append(
+    Resource("person_extras", "person_extras.csv", "人ごとの追加属性（移行元の、取込先のない項目）", PERSON_EXTRA_COLUMNS,
+             ("atena_no", "name"),
+             ({"fields": ["atena_no"], "reference": {"resource": "persons", "fields": ["atena_no"]}},), since="1.1"))
 RESOURCE_BY_NAME = {r.name: r for r in RESOURCES}
+
+
+def resources_of(version: str) -> list:
+    """The files an export of this layout version has (a minor version only adds files)."""
+    v = tuple(int(x) for x in str(version).split("."))
+    return [r for r in RESOURCES if tuple(int(x) for x in r.since.split(".")) <= v]
 
 
 def table_schema(res: Resource) -> dict:
