@@ -313,11 +313,26 @@ def resident_code(first10: str) -> str:
     return first10 + str(0 if r <= 1 else 11 - r)
 
 
-GAIJI_C = [("F040", "\ue000", "髙", "MJ006984", "U+9AD9", "はしごだか"),
-           ("F041", "\ue001", "𠮷", "MJ013553", "U+20BB7", "つちよし"),
-           ("F042", "\ue002", "邉", "MJ024734", "U+9089 U+E0103", "異体字セレクタ付き"),
-           ("F043", "\ue003", "", "", "", "対応不明（字形を確認してください）")]
-APPROVALS["c"] = [("F040", "髙", "juki"), ("F041", "𠮷", "juki"), ("F042", "邉\U000E0103", "juki")]
+# the vendor's 外字対応表: (vendor code, PUA char, MJ文字図形名, UCS with IVS, note, glyph?) — F040–F042 agree with the
+# MJ table (approved on import), F043 has no information (確認待ち, 字形画像なし: its rows are held), F044 claims an
+# MJ name whose UCS is another character (確認待ち, with the vendor's glyph to compare)
+GAIJI_C = [("F040", "\ue000", "MJ028902", "U+9AD9", "はしごだか", False),
+           ("F041", "\ue001", "MJ032129", "U+20BB7", "つちよし", False),
+           ("F042", "\ue002", "MJ026190", "U+9089 U+E010F", "異体字セレクタ付き", False),
+           ("F043", "\ue003", "", "", "対応不明（字形を確認してください）", False),
+           ("F044", "\ue004", "MJ028902", "U+9AD8", "ベンダー表記の誤りの例", True)]
+APPROVALS["c"] = [("F040", "髙", "mj_table"), ("F041", "𠮷", "mj_table"), ("F042", "邉\U000E010F", "mj_table")]
+
+
+def tiny_png():
+    """A 1×1 grey PNG (a stand-in for a vendor's glyph image)."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\x00\x80")) + chunk(b"IEND", b""))
 
 
 class GenC:
@@ -462,12 +477,17 @@ def generate_vendor_c(seed=2026):
                 "duplicates": count["duplicate"], "control_records": count["control"], "held": count["held"],
                 "rejected": sum(kinds.values()), "rejected_kinds": kinds, "approvals": APPROVALS["c"],
                 "era_overflow_warnings": 4, "four_generations_person_key": four["atena_no"],
-                "note": "counts assume the approvals listed are in the 外字 registry (the 外字対応表 "
-                        "vendor_c_gaiji.csv imported with code-table evidence approves F040–F042; F043 stays "
-                        "確認待ち, its rows held)"}
-    table = "vendor_code,mj_name,ucs,char,note\n" + "".join(
-        f"{sjis},{mj},{ucs},{(''.join(chr(int(u[2:], 16)) for u in ucs.split()) if ucs else '')},{note}\n"
-        for sjis, _pua, _t, mj, ucs, note in GAIJI_C)
+                "gaiji_table": {"approved": ["F040", "F041", "F042"], "proposed": ["F043", "F044"]},
+                "note": "counts assume the approvals listed are in the 外字 registry: importing the 外字対応表 "
+                        "vendor_c_gaiji.csv (jichitai gaiji import-table) approves F040–F042 on code-table evidence; "
+                        "F043 and F044 stay 確認待ち, the rows with F043 are held"}
+    import base64
+
+    def char(ucs):
+        return "".join(chr(int(u[2:], 16)) for u in ucs.split()) if ucs else ""
+    table = "vendor_code,mj_name,ucs,char,note,glyph_png_base64\n" + "".join(
+        f"{sjis},{mj},{ucs},{char(ucs)},{note},{base64.b64encode(tiny_png()).decode() if glyph else ''}\n"
+        for sjis, _pua, mj, ucs, note, glyph in GAIJI_C)
     return out, manifest, table
 
 

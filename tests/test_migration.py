@@ -307,7 +307,7 @@ m = Municipality.objects.create(code='44204', name='日田市', prefecture=p)
 with tenant_scope(m):
     GaijiMapping.objects.create(pua_char='\\ue000', sjis_code='F040', vendor='kotobuki', mapped_text='髙', status='approved', evidence='juki')
     GaijiMapping.objects.create(pua_char='\\ue001', sjis_code='F041', vendor='kotobuki', mapped_text='𠮷', status='approved', evidence='koseki')
-    for ch, code, text in (('\\ue000', 'F040', '髙'), ('\\ue001', 'F041', '𠮷'), ('\\ue002', 'F042', '邉\\U000E0103')):
+    for ch, code, text in (('\\ue000', 'F040', '髙'), ('\\ue001', 'F041', '𠮷'), ('\\ue002', 'F042', '邉\\U000E010F')):
         GaijiMapping.objects.create(pua_char=ch, sjis_code=code, vendor='himawari', mapped_text=text, status='approved', evidence='juki')
 """
 DIGEST = """

@@ -329,3 +329,101 @@ def test_export_import_export_is_byte_identical_with_generations_and_extras(muni
     assert extras[0] == "atena_no,name,value,source" and len(extras) == 1 + 2 * manifest("c")["imported"]
     hist = (tmp_path / "a" / "history.csv").read_text("utf-8")
     assert "change_kind=E2" in hist and "head_change" in hist
+
+
+# ---------------------------------------------------------------------- the vendor's 外字対応表
+
+def _import_table(m, user, data=None):
+    from django.core.management import call_command
+
+    path = EX / "vendor_c_gaiji.csv"
+    if data is not None:
+        import tempfile
+
+        with tempfile.NamedTemporaryFile("wb", suffix=".csv", delete=False) as f:
+            f.write(data)
+        path = f.name
+    call_command("gaiji", "import-table", str(path), "--municipality", m.code, "--vendor", "himawari",
+                 "--user", user.username)
+
+
+def test_gaiji_table_import_then_migration(town_a):
+    from jichitai.gaiji.models import GaijiMapping, GaijiMappingEvent
+
+    m = town_a.m
+    _import_table(m, town_a.user)
+    exp = manifest("c")["gaiji_table"]
+    with tenant_scope(m):
+        got = {g.sjis_code: g for g in GaijiMapping.objects.filter(vendor="himawari")}
+        assert sorted(c for c, g in got.items() if g.status == "approved") == exp["approved"]
+        assert sorted(c for c, g in got.items() if g.status == "proposed") == exp["proposed"]
+        assert {got[c].evidence for c in exp["approved"]} == {"mj_table"}
+        assert got["F042"].mapped_text == "邉\U000E010F" and got["F042"].mj_name == "MJ026190"
+        assert got["F044"].glyph_png and not got["F043"].glyph_png and not got["F043"].mj_name
+        assert "U+9AD8" in got["F044"].vendor_note and got["F044"].evidence == ""
+        assert [e.action for e in got["F040"].events.order_by("id")] == ["table_imported", "auto_approved"]
+        assert "UCS" in got["F044"].events.get().note
+        assert AuditEvent.objects.filter(action="gaiji.table_imported").count() == 1
+        n_events = GaijiMappingEvent.objects.count()
+    # importing it again changes nothing (codes already registered are left as they are)
+    _import_table(m, town_a.user)
+    with tenant_scope(m):
+        assert GaijiMappingEvent.objects.count() == n_events
+    # the migration then finds what the manifest says, without any approval by hand
+    rep = run(m, "c")
+    c, e = rep["counts"], manifest("c")
+    assert (c["imported"], c["held"], c["rejected"]) == (e["imported"], e["held"], e["rejected"])
+    assert rep["gaiji_mapped_by_evidence"] == {"mj_table": 3}
+    assert Person.all_tenants.filter(municipality=m, family_name="邉\U000E010F田").exists()
+
+
+def test_a_bad_gaiji_table_registers_nothing(town_a):
+    from django.core.management import CommandError
+
+    from jichitai.gaiji.models import GaijiMapping
+
+    bad = ("vendor_code,mj_name,ucs,char,note\nF040,MJ028902,U+9AD9,髙,\n1234,,,,\nF041,,U+ZZZZ,,\n"
+           "F040,,,,again\n").encode("utf-8")
+    with pytest.raises(CommandError) as e:
+        _import_table(town_a.m, town_a.user, bad)
+    msg = str(e.value)
+    assert "3行目" in msg and "4行目" in msg and "5行目" in msg and "何も登録していません" in msg
+    with tenant_scope(town_a.m):
+        assert not GaijiMapping.objects.exists()
+        assert not AuditEvent.objects.filter(action="gaiji.table_imported").exists()
+
+
+def test_gaiji_table_screen_and_review_say_what_was_checked(town_a, login):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from jichitai.gaiji import actions as gaiji_actions
+    from jichitai.gaiji.models import GaijiMapping
+
+    client = login(town_a.user)
+    page = client.get("/gaiji/import/")
+    assert page.status_code == 200 and "外字対応表の読み込み" in page.content.decode()
+    upload = SimpleUploadedFile("vendor_c_gaiji.csv", (EX / "vendor_c_gaiji.csv").read_bytes(), "text/csv")
+    r = client.post("/gaiji/import/", {"vendor": "himawari", "table": upload})
+    body = r.content.decode()
+    assert r.status_code == 200 and body.count("自動承認") >= 3 and "字形画像なし" in body
+    with tenant_scope(town_a.m):
+        f043 = GaijiMapping.objects.get(vendor="himawari", sjis_code="F043")
+        f044 = GaijiMapping.objects.get(vendor="himawari", sjis_code="F044")
+        f040 = GaijiMapping.objects.get(vendor="himawari", sjis_code="F040")
+    review = client.get(f"/gaiji/{f043.pk}/").content.decode()
+    assert "字形画像なし" in review and "<img" not in review.split("ベンダーの字形")[1].split("</section>")[0]
+    review = client.get(f"/gaiji/{f044.pk}/").content.decode()
+    assert f"/gaiji/{f044.pk}/glyph.png" in review and "字形画像なし" not in review
+    review = client.get(f"/gaiji/{f040.pk}/").content.decode()
+    assert "ベンダー対応表のMJ図形名とUCS" in review and "目視確認" not in review
+    # approving a code without a glyph is recorded as what it was: no glyph was compared
+    with tenant_scope(town_a.m):
+        m = gaiji_actions.approve_manually(town_a.actor(), f043, mj_name="MJ028902", expected_version=f043.version)
+        assert m.evidence == "manual_ng" and "目視確認" not in m.get_evidence_display()
+        assert "字形は比較していません" in m.get_evidence_display()
+    # a table with errors: 422, nothing registered, the lines named
+    upload = SimpleUploadedFile("bad.csv", b"vendor_code\nZZZZ\n", "text/csv")
+    r = client.post("/gaiji/import/", {"vendor": "other", "table": upload})
+    assert r.status_code == 422 and "2行目" in r.content.decode()
+    with tenant_scope(town_a.m):
+        assert not GaijiMapping.objects.filter(vendor="other").exists()
