@@ -118,7 +118,8 @@ GAIJI_COLUMNS = [
     Column("mapped_text", "string", "対応する文字（UCS+IVS）"),
     Column("status", "string", "状態", "proposed 確認待ち, approved 承認済み, unmappable 対応なし", required=True),
     Column("evidence", "string", "根拠", "juki 住基ネット統一文字コード一致, koseki 戸籍統一文字番号一致, "
-                                      "manual 目視確認, empty"),
+                                      "mj_table ベンダー対応表のMJ図形名とUCSが一致, manual 目視確認（字形を比較）, "
+                                      "manual_ng 手動承認（字形画像なし）, empty"),
     Column("reviewer", "string", "確認者", "user name (as recorded in the mapping's history)"),
     Column("reviewed_at", "datetime", "確認日時", "UTC"),
     Column("version", "integer", "版", "number of changes of the mapping", required=True),

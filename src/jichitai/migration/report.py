@@ -42,7 +42,10 @@ WARNINGS = {
 CHECKS = {"record_count": "件数", "hash_total": "ハッシュ合計", "byte_sum": "バイト合計",
           "trailer_present": "トレーラーの有無"}
 WARN_COLS = ["line", "offset", "code", "field", "field_offset", "ja", "en"]
-EVIDENCE = {"juki": "住基ネット統一文字コード一致", "koseki": "戸籍統一文字番号一致", "manual": "目視確認（手動）"}
+EVIDENCE = {"juki": "住基ネット統一文字コード一致", "koseki": "戸籍統一文字番号一致",
+            "mj_table": "ベンダー対応表のMJ図形名とUCSが一致（字形は未比較）",
+            "manual": "目視確認（ベンダーの字形画像とMJ字形を比較）",
+            "manual_ng": "手動承認（字形画像なし・字形は未比較）"}
 STATUS = {"proposed": "確認待ち", "unmappable": "対応なし", "unregistered": "未登録（外字台帳に登録してください）"}
 ROW_COLS = ["line", "offset", "reason_code", "field", "field_offset", "reason_ja", "reason_en", "pending",
             "household_key"]
