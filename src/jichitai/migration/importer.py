@@ -750,8 +750,9 @@ def build_report(run, layout, warnings=(), scanned=None, trailer=None):
         "rejected": [dict(zip(cols, r)) for r in rejected],
         "held": [dict(zip(cols, r)) for r in held],
         "duplicates": [dict(zip(cols, r)) for r in dups],
+        # a held row's warnings come again when it is retried: each warning once
         "row_warnings": [dict(zip(("line", "offset", "field", "field_offset", "code", "ja", "en"), w))
-                         for w in sorted(row_warnings)],
+                         for w in sorted({tuple(w) for w in row_warnings}, key=lambda w: (w[0], w[4], w[2]))],
         "warnings": list(warnings),
         "_raw": raw,
     }
