@@ -24,10 +24,9 @@ from jichitai.audit.actions import append as audit_append
 from jichitai.demo.bulk import BulkTables, take_numbers
 from jichitai.gaiji.models import GaijiMapping
 from jichitai.gaiji.models import Status as GStatus
-from jichitai.residents.models import CHANGE_GROUP, ChangeKind, Household, Person, PersonHistory, Status
+from jichitai.residents.models import Household, Person, PersonHistory, Status
 
 from . import rows as R
-from .layout import HEAD
 from .models import LegacyKey, MigrationChunk, MigrationRow, MigrationRun, Outcome, PersonExtra
 
 OPERATOR = "migration"
