@@ -147,13 +147,13 @@ def exported_a(town_a, tmp_path):
 def test_export_writes_the_documented_layout(exported_a, town_a):
     out, manifest, people = exported_a
     assert sorted(p.name for p in out.iterdir()) == sorted(DATA_FILES + ["manifest.json"])
-    assert manifest["layout_version"] == LAYOUT_VERSION == "1.0"
+    assert manifest["layout_version"] == LAYOUT_VERSION == "1.1"
     assert manifest["municipality"]["code"] == "44204" and manifest["municipality"]["code6"] == "442046"
     assert manifest["created_at"] == "2026-01-05T09:30:00.000000Z"
     with tenant_scope(town_a.m):
         expected = {"persons": Person.objects.count(), "households": Household.objects.count(),
                     "history": PersonHistory.objects.count(), "gaiji_mappings": GaijiMapping.objects.count(),
-                    "gaiji_events": GaijiMappingEvent.objects.count()}
+                    "gaiji_events": GaijiMappingEvent.objects.count(), "person_extras": 0}
     assert {r["name"]: r["rows"] for r in manifest["resources"]} == expected
     for r in manifest["resources"]:
         data = (out / r["path"]).read_bytes()

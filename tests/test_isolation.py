@@ -37,6 +37,7 @@ NO_OBJECT_PATTERNS = {
     "platform_tenant_create": "operator only",
     "gaiji_list": "own registry only (checked below for B's codes)",
     "gaiji_create": "creates in own municipality",
+    "gaiji_import": "loads a table into own municipality",
     "api_changes": "bearer-key API: the municipality comes from the key; another code is 404 (tests/test_api.py)",
     "api_openapi": "static API description, no tenant data",
     "privacy_settings": "admin only (MANAGE_PRIVACY_SETTINGS); reads and writes the own municipality's row only",

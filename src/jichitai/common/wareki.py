@@ -23,8 +23,18 @@ for _e in ERAS:
     _BY_KEY[str(_e[2])] = _e
 
 
+# The two transition days written in either era: the emperor died on the day, and the new era began that day, so
+# 明治45年7月30日 = 大正元年7月30日 and 大正15年12月25日 = 昭和元年12月25日. (昭和64年1月7日 → 平成元年1月8日 and
+# 平成31年4月30日 → 令和元年5月1日 changed at midnight: no day has two writings.)
+ALSO_LAST = {"明治": dt.date(1912, 7, 30), "大正": dt.date(1926, 12, 25)}
+
+
 class DateInputError(ValueError):
     """A date the user typed that cannot be read or does not exist. str() is a bilingual message."""
+
+
+class EraOverflow(UserWarning):
+    """A date written in an era after that era ended (平成31年5月1日, 平成32年): accepted only where asked for."""
 
 
 _WAREKI = re.compile(
@@ -42,11 +52,17 @@ def _make(y: int, m: int, d: int, text: str) -> dt.date:
         raise DateInputError(f"「{text}」は存在しない日付です / {text!r} is not a real date") from None
 
 
-def _from_era(era, y: int, m: int, d: int, text: str) -> dt.date:
+def _from_era(era, y: int, m: int, d: int, text: str, overflow: list | None = None) -> dt.date:
     name, _, _, first, last = era
     if y < 1:
         raise DateInputError(f"「{text}」: 和暦の年は1（元年）以上です / era year must be 1 or more")
     date = _make(first.year + y - 1, m, d, text)
+    last = ALSO_LAST.get(name, last)
+    if date > last and overflow is not None:
+        overflow.append(f"「{text}」は{name}の終了後の日付（元号の読み替え漏れ）です。{date:%Y-%m-%d}"
+                        f"（{format_wareki(date)}）として読みました / {text!r} is written in {name} after that era "
+                        f"ended; read as {date:%Y-%m-%d}")
+        return date
     if date < first or date > last:
         span = f"{first:%Y-%m-%d}〜" + ("" if last.year == 9999 else f"{last:%Y-%m-%d}")
         raise DateInputError(
@@ -55,8 +71,12 @@ def _from_era(era, y: int, m: int, d: int, text: str) -> dt.date:
     return date
 
 
-def parse_date(text: str) -> dt.date:
-    """Parse a date typed in 西暦 or 和暦. Raises DateInputError with a bilingual message."""
+def parse_date(text: str, overflow: list | None = None) -> dt.date:
+    """Parse a date typed in 西暦 or 和暦. Raises DateInputError with a bilingual message.
+
+    Both writings of a transition day are accepted (ALSO_LAST). A date before its era began is always rejected. A
+    date after its era ended (era overflow, 平成31年5月1日) is rejected, unless a list is passed as `overflow`: then it
+    is converted as written (平成32年 = 2020) and a bilingual warning is appended to the list."""
     if isinstance(text, dt.date):
         return text
     raw = (text or "").strip()
@@ -66,11 +86,11 @@ def parse_date(text: str) -> dt.date:
     if m := _WAREKI.match(s):
         era = _BY_KEY[m["era"].upper() if m["era"].isascii() else m["era"]]
         year = 1 if m["y"] == "元" else int(m["y"])
-        return _from_era(era, year, int(m["m"]), int(m["d"]), raw)
+        return _from_era(era, year, int(m["m"]), int(m["d"]), raw, overflow)
     if m := _SEIREKI.match(s) or _COMPACT_SEIREKI.match(s):
         return _make(int(m["y"]), int(m["m"]), int(m["d"]), raw)
     if m := _COMPACT_WAREKI.match(s):
-        return _from_era(_BY_KEY[m["era"]], int(m["y"]), int(m["m"]), int(m["d"]), raw)
+        return _from_era(_BY_KEY[m["era"]], int(m["y"]), int(m["m"]), int(m["d"]), raw, overflow)
     raise DateInputError(
         f"「{raw}」を日付として読めません（例: 1975-04-01、S50.4.1、昭和50年4月1日） / cannot read {raw!r} as a date"
     )

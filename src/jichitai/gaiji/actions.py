@@ -160,7 +160,8 @@ def approve_manually(actor: Actor, mapping: GaijiMapping, *, mj_name: str, expec
         raise RuleError({"mj_name": "その MJ 文字図形名は見つかりません"})
     if m.status == Status.APPROVED and m.mj_name == rec.mj:
         raise RuleError("既にこの文字で承認されています")
-    _set(m, rec, Status.APPROVED, Evidence.MANUAL, actor)
+    # the evidence says what was checked: a glyph comparison only when the vendor supplied a glyph
+    _set(m, rec, Status.APPROVED, Evidence.MANUAL if m.glyph_png else Evidence.MANUAL_NO_GLYPH, actor)
     _log(actor, m, "approved", note)
     return m
 
@@ -193,3 +194,154 @@ def reopen(actor: Actor, mapping: GaijiMapping, *, expected_version, note: str):
 
 def assert_code_table_evidence(evidence) -> bool:
     return evidence in CODE_TABLE_EVIDENCE
+
+
+# ---------------------------------------------------------------------- a vendor's 外字対応表 (table import)
+
+TABLE_COLUMNS = {
+    "vendor_code": ("vendor_code", "ベンダーコード", "外字コード", "code"),
+    "mj_name": ("mj_name", "MJ文字図形名", "MJ図形名", "mj"),
+    "ucs": ("ucs", "UCS", "ucs_ivs"),
+    "char": ("char", "文字"),
+    "note": ("note", "備考", "説明"),
+    "glyph_png_base64": ("glyph_png_base64", "字形画像", "glyph"),
+}
+
+
+class TableError(RuleError):
+    """The table cannot be read or has invalid rows: nothing is registered; every problem has its line."""
+
+
+def parse_vendor_table(data: bytes) -> list[dict]:
+    """A vendor's 外字対応表 (CSV, UTF-8 with or without BOM, or CP932): one row per vendor code with MJ文字図形名,
+    UCS (with IVS, as U+XXXX U+E01XX), the character, notes and optionally the glyph (PNG, base64). Returns the rows
+    (with their line numbers) or raises TableError listing every bad line."""
+    import base64
+    import binascii
+    import csv
+    import io
+
+    for enc in ("utf-8-sig", "cp932"):
+        try:
+            text = data.decode(enc)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise TableError("外字対応表の文字コードが UTF-8 でも CP932 でもありません")
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, None)
+    if not header:
+        raise TableError("外字対応表が空です")
+    index = {}
+    for col, names in TABLE_COLUMNS.items():
+        for i, h in enumerate(header):
+            if h.strip() in names:
+                index[col] = i
+    if "vendor_code" not in index:
+        raise TableError("外字対応表の1行目に vendor_code（ベンダーコード）の列がありません")
+    rows, errors, seen = [], [], {}
+    for line, rec in enumerate(reader, start=2):
+        if not any(x.strip() for x in rec):
+            continue
+        get = lambda c: rec[index[c]].strip() if c in index and index[c] < len(rec) else ""  # noqa: E731
+        row = {c: get(c) for c in TABLE_COLUMNS}
+        row["line"] = line
+        try:
+            row["pua"], row["sjis"] = parse_legacy_code(row["vendor_code"])
+        except RuleError as e:
+            errors.append(f"{line}行目: {' '.join(m for ms in e.errors.values() for m in ms)}")
+            continue
+        if row["pua"] in seen:
+            errors.append(f"{line}行目: コード {row['vendor_code']} が {seen[row['pua']]}行目と重複しています")
+            continue
+        seen[row["pua"]] = line
+        if row["ucs"]:
+            try:
+                row["ucs_text"] = "".join(chr(int(p[2:] if p.upper().startswith("U+") else p, 16))
+                                          for p in row["ucs"].replace("_", " ").split())
+            except ValueError:
+                errors.append(f"{line}行目: UCS「{row['ucs']}」が読めません（例: U+9089 U+E010F）")
+                continue
+        else:
+            row["ucs_text"] = ""
+        row["glyph"] = None
+        if row["glyph_png_base64"]:
+            try:
+                png = base64.b64decode(row["glyph_png_base64"], validate=True)
+            except (binascii.Error, ValueError):
+                errors.append(f"{line}行目: 字形画像の base64 が読めません")
+                continue
+            if not png.startswith(PNG_MAGIC) or len(png) > MAX_GLYPH_BYTES:
+                errors.append(f"{line}行目: 字形画像は 256KB までの PNG にしてください")
+                continue
+            row["glyph"] = png
+        rows.append(row)
+    if errors:
+        raise TableError({"table": errors})
+    return rows
+
+
+def _table_verdict(row):
+    """What the table row proves, checked against the MJ table: (record, evidence or None, explanation)."""
+    mj = row["mj_name"].upper()
+    rec = moji.by_mj(mj) if mj else None
+    by_text = moji.by_ucs(row["ucs_text"]) if row["ucs_text"] else None
+    if mj and rec is None:
+        return None, None, f"MJ文字図形名 {mj} は MJ 文字情報一覧表にありません"
+    if rec is not None and row["ucs_text"]:
+        if row["ucs_text"] in {rec.text, rec.ivs, rec.ucs} - {None} and (not row["char"] or row["char"] in
+                                                                          {row["ucs_text"], rec.text, rec.ucs}):
+            return rec, Evidence.VENDOR_TABLE, f"{rec.mj} と UCS が一致"
+        return rec, None, (f"MJ文字図形名 {rec.mj} の UCS は {' '.join(f'U+{ord(c):04X}' for c in rec.text)} です"
+                           f"（対応表は {row['ucs']}）。字形を確認してください")
+    if rec is not None:
+        return rec, None, f"{rec.mj} のみ（UCS なし）。字形を確認してください"
+    if by_text is not None:
+        return by_text, None, f"UCS から候補 {by_text.mj}（MJ文字図形名なし）。字形を確認してください"
+    return None, None, "対応表に MJ文字図形名・UCS がありません。字形を確認してください"
+
+
+@transaction.atomic
+def import_vendor_table(actor: Actor, *, vendor: str, data: bytes, source: str = "") -> dict:
+    """Load a vendor's 外字対応表 as proposals into the registry, in one transaction with one audit event. A row is
+    approved automatically only when its MJ文字図形名 exists in the MJ table and its UCS (IVS included) is that
+    record's (code-table evidence, Evidence.VENDOR_TABLE); every other row stays 確認待ち with the vendor's claim and
+    what disagreed in its note, for a person to compare glyphs. Codes already registered for the vendor are left as
+    they are (reported). Returns the counts and the per-row outcome."""
+    _require_admin(actor)
+    vendor = (vendor or "").strip()
+    if not vendor:
+        raise RuleError({"vendor": "ベンダー・システム名を入力してください"})
+    rows = parse_vendor_table(data)
+    known = set(GaijiMapping.objects.filter(vendor=vendor).values_list("pua_char", flat=True))
+    now = timezone.now()
+    out = {"approved": [], "proposed": [], "skipped": [], "rows": []}
+    for row in rows:
+        code = row["sjis"] or f"U+{ord(row['pua']):04X}"
+        if row["pua"] in known:
+            out["skipped"].append(code)
+            out["rows"].append({"line": row["line"], "code": code, "outcome": "skipped",
+                                "note": "既に登録済み（変更していません）"})
+            continue
+        rec, evidence, why = _table_verdict(row)
+        claim = " ".join(x for x in (row["mj_name"], row["ucs"], row["char"], row["note"]) if x)
+        m = GaijiMapping.objects.create(pua_char=row["pua"], sjis_code=row["sjis"], vendor=vendor,
+                                        glyph_png=row["glyph"], vendor_note=f"対応表: {claim}"[:200],
+                                        mj_name=rec.mj if rec is not None else "")
+        GaijiMappingEvent.objects.create(mapping=m, action="table_imported", at=now, actor=actor.user.username,
+                                         snapshot=_snapshot(m), note=f"{source} {row['line']}行目: {why}"[:200])
+        if evidence is not None:
+            _set(m, rec, Status.APPROVED, evidence, actor)
+            GaijiMappingEvent.objects.create(mapping=m, action="auto_approved", at=now, actor=actor.user.username,
+                                             snapshot=_snapshot(m), note=f"コード表一致による自動承認（{why}）")
+            out["approved"].append(code)
+        else:
+            out["proposed"].append(code)
+        out["rows"].append({"line": row["line"], "code": code, "outcome": "approved" if evidence else "proposed",
+                            "glyph": bool(row["glyph"]), "note": why})
+    audit_append(actor.municipality, "gaiji.table_imported", actor=actor.user, terminal=actor.terminal,
+                 object_type="gaiji_table", object_id=vendor,
+                 detail={"vendor": vendor, "source": source, "approved": out["approved"],
+                         "proposed": out["proposed"], "skipped": out["skipped"]})
+    return out

@@ -35,3 +35,16 @@ class DecisionForm(forms.Form):
                                  widget=forms.HiddenInput)
     mj_name = forms.CharField(max_length=10, required=False, widget=forms.HiddenInput)
     note = forms.CharField(label="確認メモ・理由", max_length=200, required=False)
+
+
+class TableImportForm(forms.Form):
+    vendor = forms.CharField(label="ベンダー・システム名", max_length=60,
+                             help_text="データ移行の --vendor と同じ名前（例: himawari）")
+    table = forms.FileField(label="外字対応表（CSV）",
+                            help_text="列: vendor_code, mj_name, ucs, char, note（任意で glyph_png_base64）。UTF-8 または CP932")
+
+    def clean_table(self):
+        f = self.cleaned_data["table"]
+        if f.size > 20 * 1024 * 1024:
+            raise forms.ValidationError("ファイルが大きすぎます（20MBまで）")
+        return f.read()

@@ -20,12 +20,14 @@ class Status(models.TextChoices):
 class Evidence(models.TextChoices):
     JUKI = "juki", "住基ネット統一文字コード一致"
     KOSEKI = "koseki", "戸籍統一文字番号一致"
-    MANUAL = "manual", "目視確認（手動）"
+    MANUAL = "manual", "目視確認（ベンダーの字形画像とMJ字形を比較）"
+    MANUAL_NO_GLYPH = "manual_ng", "手動承認（ベンダーの字形画像なし・字形は比較していません）"
+    VENDOR_TABLE = "mj_table", "ベンダー対応表のMJ図形名とUCS（IVS含む）がMJ文字情報一覧表と一致（字形は比較していません）"
     NONE = "", "—"
 
 
 # Evidence that comes from a code table: the only kinds that may be approved automatically.
-CODE_TABLE_EVIDENCE = {Evidence.JUKI, Evidence.KOSEKI}
+CODE_TABLE_EVIDENCE = {Evidence.JUKI, Evidence.KOSEKI, Evidence.VENDOR_TABLE}
 
 
 class GaijiMapping(TenantModel):
@@ -69,7 +71,8 @@ class GaijiMappingEvent(TenantModel):
     objects = AppendOnlyTenantManager()
     all_tenants = models.Manager.from_queryset(AppendOnlyQuerySet)()
 
-    ACTION_LABELS = {"registered": "登録", "auto_approved": "自動承認（コード表一致）", "approved": "承認（目視確認）",
+    ACTION_LABELS = {"registered": "登録", "auto_approved": "自動承認（コード表一致）", "approved": "承認（手動）",
+                     "table_imported": "外字対応表から登録",
                      "unmappable": "対応なし", "reopened": "差し戻し", "conflict": "コード表が不一致"}
 
     class Meta:

@@ -41,6 +41,30 @@ def mapping_create(request):
     return render(request, "gaiji/create.html", {"form": form}, status=422 if form.errors else 200)
 
 
+@staff_required(Perm.MANAGE_GAIJI)
+def table_import(request):
+    """Load a vendor's 外字対応表 as proposals (code-table matches approved at once); the result lists every row."""
+    form = forms.TableImportForm(request.POST or None, request.FILES or None)
+    result = None
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            result = actions.import_vendor_table(Actor.from_request(request), vendor=d["vendor"], data=d["table"],
+                                                 source=request.FILES["table"].name[:80])
+        except RuleError as e:
+            for field, msgs in e.errors.items():
+                for msg in msgs:
+                    form.add_error(field if field in form.fields else None, msg)
+        else:
+            messages.success(request, f"外字対応表を読み込みました（自動承認 {len(result['approved'])}件、確認待ち "
+                                      f"{len(result['proposed'])}件、登録済みのため変更なし {len(result['skipped'])}件）。")
+            ids = dict(queries.mappings("").filter(vendor=d["vendor"].strip()).values_list("sjis_code", "pk"))
+            for r in result["rows"]:
+                r["id"] = ids.get(r["code"])
+    return render(request, "gaiji/import.html", {"form": form, "result": result},
+                  status=422 if form.errors else 200)
+
+
 @staff_required(Perm.VIEW_GAIJI)
 def mapping_review(request, mapping_id):
     """The review screen: the vendor's glyph beside candidate MJ glyphs (rendered in IPAmj明朝), MJ search, and

@@ -259,6 +259,21 @@ def _gaiji_rows(m):
     return map_rows, event_rows
 
 
+def _extra_rows(m, sql: _Sql):
+    """person_extras.csv: (atena_no, name, value, source) in code point order. A legacy extra attribute may locate
+    the person (町字コード), so a person whose address the read policy withholds has none of them written."""
+    from jichitai.migration.models import PersonExtra
+
+    qs = PersonExtra.objects.all()
+    if sql.protected:
+        t = Person._meta.db_table
+        qs = qs.extra(where=[f"NOT EXISTS (SELECT 1 FROM {t} p WHERE p.id = {PersonExtra._meta.db_table}.person_id "
+                             f"AND {sql.protected})"])
+    rows = [list(r) for r in qs.values_list("person__atena_no", "name", "value", "source")]
+    rows.sort(key=lambda r: (r[0], r[1]))
+    return rows
+
+
 def _write_rows(path: Path, header, rows) -> int:
     with open(path, "w", encoding="utf-8", newline="") as f:
         w = csv.writer(f, lineterminator="\n")
@@ -498,6 +513,7 @@ def _export_tables(m, out: Path, sql: _Sql, workers: int, progress) -> tuple[dic
                 for name in ("persons", "households", "history"):
                     progress(name, counts[name])
             map_rows, event_rows = _gaiji_rows(m)
+            extra_rows = _extra_rows(m, sql)
             sequences = dict(NumberSequence.objects.filter(municipality=m, name__in=SEQUENCE_NAMES)
                              .values_list("name", "last_value"))
     finally:
@@ -508,7 +524,7 @@ def _export_tables(m, out: Path, sql: _Sql, workers: int, progress) -> tuple[dic
         parts = [_part_path(parts_dir, t) for t in tasks if t.resource == name]
         digests[name] = _assemble(out / RESOURCE_BY_NAME[name].path, RESOURCE_BY_NAME[name].header, parts)
     parts_dir.rmdir()
-    return counts, digests, map_rows, event_rows, sequences
+    return counts, digests, (map_rows, extra_rows), event_rows, sequences
 
 
 def export_municipality(out_dir, *, reader: policy.Reader, actor=None, terminal="system", created_at=None,
@@ -542,7 +558,8 @@ def export_municipality(out_dir, *, reader: policy.Reader, actor=None, terminal=
             big = c.fetchone()[0] >= PARALLEL_MIN_PERSONS
         workers = min(2, os.cpu_count() or 1) if big else 1
     try:
-        counts, digests, map_rows, event_rows, sequences = _export_tables(m, out, sql, max(1, int(workers)), progress)
+        counts, digests, (map_rows, extra_rows), event_rows, sequences = _export_tables(m, out, sql,
+                                                                                       max(1, int(workers)), progress)
     except BaseException:
         # nothing half-written stays behind: the directory is left empty, as it was given
         for child in out.iterdir():
@@ -552,6 +569,8 @@ def export_municipality(out_dir, *, reader: policy.Reader, actor=None, terminal=
                                            map_rows)
     counts["gaiji_events"] = _write_rows(out / "gaiji_events.csv", RESOURCE_BY_NAME["gaiji_events"].header,
                                          event_rows)
+    counts["person_extras"] = _write_rows(out / "person_extras.csv", RESOURCE_BY_NAME["person_extras"].header,
+                                          extra_rows)
     resources = []
     for res in RESOURCES:
         write_json(out / res.schema_path, table_schema(res))

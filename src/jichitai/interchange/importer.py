@@ -27,7 +27,7 @@ from jichitai.tenancy.scope import tenant_scope
 
 from .errors import InterchangeError
 from .export import SEQUENCE_NAMES, sha256_of
-from .layout import IMPORTABLE_VERSIONS, RESOURCE_BY_NAME, RESOURCES
+from .layout import IMPORTABLE_VERSIONS, RESOURCE_BY_NAME, RESOURCES, resources_of
 
 csv.field_size_limit(16 * 1024 * 1024)
 BATCH = 20_000
@@ -168,7 +168,7 @@ def read_manifest(directory) -> dict:
             "住所を含めた出力が必要です）",
             f"this export withholds {', '.join(withheld)} (read policy); a migration needs a complete export")
     by_name = {r.get("name"): r for r in resources if isinstance(r, dict)}
-    for res in RESOURCES:
+    for res in resources_of(version):
         entry = by_name.get(res.name)
         if entry is None or entry.get("path") != res.path:
             raise InterchangeError(f"manifest.json に {res.path} の記載がありません",
@@ -183,7 +183,7 @@ def verify_files(directory, manifest) -> None:
     """Every listed file exists and has the sha256 of the manifest (the schemas too)."""
     directory = Path(directory)
     by_name = {r["name"]: r for r in manifest["resources"] if isinstance(r, dict) and "name" in r}
-    for res in RESOURCES:
+    for res in resources_of(manifest["layout_version"]):
         entry = by_name[res.name]
         for rel, digest in ((res.path, entry["sha256"]), (res.schema_path, entry.get("schema_sha256"))):
             path = directory / rel
@@ -205,7 +205,8 @@ def validate(directory) -> dict:
     atena, households, gaiji = set(), set(), set()
     max_atena = max_hh = 0
     hh_heads = []
-    for res in RESOURCES:
+    extra_keys = set()
+    for res in resources_of(manifest["layout_version"]):
         n = 0
         reader = _Reader(directory, res)
         for row in reader:
@@ -239,6 +240,14 @@ def validate(directory) -> dict:
                     except binascii.Error:
                         raise InterchangeError(f"gaiji_mappings.csv の {n + 1} 行目: 字形画像の base64 が読めません",
                                                f"gaiji_mappings.csv line {n + 1}: invalid base64 glyph") from None
+            elif res.name == "person_extras":
+                if row[0] not in atena:
+                    raise InterchangeError(f"person_extras.csv の {n + 1} 行目: 宛名番号 {row[0]} の住民が persons.csv にありません",
+                                           f"person_extras.csv line {n + 1}: atena_no {row[0]} not in persons.csv")
+                if (row[0], row[1]) in extra_keys or not row[1]:
+                    raise InterchangeError(f"person_extras.csv の {n + 1} 行目: 項目名が空か重複しています",
+                                           f"person_extras.csv line {n + 1}: empty or duplicate name")
+                extra_keys.add((row[0], row[1]))
             elif res.name == "gaiji_events":
                 if (row[0], row[1]) not in gaiji:
                     raise InterchangeError(f"gaiji_events.csv の {n + 1} 行目: 外字対応がありません",
@@ -419,6 +428,14 @@ def _write(directory, m, checked, manifest, progress):
                 yield [values[a] for a in hist_attnames]
 
         tables.insert_batched(cursor, PersonHistory, tables.hist_fields, history_rows(), BATCH, progress, "history")
+
+    # extra attributes of persons (layout 1.1; absent from 1.0 exports)
+    if RESOURCE_BY_NAME["person_extras"] in resources_of(manifest["layout_version"]):
+        from jichitai.migration.models import PersonExtra
+
+        PersonExtra.objects.bulk_create(
+            [PersonExtra(municipality=m, person_id=atena_ids[r[0]], name=r[1], value=r[2], source=r[3])
+             for r in _Reader(directory, RESOURCE_BY_NAME["person_extras"])], batch_size=1000)
 
     # the 外字 registry (small): through the scoped managers
     reviewers = {u.username: u for u in StaffUser.objects.filter(municipality=m)}

@@ -1,4 +1,4 @@
-"""The standard layout (標準レイアウト), version 1.0: which files, which columns, in which order, of which type.
+"""The standard layout (標準レイアウト), version 1.1 (1.0 without person_extras.csv): which files, which columns, in which order, of which type.
 
 Everything about the layout is declared here once; the exporter, the importer, the Frictionless Table Schemas
 written next to each CSV and docs/standard-layout.md all follow these lists. Column order is part of the layout:
@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 from jichitai.residents.models import SNAPSHOT_FIELDS, Person
 
-LAYOUT_VERSION = "1.0"
+LAYOUT_VERSION = "1.1"
 # versions this code can import (major version must match: a minor version only adds optional things)
-IMPORTABLE_VERSIONS = {"1.0"}
+IMPORTABLE_VERSIONS = {"1.0", "1.1"}
 GENERATOR = "jichitai-cloud"
 SCHEMA_PROFILE = "tableschema"
 
@@ -118,7 +118,8 @@ GAIJI_COLUMNS = [
     Column("mapped_text", "string", "対応する文字（UCS+IVS）"),
     Column("status", "string", "状態", "proposed 確認待ち, approved 承認済み, unmappable 対応なし", required=True),
     Column("evidence", "string", "根拠", "juki 住基ネット統一文字コード一致, koseki 戸籍統一文字番号一致, "
-                                      "manual 目視確認, empty"),
+                                      "mj_table ベンダー対応表のMJ図形名とUCSが一致, manual 目視確認（字形を比較）, "
+                                      "manual_ng 手動承認（字形画像なし）, empty"),
     Column("reviewer", "string", "確認者", "user name (as recorded in the mapping's history)"),
     Column("reviewed_at", "datetime", "確認日時", "UTC"),
     Column("version", "integer", "版", "number of changes of the mapping", required=True),
@@ -138,6 +139,15 @@ GAIJI_EVENT_COLUMNS = [
 ]
 
 
+PERSON_EXTRA_COLUMNS = [
+    Column("atena_no", "string", "宛名番号", "→ persons.csv atena_no", required=True),
+    Column("name", "string", "項目名", "the legacy layout's field name (町字コード town_code, 最終更新日 last_updated …)",
+           required=True),
+    Column("value", "string", "値", "as the legacy system wrote it (dates as ISO text)"),
+    Column("source", "string", "出典", "the vendor (migration) the value came from"),
+]
+
+
 @dataclass(frozen=True)
 class Resource:
     name: str
@@ -146,6 +156,7 @@ class Resource:
     columns: list
     primary_key: tuple
     foreign_keys: tuple = ()
+    since: str = "1.0"  # the layout version that added the file (absent from older exports)
 
     @property
     def schema_path(self):
@@ -170,7 +181,17 @@ RESOURCES = [
              ({"fields": ["vendor", "pua_code"],
                "reference": {"resource": "gaiji_mappings", "fields": ["vendor", "pua_code"]}},)),
 ]
+RESOURCES.append(
+    Resource("person_extras", "person_extras.csv", "人ごとの追加属性（移行元の、取込先のない項目）", PERSON_EXTRA_COLUMNS,
+             ("atena_no", "name"),
+             ({"fields": ["atena_no"], "reference": {"resource": "persons", "fields": ["atena_no"]}},), since="1.1"))
 RESOURCE_BY_NAME = {r.name: r for r in RESOURCES}
+
+
+def resources_of(version: str) -> list:
+    """The files an export of this layout version has (a minor version only adds files)."""
+    v = tuple(int(x) for x in str(version).split("."))
+    return [r for r in RESOURCES if tuple(int(x) for x in r.since.split(".")) <= v]
 
 
 def table_schema(res: Resource) -> dict:

@@ -24,11 +24,10 @@ from jichitai.audit.actions import append as audit_append
 from jichitai.demo.bulk import BulkTables, take_numbers
 from jichitai.gaiji.models import GaijiMapping
 from jichitai.gaiji.models import Status as GStatus
-from jichitai.residents.models import CHANGE_GROUP, ChangeKind, Household, Person, PersonHistory, Status
+from jichitai.residents.models import Household, Person, PersonHistory, Status
 
 from . import rows as R
-from .layout import HEAD
-from .models import LegacyKey, MigrationChunk, MigrationRow, MigrationRun, Outcome
+from .models import LegacyKey, MigrationChunk, MigrationRow, MigrationRun, Outcome, PersonExtra
 
 OPERATOR = "migration"
 TERMINAL = "migrate_legacy"
@@ -87,15 +86,27 @@ def _key(b: bytes) -> str:
     return b.decode("cp932", "replace").strip(" \u3000")
 
 
-def scan(data: bytes, layout, chunk_size: int):
-    """Records → units → chunks. Returns (chunks, n_records, warnings)."""
+def _dup_msgs(kind, first, line_no):
+    if kind == "identical":
+        return (f"{first}行目と同じ内容の重複行です（1件として取り込みます）",
+                f"identical repeat of line {first} (imported once)")
+    return (f"{first}行目と同じ{kind}で内容が異なります（先の{first}行目を取り込みます）",
+            f"same {kind} as line {first} with different content (line {first} is kept)")
+
+
+def scan(data: bytes, layout, chunk_size: int, out=None):
+    """Records → units → chunks. Returns (chunks, n_records, warnings). `out` (a dict) receives the control
+    records (v2 header / trailer), the trailer checks and the counts per record type and generation."""
     records = split_records(data, layout)
     rl = layout.record_length
-    hf, pf, rf = (layout.field(layout.household_key), layout.field(layout.person_key),
-                  layout.field(layout.resident_code))
-    relf, ckf = layout.field("relationship"), layout.field("change_kind")
-    pre = {}
+    v2 = layout.version == 2
+    gk = layout.generation_key
+    pre, warn = {}, defaultdict(list)
     info = {}
+    control = []  # (line_no, role)
+    by_type, by_gen = Counter(), Counter()
+    data_lines = []
+    last = records[-1][0] if records else 0
     for line_no, off, rec in records:
         n = len(rec)
         if n != rl:
@@ -106,71 +117,116 @@ def scan(data: bytes, layout, chunk_size: int):
                                   f"レコード長が {n} バイトです（レイアウトでは {rl} バイト。途中で切れているか、"
                                   "文字コードが違う可能性があります）",
                                   f"the record has {n} bytes, the layout says {rl} (truncated or wrong encoding?)")]
+            by_type["?"] += 1
+            data_lines.append((line_no, rec))
             continue
+        rt = layout.type_of(rec)
+        if v2:
+            if rt is None:
+                o, ln = layout.record_type
+                code = _key(rec[o:o + ln])
+                pre[line_no] = [E("record_type", o, "record_type",
+                                  f"レコード種別「{R._safe(code)}」はレイアウトにありません",
+                                  f"record type {R._safe(code)!r} is not in the layout")]
+                by_type["?"] += 1
+                data_lines.append((line_no, rec))
+                continue
+            by_type[rt.code] += 1
+            if rt.role in ("header", "trailer"):
+                where_ok = line_no == 1 if rt.role == "header" else line_no == last
+                if where_ok:
+                    control.append((line_no, rt.role))
+                else:
+                    pre[line_no] = [E("record_type", layout.record_type[0], "record_position",
+                                      f"{'ヘッダー' if rt.role == 'header' else 'トレーラー'}レコードが"
+                                      f"{'先頭' if rt.role == 'header' else '末尾'}にありません",
+                                      f"the {rt.role} record is not the {'first' if rt.role == 'header' else 'last'}"
+                                      " record")]
+                    data_lines.append((line_no, rec))
+                continue
+        data_lines.append((line_no, rec))
+        hf, pf, rf = rt.field(layout.household_key), rt.field(layout.person_key), rt.field(layout.resident_code)
         hk = _key(rec[hf.offset:hf.end])
         if not hk:
             pre[line_no] = [E(hf.name, hf.offset, "no_household_key", "世帯番号がありません",
                               "no household number")]
             continue
-        rel = _key(rec[relf.offset:relf.end])
-        if relf.type == "code":
-            rel = relf.codes.get(rel, rel)
-        removed = False
-        if ckf is not None:
-            kind = ckf.codes.get(_key(rec[ckf.offset:ckf.end]))
-            removed = kind is not None and CHANGE_GROUP.get(ChangeKind(kind)) == "消除"
-        info[line_no] = (hk, _key(rec[pf.offset:pf.end]), _key(rec[rf.offset:rf.end]), rel == HEAD and not removed,
-                         removed)
-    by_code, by_pkey = defaultdict(list), defaultdict(list)
-    for line_no, (hk, pk, rc, _h, _r) in info.items():
-        if rc:
-            by_code[rc].append(line_no)
-        if pk:
-            by_pkey[pk].append(line_no)
-    for rc, lines in by_code.items():
-        if len(lines) > 1:
-            for ln in lines:
-                others = ", ".join(str(x) for x in lines if x != ln)
-                pre.setdefault(ln, []).append(E(rf.name, rf.offset, "duplicate_resident_code",
-                                                f"住民票コードがファイル内で重複しています（{others}行目と同じ）",
-                                                f"duplicate resident code in the file (same as line {others})"))
-    for pk, lines in by_pkey.items():
-        if len(lines) > 1:
-            for ln in lines:
-                others = ", ".join(str(x) for x in lines if x != ln)
-                pre.setdefault(ln, []).append(E(pf.name, pf.offset, "duplicate_person_key",
-                                                f"旧宛名番号がファイル内で重複しています（{others}行目と同じ）",
-                                                f"duplicate legacy person key (same as line {others})"))
-    households = {}
-    for line_no, (hk, _pk, _rc, is_head, removed) in info.items():
-        h = households.setdefault(hk, [[], 0, 0])
-        h[0].append(line_no)
-        h[1] += is_head
-        h[2] += not removed
-    for hk, (lines, heads, residents) in households.items():
-        if residents and heads == 0:
-            for ln in lines:
-                pre.setdefault(ln, []).append(E(relf.name, relf.offset, "no_head",
-                                                f"世帯（旧世帯番号 {hk}）に世帯主の行がありません（世帯のない世帯員）",
-                                                f"household {hk} has no head row (members without a household)"))
-        elif heads > 1:
-            for ln in lines:
-                pre.setdefault(ln, []).append(E(relf.name, relf.offset, "multiple_heads",
-                                                f"世帯（旧世帯番号 {hk}）に世帯主が {heads} 人います",
-                                                f"household {hk} has {heads} heads"))
-    # units in order of first appearance
+        gen = ""
+        if gk:
+            g = rt.field(gk)
+            gen = _key(rec[g.offset:g.end])
+            by_gen[gen or "?"] += 1
+        info[line_no] = (hk, _key(rec[pf.offset:pf.end]), _key(rec[rf.offset:rf.end]), gen, rt)
+    # duplicates (after the line-level rejects): the same person key (and generation) twice, the same 住民票コード
+    # for two persons. Identical repeats are kept once; conflicting ones: the first is kept, both are reported.
     by_line = {ln: (off, rec) for ln, off, rec in records}
+    first_of = {}
+    for line_no, (hk, pk, rc, gen, rt) in info.items():
+        if not pk:
+            continue
+        key = (pk, gen)
+        first = first_of.get(key)
+        if first is None:
+            first_of[key] = line_no
+            continue
+        pf = rt.field(layout.person_key)
+        if by_line[first][1] == by_line[line_no][1]:
+            ja, en = _dup_msgs("identical", first, line_no)
+            pre.setdefault(line_no, []).append(E(pf.name, pf.offset, "duplicate_identical", ja, en))
+        else:
+            label = "旧宛名番号・履歴番号" if gk else "旧宛名番号"
+            ja, en = _dup_msgs(label, first, line_no)
+            pre.setdefault(line_no, []).append(E(pf.name, pf.offset, "duplicate_person_key", ja, en))
+            warn[first].append(E(pf.name, pf.offset, "duplicate_kept",
+                                 f"{line_no}行目に同じ{label}で内容の異なる行があります（この行を取り込みます）",
+                                 f"line {line_no} has the same key with different content (this line is kept)"))
+    code_owner = {}
+    for line_no, (hk, pk, rc, gen, rt) in info.items():
+        if not rc or any(e[2] == "duplicate_identical" for e in pre.get(line_no, ())):
+            continue
+        owner = code_owner.get(rc)
+        if owner is None:
+            code_owner[rc] = (pk or line_no, line_no)
+            continue
+        if owner[0] == (pk or line_no):
+            continue  # the same person's generations
+        rf = rt.field(layout.resident_code)
+        first = owner[1]
+        pre.setdefault(line_no, []).append(E(rf.name, rf.offset, "duplicate_resident_code",
+                                             f"住民票コードがファイル内で重複しています（{first}行目と同じ。"
+                                             f"先の{first}行目を取り込みます）",
+                                             f"duplicate resident code in the file (same as line {first}, "
+                                             "which is kept)"))
+        warn[first].append(E(rf.name, rf.offset, "duplicate_kept",
+                             f"{line_no}行目に同じ住民票コードの別の人がいます（この行を取り込みます）",
+                             f"line {line_no} has the same resident code for another person (this line is kept)"))
+    # a person's rows go to the household of its newest generation
+    person_hh = {}
+    if gk:
+        newest = {}
+        for line_no, (hk, pk, rc, gen, rt) in info.items():
+            if pk and (pk not in newest or (int(gen or 0), line_no) >= newest[pk]):
+                newest[pk] = (int(gen) if gen.isdigit() else 0, line_no)
+                person_hh[pk] = hk
+    households = {}
+    for line_no, (hk, pk, _rc, _g, _rt) in info.items():
+        households.setdefault(person_hh.get(pk, hk), []).append(line_no)
+    # units in order of first appearance
     units, seen = [], set()
+    control_lines = {c[0] for c in control}
     for line_no, _off, _rec in records:
+        if line_no in control_lines:
+            continue
         if line_no in info:
-            hk = info[line_no][0]
+            hk, pk = info[line_no][0], info[line_no][1]
+            hk = person_hh.get(pk, hk)
             if hk in seen:
                 continue
             seen.add(hk)
-            lines = households[hk][0]
-            units.append((hk, [(ln, by_line[ln][0], by_line[ln][1], pre.get(ln, [])) for ln in lines]))
+            units.append((hk, [(ln, by_line[ln][0], by_line[ln][1], pre.get(ln, []), warn.get(ln, []))
+                               for ln in households[hk]]))
         else:
-            units.append((None, [(line_no, by_line[line_no][0], by_line[line_no][1], pre[line_no])]))
+            units.append((None, [(line_no, by_line[line_no][0], by_line[line_no][1], pre[line_no], [])]))
     chunks, cur, n = [], [], 0
     for u in units:
         cur.append(u)
@@ -180,7 +236,48 @@ def scan(data: bytes, layout, chunk_size: int):
             cur, n = [], 0
     if cur:
         chunks.append(cur)
+    if out is not None:
+        out["control"] = control
+        out["by_record_type"] = dict(sorted(by_type.items()))
+        out["by_generation"] = dict(sorted(by_gen.items()))
+        out["checks"] = trailer_checks(layout, records, control, data_lines) if v2 else []
     return chunks, len(records), sniff(data)
+
+
+def trailer_checks(layout, records, control, data_lines):
+    """The trailer's checks against the data records (every record between header and trailer): record count,
+    hash totals of a field (sum of its digits as a number, modulo 10^length), byte sum (modulo 10^length)."""
+    trailers = layout.roles("trailer")
+    if not trailers:
+        return []
+    tl = next((ln for ln, role in control if role == "trailer"), None)
+    if tl is None:
+        return [{"check": "trailer_present", "field": "", "expected": "トレーラーレコード / a trailer record",
+                 "actual": "なし / none", "ok": False}]
+    rec = records[tl - 1][2]
+    out = []
+    for f in trailers[0].fields:
+        if not f.check:
+            continue
+        mod = 10 ** f.length
+        written = _key(rec[f.offset:f.end])
+        if f.check == "record_count":
+            actual = len(data_lines)
+        elif f.check == "byte_sum":
+            actual = sum(sum(r) for _ln, r in data_lines) % mod
+        else:
+            total = 0
+            for _ln, r in data_lines:
+                rt = layout.type_of(r) if len(r) == layout.record_length else None
+                g = rt.field(f.of) if rt is not None and rt.role in ("resident", "removed") else None
+                if g is not None:
+                    v = _key(r[g.offset:g.end])
+                    total += int(v) if v.isdigit() else 0
+            actual = total % mod
+        ok = written.isdigit() and int(written) == actual
+        out.append({"check": f.check, "field": f.name, "of": f.of, "line": tl, "expected": written,
+                    "actual": str(actual), "ok": ok})
+    return out
 
 
 def sniff(data: bytes) -> list:
@@ -201,7 +298,7 @@ def sniff(data: bytes) -> list:
 
 class Importer:
     def __init__(self, municipality, layout, vendor, data: bytes, *, input_name="", chunk_size=5000, workers=1,
-                 operator=OPERATOR, actor=None, dry_run=False, progress=None):
+                 operator=OPERATOR, actor=None, dry_run=False, progress=None, accept_trailer_mismatch=False):
         self.m = municipality
         self.layout = layout
         self.vendor = vendor
@@ -216,6 +313,7 @@ class Importer:
         self.progress = progress or (lambda msg: None)
         self.this = Counter()
         self.timings = {}
+        self.accept_trailer_mismatch = accept_trailer_mismatch
 
     # ------------------------------------------------------------------ entry point
     def run(self):
@@ -233,10 +331,25 @@ class Importer:
 
     def _run(self):
         t = time.perf_counter()
-        run = self._get_run()
-        chunks, n_records, warnings = scan(self.data, self.layout, run.chunk_size)
+        existing = MigrationRun.objects.filter(municipality=self.m, vendor=self.vendor, input_sha256=self.input_sha,
+                                               layout_sha256=self.layout.sha256).first()
+        scanned = {}
+        chunks, n_records, warnings = scan(self.data, self.layout, existing.chunk_size if existing else
+                                           self.chunk_size, scanned)
         self.timings["scan_s"] = round(time.perf_counter() - t, 2)
         self.warnings = warnings
+        self.scanned = scanned
+        failed = [c for c in scanned["checks"] if not c["ok"]]
+        self.trailer = {"checks": scanned["checks"], "ok": not failed,
+                        "overridden": bool(failed) and self.accept_trailer_mismatch}
+        if failed and not self.accept_trailer_mismatch:
+            self.progress("トレーラーの検査が一致しません。取り込みを中止しました / trailer check failed: nothing imported")
+            return self._stopped_report(n_records)
+        if failed:
+            self.warnings = self.warnings + ["トレーラーの検査が一致しませんが、操作者の指定（--accept-trailer-mismatch）"
+                                             "により取り込みました / trailer check failed; imported because the "
+                                             "operator accepted the mismatch"]
+        run = self._get_run()
         if run.rows_read != n_records or run.chunks_total != len(chunks):
             MigrationRun.objects.filter(pk=run.pk).update(rows_read=n_records, chunks_total=len(chunks))
             run.rows_read, run.chunks_total = n_records, len(chunks)
@@ -280,7 +393,7 @@ class Importer:
         self.timings["retry_s"] = round(time.perf_counter() - t, 2)
         changed = (self.this["chunks_committed"] or self.this["retry_changed"] or registered
                    or run.status != "completed")
-        report = build_report(run, self.layout, self.warnings)
+        report = build_report(run, self.layout, self.warnings, scanned, self.trailer)
         report["this_run"] = {"dry_run": self.dry_run, "chunks_committed": self.this["chunks_committed"],
                               "chunks_skipped": self.this["chunks_skipped"], "imported": self.this["imported"],
                               "resolved_from_held": self.this["resolved"], "gaiji_registered": registered,
@@ -296,8 +409,30 @@ class Importer:
                                      "layout_sha256": self.layout.sha256, "input": self.input_name,
                                      "read": c["read"], "imported": c["imported"], "rejected": c["rejected"],
                                      "held": c["held"], "imported_this_run": self.this["imported"],
+                                     "history_rows": c.get("history_lines", 0),
+                                     "trailer_ok": self.trailer["ok"], "trailer_overridden": self.trailer["overridden"],
                                      "dry_run": self.dry_run})
         return report
+
+    def _stopped_report(self, n_records):
+        """A failed trailer check without the operator's override: nothing is written, the report says why."""
+        lay = self.layout
+        return {"run": {"id": None, "municipality": self.m.code, "vendor": self.vendor, "input": self.input_name,
+                        "input_sha256": self.input_sha, "layout": lay.source, "layout_name": lay.name,
+                        "layout_sha256": lay.sha256},
+                "status": "stopped",
+                "status_ja": "中止（トレーラーの検査が一致しないため、何も取り込んでいません。確認のうえ取り込む場合は "
+                             "--accept-trailer-mismatch を指定してください）",
+                "counts": {"read": n_records, "imported": 0, "history_lines": 0, "rejected": 0, "held": 0,
+                           "duplicates": 0, "control_records": len(self.scanned["control"]), "accounted": 0,
+                           "complete": False, "resolved_after_hold": 0},
+                "trailer": self.trailer, "by_record_type": self.scanned["by_record_type"],
+                "by_generation": self.scanned["by_generation"], "rejected_by_reason": {},
+                "gaiji_mapped_by_evidence": {}, "gaiji_pending": [], "fields_checked": 0, "field_errors": {},
+                "rejected": [], "held": [], "duplicates": [], "row_warnings": [], "not_carried": [],
+                "extras": {}, "warnings": list(self.warnings), "_raw": {},
+                "this_run": {"dry_run": self.dry_run, "chunks_committed": 0, "chunks_skipped": 0, "imported": 0,
+                             "resolved_from_held": 0, "gaiji_registered": [], "changed": False, "stopped": True}}
 
     def _get_run(self):
         with transaction.atomic():
@@ -332,9 +467,16 @@ class Importer:
         muni = self.m.pk
         new_hh = [r for r in results if r["persons"] and not r["household_exists"]]
         n_persons = sum(len(r["persons"]) for r in results)
-        stats = {"imported": n_persons, "field_errors": {}, "mapped": {}, "checked": 0}
+        n_hist = sum(len(p["hists"]) for r in results for p in r["persons"])
+        stats = {"imported": n_persons, "field_errors": {}, "mapped": {}, "checked": 0,
+                 "lines": sum(r.get("lines_imported", len(r["persons"])) for r in results), "warnings": [],
+                 "extras": {}}
         for r in results:
             stats["checked"] += r["checked"]
+            stats["warnings"].extend(r.get("warnings", ()))
+            for p in r["persons"]:
+                for k in p.get("extras") or {}:
+                    stats["extras"][k] = stats["extras"].get(k, 0) + 1
             for f, d in r["field_errors"].items():
                 fd = stats["field_errors"].setdefault(f, {})
                 for k, n in d.items():
@@ -346,10 +488,10 @@ class Importer:
                 if n_persons:
                     hh_id = tables.reserve_ids(cur, Household, len(new_hh)) if new_hh else 0
                     p_id = tables.reserve_ids(cur, Person, n_persons)
-                    h_id = tables.reserve_ids(cur, PersonHistory, n_persons)
+                    h_id = tables.reserve_ids(cur, PersonHistory, n_hist)
                     atena = take_numbers(self.m, "atena", n_persons)
                     hh_no = take_numbers(self.m, "household", len(new_hh)) if new_hh else 0
-                    hh_rows, p_rows, hist_rows, key_rows = [], [], [], []
+                    hh_rows, p_rows, hist_rows, key_rows, extra_rows = [], [], [], [], []
                     i_id, i_hh, i_atena, i_muni = R.IDX["id"], R.IDX["household_id"], R.IDX["atena_no"], \
                         R.IDX["municipality_id"]
                     for r in results:
@@ -372,14 +514,19 @@ class Importer:
                                 head_pk = p_id
                             active = active or not p["removed"]
                             p_rows.append(row)
-                            snap = p["snap"].replace(R.ATENA_JSON, json.dumps(atena_no)).replace(R.HHNO_JSON, hh_json)
-                            hkind, when, notif, note = p["hist"]
-                            hist_rows.append([h_id, muni, p_id, 1, hkind, tables.date(when), tables.date(notif),
-                                              self.processed_at, self.operator, TERMINAL, note, snap])
+                            atena_json = json.dumps(atena_no)
+                            row[R.IDX["version"]] = len(p["hists"])
+                            for no, (hkind, when, notif, note, gsnap) in enumerate(p["hists"], start=1):
+                                snap = (gsnap or p["snap"]).replace(R.ATENA_JSON, atena_json).replace(R.HHNO_JSON,
+                                                                                                      hh_json)
+                                hist_rows.append([h_id, muni, p_id, no, hkind, tables.date(when), tables.date(notif),
+                                                  self.processed_at, self.operator, TERMINAL, note, snap])
+                                h_id += 1
                             key_rows.append([muni, self.vendor, p["person_key"], r["hk"], p_id, run.pk,
                                              p["line_no"]])
+                            for name, value in sorted((p.get("extras") or {}).items()):
+                                extra_rows.append([muni, p_id, name, value[:200], self.vendor[:60]])
                             p_id += 1
-                            h_id += 1
                             atena += 1
                         if not r["household_exists"]:
                             hh_rows.append({"id": this_hh, "municipality_id": muni, "household_no": household_no,
@@ -390,6 +537,10 @@ class Importer:
                     tables.insert(cur, Person, tables.person_fields, p_rows)
                     tables.insert(cur, PersonHistory, _HIST_FIELDS, hist_rows)
                     tables.insert(cur, LegacyKey, _KEY_FIELDS, key_rows)
+                    if extra_rows:
+                        x_id = tables.reserve_ids(cur, PersonExtra, len(extra_rows))
+                        tables.insert(cur, PersonExtra, _EXTRA_FIELDS,
+                                      [[x_id + i, *r] for i, r in enumerate(extra_rows)])
             outcomes = [o for r in results for o in r["outcomes"]]
             if resolved:
                 MigrationRow.objects.filter(run=run, line_no__in=list(resolved)).delete()
@@ -485,8 +636,9 @@ class Importer:
             # only rows whose state changed are written
             res["outcomes"] = [o for o in res["outcomes"] if not (o[2] == "held" and _same_hold(o, rows))]
             for p in res["persons"]:
-                h = next(x for x in rows if x.line_no == p["line_no"])
-                resolved[h.line_no] = (h.byte_offset, bytes(h.raw), hk)
+                for ln in p.get("line_nos", [p["line_no"]]):
+                    h = next(x for x in rows if x.line_no == ln)
+                    resolved[h.line_no] = (h.byte_offset, bytes(h.raw), hk)
             if res["persons"] or res["outcomes"]:
                 results.append(res)
         if not results:
@@ -506,18 +658,23 @@ def _same_hold(o, rows):
 
 _HIST_FIELDS = [f for f in PersonHistory._meta.concrete_fields]
 _KEY_FIELDS = [f for f in LegacyKey._meta.concrete_fields if f.attname != "id"]
+_EXTRA_FIELDS = [PersonExtra._meta.get_field(n) for n in ("id", "municipality", "person", "name", "value", "source")]
 
 
 # ---------------------------------------------------------------------- the report (from the database: cumulative)
 
-def build_report(run, layout, warnings=()):
+def build_report(run, layout, warnings=(), scanned=None, trailer=None):
+    scanned = scanned or {"control": [], "by_record_type": {}, "by_generation": {}, "checks": []}
     chunks = list(MigrationChunk.objects.filter(run=run).values_list("kind", "imported", "stats"))
     imported = sum(c[1] for c in chunks)
-    field_errors, mapped, checked = {}, Counter(), 0
-    for _kind, _n, stats in chunks:
+    field_errors, mapped, checked, lines, row_warnings, extras = {}, Counter(), 0, 0, [], Counter()
+    for _kind, n, stats in chunks:
         s = json.loads(stats)
         checked += s.get("checked", 0)
+        lines += s.get("lines", n)
         mapped.update(s.get("mapped", {}))
+        extras.update(s.get("extras", {}))
+        row_warnings.extend(s.get("warnings", ()))
         for f, d in s.get("field_errors", {}).items():
             fd = field_errors.setdefault(f, Counter())
             fd.update(d)
@@ -530,33 +687,74 @@ def build_report(run, layout, warnings=()):
             raw[r[0]] = bytes(r[10])
     rejected = [r for r in rows if r[2] == Outcome.REJECTED]
     held = [r for r in rows if r[2] == Outcome.HELD]
+    dups = [r for r in rows if r[2] == Outcome.DUPLICATE]
+    resolved = sum(1 for r in rows if r[2] == Outcome.RESOLVED)
     pending = Counter()
     for r in held:
         pending.update(r[8].split())
     status_of = {}
     for sjis, status in GaijiMapping.objects.filter(vendor=run.vendor).values_list("sjis_code", "status"):
         status_of[sjis] = status
-    counts = {"read": run.rows_read, "imported": imported, "rejected": len(rejected), "held": len(held),
-              "resolved_after_hold": sum(1 for r in rows if r[2] == Outcome.RESOLVED)}
-    counts["accounted"] = counts["imported"] + counts["rejected"] + counts["held"]
-    counts["complete"] = counts["accounted"] == counts["read"] and bool(
-        run.chunks_total == sum(1 for c in chunks if c[0] == "chunk"))
+    n_control = len(scanned["control"])
+    counts = {"read": run.rows_read, "imported": imported, "history_lines": lines - imported,
+              "rejected": len(rejected), "held": len(held), "duplicates": len(dups),
+              "control_records": n_control, "resolved_after_hold": resolved}
+    counts["accounted"] = (lines + counts["rejected"] + counts["held"] + counts["duplicates"] + n_control)
+    extra_fields = sorted({f.name for rt in ([layout] if layout.version == 1 else layout.record_types.values())
+                           for f in rt.fields if f.extra})
+    # extras are stored per person (PersonExtra) when the model exists; otherwise they were not carried
+    not_carried = [] if EXTRAS_STORED else [{"field": f, "persons": extras.get(f, 0),
+                                             "ja": "対応する項目がなく、保存されていません",
+                                             "en": "no target field; not stored"} for f in extra_fields]
+    all_chunks = run.chunks_total == sum(1 for c in chunks if c[0] == "chunk")
+    counts["complete"] = counts["accounted"] == counts["read"] and all_chunks and not not_carried
+    reasons = []
+    if counts["accounted"] != counts["read"]:
+        reasons.append(f"{counts['read'] - counts['accounted']} 行が未処理です / lines not accounted for")
+    if not all_chunks:
+        reasons.append("未処理のチャンクがあります（再実行で続きを取り込みます） / chunks not yet committed")
+    for nc in not_carried:
+        reasons.append(f"項目 {nc['field']} は取り込まれていません / field {nc['field']} not carried")
+    if counts["held"]:
+        reasons.append(f"{counts['held']} 行が外字の承認待ちで保留中です / rows held for 外字")
+    if counts["rejected"]:
+        reasons.append(f"{counts['rejected']} 行は不正で取り込んでいません / rows rejected")
+    status = "completed" if counts["complete"] and not counts["held"] and not counts["rejected"] else (
+        "accounted" if counts["complete"] else "incomplete")
+    status_ja = {"completed": "完了", "accounted": "全行処理済み（取り込めなかった行あり）",
+                 "incomplete": "未完了"}[status]
+    cols = ("line", "offset", "outcome", "reason_code", "field", "field_offset", "reason_ja", "reason_en", "pending",
+            "household_key")
     return {
         "run": {"id": run.pk, "municipality": run.municipality.code, "vendor": run.vendor,
                 "input": run.input_name, "input_sha256": run.input_sha256, "layout": layout.source,
                 "layout_name": layout.name, "layout_sha256": run.layout_sha256, "chunk_size": run.chunk_size,
                 "chunks_total": run.chunks_total, "created_at": run.created_at.isoformat()},
+        "status": status,
+        "status_ja": status_ja,
+        "not_complete_because": reasons,
         "counts": counts,
+        "trailer": trailer or {"checks": [], "ok": True, "overridden": False},
+        "by_record_type": scanned["by_record_type"],
+        "by_generation": scanned["by_generation"],
         "rejected_by_reason": dict(sorted(Counter(r[3] for r in rejected).items())),
         "gaiji_mapped_by_evidence": dict(sorted(mapped.items())),
         "gaiji_pending": [{"code": c, "rows": n, "registry_status": status_of.get(c, "unregistered")}
                           for c, n in sorted(pending.items())],
         "fields_checked": checked,
         "field_errors": {f: dict(sorted(d.items())) for f, d in sorted(field_errors.items())},
-        "rejected": [dict(zip(("line", "offset", "outcome", "reason_code", "field", "field_offset", "reason_ja",
-                               "reason_en", "pending", "household_key"), r)) for r in rejected],
-        "held": [dict(zip(("line", "offset", "outcome", "reason_code", "field", "field_offset", "reason_ja",
-                           "reason_en", "pending", "household_key"), r)) for r in held],
+        "extras": {"fields": extra_fields, "persons_with_value": dict(sorted(extras.items())),
+                   "stored": EXTRAS_STORED},
+        "not_carried": not_carried,
+        "rejected": [dict(zip(cols, r)) for r in rejected],
+        "held": [dict(zip(cols, r)) for r in held],
+        "duplicates": [dict(zip(cols, r)) for r in dups],
+        # a held row's warnings come again when it is retried: each warning once
+        "row_warnings": [dict(zip(("line", "offset", "field", "field_offset", "code", "ja", "en"), w))
+                         for w in sorted({tuple(w) for w in row_warnings}, key=lambda w: (w[0], w[4], w[2]))],
         "warnings": list(warnings),
         "_raw": raw,
     }
+
+
+EXTRAS_STORED = True  # PersonExtra

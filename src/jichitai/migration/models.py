@@ -52,6 +52,7 @@ class Outcome(models.TextChoices):
     REJECTED = "rejected", "不正（取込不可）"
     HELD = "held", "保留（外字の承認待ち）"
     RESOLVED = "resolved", "保留後に取込済み"
+    DUPLICATE = "duplicate", "重複（同一内容、1件として取込）"
 
 
 class MigrationRow(models.Model):
@@ -90,3 +91,19 @@ class LegacyKey(TenantModel):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["municipality", "vendor", "person_key"],
                                                name="legacy_key_unique")]
+
+
+class PersonExtra(TenantModel):
+    """A legacy field with no target in our register (町字コード, 最終更新日 …), kept per person as the vendor wrote it
+    (extra = true in a layout of format 2). Carried by the standard-layout export (person_extras.csv). Written once by
+    the import (never updated by it); the value is text as read (dates as ISO text)."""
+
+    person = models.ForeignKey("residents.Person", on_delete=models.PROTECT, related_name="extras")
+    name = models.CharField("項目名", max_length=60)
+    value = models.CharField("値", max_length=200, blank=True)
+    source = models.CharField("出典（ベンダー）", max_length=60, blank=True)
+
+    class Meta:
+        verbose_name = "追加属性（移行元の項目）"
+        ordering = ["person", "name"]
+        constraints = [models.UniqueConstraint(fields=["person", "name"], name="person_extra_unique")]

@@ -29,8 +29,23 @@ REASONS = {
     "head_rejected": "世帯主が不正 / head of household rejected",
     "head_held": "世帯主が保留中 / head of household held",
     "gaiji_pending": "外字が未承認 / 外字 not approved",
+    "duplicate_identical": "同一内容の重複行（1件として取込） / identical repeat, imported once",
+    "fullwidth": "半角項目に全角文字 / full-width character in a half-width field",
+    "record_type": "未定義のレコード種別 / unknown record type",
+    "record_position": "ヘッダー・トレーラーの位置の誤り / header or trailer out of place",
 }
-EVIDENCE = {"juki": "住基ネット統一文字コード一致", "koseki": "戸籍統一文字番号一致", "manual": "目視確認（手動）"}
+WARNINGS = {
+    "era_overflow": "元号の読み替え漏れ（変換して取込） / era overflow, converted",
+    "duplicate_kept": "重複の先の行として取込 / kept as the first of a duplicate",
+    "generation_fallback": "最新世代が不正のため前の世代を現在の記載に / fell back to an earlier generation",
+}
+CHECKS = {"record_count": "件数", "hash_total": "ハッシュ合計", "byte_sum": "バイト合計",
+          "trailer_present": "トレーラーの有無"}
+WARN_COLS = ["line", "offset", "code", "field", "field_offset", "ja", "en"]
+EVIDENCE = {"juki": "住基ネット統一文字コード一致", "koseki": "戸籍統一文字番号一致",
+            "mj_table": "ベンダー対応表のMJ図形名とUCSが一致（字形は未比較）",
+            "manual": "目視確認（ベンダーの字形画像とMJ字形を比較）",
+            "manual_ng": "手動承認（字形画像なし・字形は未比較）"}
 STATUS = {"proposed": "確認待ち", "unmappable": "対応なし", "unregistered": "未登録（外字台帳に登録してください）"}
 ROW_COLS = ["line", "offset", "reason_code", "field", "field_offset", "reason_ja", "reason_en", "pending",
             "household_key"]
@@ -42,7 +57,13 @@ def write_report(report: dict, out_dir, terminator=b"\n") -> dict:
     raw = report.get("_raw", {})
     public = {k: v for k, v in report.items() if k != "_raw"}
     (out / "report.json").write_text(json.dumps(public, ensure_ascii=False, indent=1, default=str), "utf-8")
-    for kind, rows in (("rejects", report["rejected"]), ("held", report["held"])):
+    with open(out / "warnings.csv", "w", newline="", encoding="utf-8-sig") as f:
+        w = csv.writer(f)
+        w.writerow(WARN_COLS)
+        for r in report.get("row_warnings", ()):
+            w.writerow([r[c] if r[c] is not None else "" for c in WARN_COLS])
+    for kind, rows in (("rejects", report["rejected"]), ("held", report["held"]),
+                       ("duplicates", report.get("duplicates", []))):
         with open(out / f"{kind}.csv", "w", newline="", encoding="utf-8-sig") as f:
             w = csv.writer(f)
             w.writerow(ROW_COLS + ["raw_hex"])
@@ -56,8 +77,27 @@ def write_report(report: dict, out_dir, terminator=b"\n") -> dict:
         w.writerow(["section", "key", "value", "note"])
         for k, v in public["run"].items():
             w.writerow(["run", k, v, ""])
+        w.writerow(["status", public.get("status", ""), public.get("status_ja", ""), ""])
+        for reason in public.get("not_complete_because", ()):
+            w.writerow(["not_complete_because", "", reason, ""])
         for k, v in public["counts"].items():
             w.writerow(["counts", k, v, ""])
+        tr = public.get("trailer") or {}
+        for ch in tr.get("checks", ()):
+            w.writerow(["trailer_check", f"{ch['check']}:{ch['field']}", "ok" if ch["ok"] else "NG",
+                        f"トレーラー {ch['expected']} / 実際 {ch['actual']}"])
+        if tr.get("overridden"):
+            w.writerow(["trailer_check", "overridden", "true", "操作者が不一致を承知で取り込みました"])
+        for k, v in public.get("by_record_type", {}).items():
+            w.writerow(["by_record_type", k, v, ""])
+        for k, v in public.get("by_generation", {}).items():
+            w.writerow(["by_generation", k, v, ""])
+        for nc in public.get("not_carried", ()):
+            w.writerow(["not_carried", nc["field"], nc["persons"], nc["ja"]])
+        for k, v in (public.get("extras") or {}).get("persons_with_value", {}).items():
+            w.writerow(["extras", k, v, "保存済み" if public["extras"].get("stored") else "未保存"])
+        for k, v in sorted(_count(public.get("row_warnings", ()), "code").items()):
+            w.writerow(["row_warnings", k, v, WARNINGS.get(k, "")])
         for k, v in public["rejected_by_reason"].items():
             w.writerow(["rejected_by_reason", k, v, REASONS.get(k, "")])
         for k, v in public["gaiji_mapped_by_evidence"].items():
@@ -74,6 +114,13 @@ def write_report(report: dict, out_dir, terminator=b"\n") -> dict:
             w.writerow(["warning", "", wtext, ""])
     (out / "report.html").write_text(_html(public), "utf-8")
     return {"dir": str(out)}
+
+
+def _count(rows, key):
+    out = {}
+    for r in rows:
+        out[r[key]] = out.get(r[key], 0) + 1
+    return out
 
 
 def _table(head, rows):
@@ -94,12 +141,38 @@ def _html(r: dict) -> str:
         f"<h1>データ移行レポート / legacy migration report{' （ドライラン / dry run）' if r.get('this_run', {}).get('dry_run') else ''}</h1>",
         _table(["項目 / item", "値 / value"], list(r["run"].items())),
         "<h2>件数 / counts</h2>",
-        _table(["読込 read", "取込 imported", "不正 rejected", "保留 held", "保留後取込 resolved", "合計 accounted"],
-               [[c["read"], c["imported"], c["rejected"], c["held"], c["resolved_after_hold"], c["accounted"]]]),
+        f"<p class='{'ok' if r.get('status') == 'completed' else 'ng'}'><strong>{e(r.get('status_ja', ''))}</strong>"
+        + "".join(f"<br>{e(x)}" for x in r.get("not_complete_because", ())) + "</p>",
+        _table(["読込 read", "取込（人） imported persons", "取込（履歴の世代） history lines", "不正 rejected",
+                "保留 held", "重複（同一） duplicates", "ヘッダー・トレーラー control", "保留後取込 resolved",
+                "合計 accounted"],
+               [[c["read"], c["imported"], c.get("history_lines", 0), c["rejected"], c["held"],
+                 c.get("duplicates", 0), c.get("control_records", 0), c["resolved_after_hold"], c["accounted"]]]),
         f"<p class='{'ok' if c['complete'] else 'ng'}'>"
         + ("全行が取込・不正・保留のいずれか一つに記録されています / every row is in exactly one place"
-           if c["complete"] else "未完了の実行です（再実行で続きから処理します） / run not complete: run again to resume")
+           if c["complete"] else "未完了です（上記の理由。チャンクが残っていれば再実行で続きから処理します） / "
+           "not complete (see above; run again to resume pending chunks)")
         + "</p>",
+        "<h2>トレーラーの検査 / trailer checks</h2>",
+        _table(["検査 / check", "項目 / field", "トレーラー / written", "実際 / actual", "結果 / result"],
+               [[CHECKS.get(ch["check"], ch["check"]), ch["field"], ch["expected"], ch["actual"],
+                 "一致 ok" if ch["ok"] else "不一致 NG"] for ch in (r.get("trailer") or {}).get("checks", ())]),
+        ("<p class='ng'>不一致を操作者が承知で取り込みました（--accept-trailer-mismatch） / imported despite the "
+         "mismatch, by the operator's decision</p>" if (r.get("trailer") or {}).get("overridden") else ""),
+        "<h2>レコード種別・世代別件数 / records by type and generation</h2>",
+        _table(["種別 / type", "件数 / records"], list((r.get("by_record_type") or {}).items())),
+        _table(["履歴番号 / generation", "件数 / records"], list((r.get("by_generation") or {}).items())),
+        "<h2>取込先のない項目 / fields without a target</h2>",
+        _table(["項目 / field", "値のある人 / persons", "保存 / stored"],
+               [[k, v, "保存済み（人ごとの追加属性） / stored" if (r.get("extras") or {}).get("stored") else
+                 "未保存 / not carried"] for k, v in ((r.get("extras") or {}).get("persons_with_value") or {}).items()]),
+        "<h2>行ごとの警告 / row warnings</h2>",
+        _table(["行 line", "位置 offset", "項目 field", "項目位置", "種類 / kind", "内容", "detail"],
+               [[x["line"], x["offset"], x["field"], x["field_offset"], WARNINGS.get(x["code"], x["code"]), x["ja"],
+                 x["en"]] for x in r.get("row_warnings", [])[:5000]]),
+        "<h2>重複行（同一内容） / identical repeats</h2>",
+        _table(["行 line", "位置 offset", "理由", "reason"],
+               [[x["line"], x["offset"], x["reason_ja"], x["reason_en"]] for x in r.get("duplicates", [])[:5000]]),
         "<h2>不正の理由別件数 / rejected by reason</h2>",
         _table(["理由 / reason", "件数 / rows"], [[f"{k}: {RE}", v] for k, v in r["rejected_by_reason"].items()
                                                for RE in [REASONS.get(k, "")]]),

@@ -9,7 +9,8 @@ import json
 import re
 import unicodedata
 
-from jichitai.common.checkdigits import validate_individual_number, validate_resident_code
+from jichitai.common.checkdigits import (validate_individual_number, validate_resident_code,
+                                         verify_resident_code_check_digit)
 from jichitai.common.wareki import DateInputError, parse_date
 from jichitai.residents.actions import row_search_keys
 from jichitai.residents.models import CHANGE_GROUP, SNAPSHOT_FIELDS, ChangeKind, Person
@@ -22,6 +23,7 @@ _HWK = re.compile("[\uff61-\uff9f]")
 _KANA = re.compile("^[\u30a0-\u30ff\u3000 ]*$")
 _DIGITS = re.compile("^[0-9]+$")
 _SPLIT = re.compile("[ \u3000]+")
+_FULLWIDTH = re.compile("[^\x20-\x7e\uff61-\uff9f]")  # anything but ASCII and half-width katakana
 REMOVAL_REASON = {ChangeKind.MOVE_OUT_PLANNED: "転出", ChangeKind.MOVE_OUT_CONFIRMED: "転出",
                   ChangeKind.DEATH: "死亡", ChangeKind.EX_OFFICIO_REMOVAL: "職権消除"}
 ATENA_MARK, HHNO_MARK = "\x00A", "\x00H"
@@ -73,10 +75,16 @@ def sjis_of(ch):
 _DATES = {}  # text → date or (ja, en) error: legacy files repeat the same dates a great deal
 
 
-def parse_record(ctx, line: bytes):
-    """Cut and check one record of the right length. Returns (values, errors, pending pua chars, mapped evidences)."""
-    layout = ctx.layout
+EXTRAS, CODES, WARN = "\x00x", "\x00c", "\x00w"  # keys in a row's values: extra attributes, raw codes, warnings
+
+
+def parse_record(ctx, line: bytes, rt=None):
+    """Cut and check one record of the right length. Returns (values, errors, pending pua chars, mapped evidences).
+    v2: `rt` is the record type (its own fields); values[EXTRAS] the extra attributes, values[CODES] the vendor's
+    original codes, values[WARN] row-level warnings (era overflow)."""
+    layout = rt or ctx.layout
     values, errors, pending, mapped = {}, [], [], []
+    extras, codes, warns = {}, {}, []
     gaiji = ctx.gaiji
     for f in layout.fields:
         raw = line[f.offset:f.end]
@@ -87,6 +95,28 @@ def parse_record(ctx, line: bytes):
                             "bytes that are not valid cp932 (Shift_JIS)"))
             continue
         t = f.type
+        if f.halfwidth_only and _FULLWIDTH.search(s):
+            bad = _FULLWIDTH.search(s).group()
+            errors.append(E(f.name, f.offset, "fullwidth", f"半角だけの項目に全角文字「{_safe(bad)}」が含まれています",
+                            f"a half-width-only field contains the full-width character {bad!r}"))
+            continue
+        if f.extra:
+            s = s.strip(" \u3000")
+            if _CTRL.search(s):
+                errors.append(E(f.name, f.offset, "control", "制御文字が含まれています", "contains control characters"))
+                continue
+            if t in DATE_TYPES and s.strip("0"):
+                try:
+                    s = parse_date(s).isoformat()
+                except DateInputError as e:
+                    ja, en = _date_msg(e)
+                    errors.append(E(f.name, f.offset, "date", ja, en))
+                    continue
+            elif t == "number" and s and not _DIGITS.match(s):
+                errors.append(E(f.name, f.offset, "number", "数字以外の文字が含まれています", "not a number"))
+                continue
+            extras[f.name] = s
+            continue
         if t == "text":
             s = s.strip(" \u3000")
             if _CTRL.search(s):
@@ -132,18 +162,23 @@ def parse_record(ctx, line: bytes):
                 errors.append(E(f.name, f.offset, "date", f"「{s}」は和暦の日付ではありません",
                                 f"{s!r} is not a Japanese-era date"))
                 continue
-            hit = _DATES.get(s)
+            key = (s, f.era_overflow)
+            hit = _DATES.get(key)
             if hit is None:
+                over = [] if f.era_overflow else None
                 try:
-                    hit = parse_date(s)
+                    hit = (parse_date(s, over), over[0] if over else "")
                 except DateInputError as e:
                     hit = _date_msg(e)
                 if len(_DATES) < 200_000:
-                    _DATES[s] = hit
-            if isinstance(hit, tuple):
+                    _DATES[key] = hit
+            if isinstance(hit[0], str):
                 errors.append(E(f.name, f.offset, "date", hit[0], hit[1]))
             else:
-                values[f.name] = hit
+                values[f.name] = hit[0]
+                if hit[1]:
+                    ja, _, en = hit[1].partition(" / ")
+                    warns.append(E(f.name, f.offset, "era_overflow", ja, en))
         elif t == "number":
             s = s.strip(" \u3000")
             if s and not _DIGITS.match(s):
@@ -157,10 +192,11 @@ def parse_record(ctx, line: bytes):
                 continue
             v = f.codes.get(s)
             if v is None:
-                errors.append(E(f.name, f.offset, "code", f"コード「{s}」はコード表 {f.code_list} にありません",
-                                f"code {s!r} is not in the code list {f.code_list}"))
+                errors.append(E(f.name, f.offset, "code", f"コード「{_safe(s)}」はコード表 {f.code_list} にありません",
+                                f"code {_safe(s)!r} is not in the code list {f.code_list}"))
                 continue
             values[f.name] = v
+            codes[f.name] = s
         elif t == "flag":
             s = s.strip(" \u3000")
             if s in f.true_values:
@@ -171,6 +207,8 @@ def parse_record(ctx, line: bytes):
                 errors.append(E(f.name, f.offset, "flag", f"フラグの値「{s}」が不正です", f"invalid flag value {s!r}"))
         if f.required and values.get(f.name) in (None, "") and not any(e[0] == f.name for e in errors):
             errors.append(E(f.name, f.offset, "required", "必須の項目が空です", "required field is empty"))
+    if rt is not None:
+        values[EXTRAS], values[CODES], values[WARN] = extras, codes, warns
     return values, errors, pending, mapped
 
 
@@ -217,6 +255,8 @@ def _rules(ctx, v, errors, fields):
         else:
             try:
                 validate_resident_code(rc)
+                if ctx.layout.resident_code_check_digit:
+                    verify_resident_code_check_digit(rc)
             except ValueError as e:
                 ja, en = _date_msg(e)
                 errors.append(E("resident_code", off("resident_code"), "rule", ja, en))
@@ -237,19 +277,24 @@ def _rules(ctx, v, errors, fields):
                             f"too long ({len(value)} characters, at most {mx})"))
 
 
-def _person(ctx, v, line_no, hk, pk):
+def _person(ctx, v, line_no, hk, pk, role=None):
     """The Person column values (placeholders for id, household, 宛名番号) and the snapshot JSON."""
+    v = dict(v)
     kind = v.pop("change_kind", None)
     change_date = v.pop("change_date", None)
     v.pop("atena_no", None)
     v.pop("household_no", None)
+    generation = v.pop("generation", None)
+    extras = v.pop(EXTRAS, None) or {}
+    codes = v.pop(CODES, None) or {}
+    v.pop(WARN, None)
     state = dict(_DEFAULTS)
     for k, val in v.items():
         if k in state and val is not None:
             state[k] = val
     for k in ("became_resident_date", "address_date", "notification_date", "stay_expiry", "move_in_notice_date"):
         state[k] = v.get(k)
-    removed = kind is not None and CHANGE_GROUP.get(ChangeKind(kind)) == "消除"
+    removed = role == "removed" or (kind is not None and CHANGE_GROUP.get(ChangeKind(kind)) == "消除")
     when = change_date or state["address_date"] or state["became_resident_date"] or state["birth_date"]
     if removed:
         state["status"] = "removed"
@@ -274,13 +319,21 @@ def _person(ctx, v, line_no, hk, pk):
             i = IDX[a]
             if row[i] is not None:
                 row[i] = row[i].isoformat()
-    hist_kind = ChangeKind.MOVE_IN.value if kind == ChangeKind.MOVE_IN else ChangeKind.EX_OFFICIO_ENTRY.value
-    legacy = ChangeKind(kind).label if kind else "—"
-    note = (f"{MIGRATION_NOTE}（{ctx.vendor} 旧宛名番号 {pk} 旧世帯番号 {hk} 行 {line_no}"
-            f" 旧システムの最終異動 {legacy} {change_date.isoformat() if change_date else ''}）")[:200]
     notif = state["notification_date"]
+    if ctx.layout.version == 1:
+        hist_kind = ChangeKind.MOVE_IN.value if kind == ChangeKind.MOVE_IN else ChangeKind.EX_OFFICIO_ENTRY.value
+        legacy = ChangeKind(kind).label if kind else "—"
+        note = (f"{MIGRATION_NOTE}（{ctx.vendor} 旧宛名番号 {pk} 旧世帯番号 {hk} 行 {line_no}"
+                f" 旧システムの最終異動 {legacy} {change_date.isoformat() if change_date else ''}）")[:200]
+    else:
+        # v2: each generation is a history row with its own 異動事由; the vendor's original codes stay beside the
+        # mapped values (旧コード field=code), since several vendor codes may map to one of ours
+        hist_kind = kind or ChangeKind.EX_OFFICIO_ENTRY.value
+        orig = " ".join(f"{k}={c}" for k, c in sorted(codes.items()))
+        note = (f"{MIGRATION_NOTE}（{ctx.vendor} 旧宛名番号 {pk} 旧世帯番号 {hk} 行 {line_no}"
+                f" 履歴番号 {generation or '—'} 旧コード {orig or '—'}）")[:200]
     return {"row": row, "snap": snap_json, "is_head": state["is_head"], "removed": removed,
-            "hist": (hist_kind, when, notif, note)}
+            "hist": (hist_kind, when, notif, note), "extras": extras}
 
 
 
@@ -297,23 +350,43 @@ def _safe(text):
     return _CTRL.sub(lambda m_: f"\\x{ord(m_.group()):02x}", text) if _CTRL.search(text) else text
 
 
+STRUCTURAL = {"duplicate_resident_code", "duplicate_person_key", "duplicate_conflict"}
+
+
+def _gen(v):
+    g = v.get("generation") if v else None
+    return int(g) if g and str(g).isdigit() else 0
+
+
 def process_unit(ctx, unit, household_exists=False):
-    """unit = (household key, [(line_no, offset, raw, pre_errors)]). Returns a result dict (see importer)."""
+    """unit = (household key, [(line_no, offset, raw, pre_errors[, pre_warnings])]). Returns a result dict.
+
+    The rules, in this order: line-level rejects (scan: length, record type, keys; here: every field and the
+    register's rules); duplicates (scan: an identical repeat is kept once, a conflicting one rejected, the first kept
+    with a warning); a person's generations (履歴番号): the newest valid one is the current state, every valid one a
+    history row, an invalid one rejected on its own line; then the household rule on the current states (a head
+    whose newest generation is broken falls back to its newest valid one before anyone is rejected); every row
+    affected gets its own outcome."""
     hk, lines = unit
     layout = ctx.layout
-    fields = layout.by_name
     res = {"hk": hk, "persons": [], "outcomes": [], "field_errors": {}, "mapped": {}, "checked": 0,
-           "household_exists": household_exists}
+           "household_exists": household_exists, "warnings": [], "lines_imported": 0}
     parsed = []
-    for line_no, offset, raw, pre in lines:
+    for entry in lines:
+        line_no, offset, raw, pre = entry[:4]
+        pre_warn = entry[4] if len(entry) > 4 else []
+        if any(e[2] == "duplicate_identical" for e in pre):
+            res["outcomes"].append(outcome(line_no, offset, raw, "duplicate", pre, hk))
+            continue
         errors = list(pre)
         v, pending, mapped = None, [], []
-        if not errors or all(e[2] in ("no_head", "multiple_heads", "duplicate_resident_code",
-                                      "duplicate_person_key") for e in errors):
-            v, errs, pending, mapped = parse_record(ctx, raw)
+        rt = layout.type_of(raw) if layout.version == 2 else None
+        if not errors or all(e[2] in STRUCTURAL for e in errors):
+            v, errs, pending, mapped = parse_record(ctx, raw, rt)
             res["checked"] += 1
             structural = errors
             errors = errs
+            fields = (rt or layout).by_name
             _rules(ctx, v, errors, fields)
             for e in errors:
                 d = res["field_errors"].setdefault(e[0], {})
@@ -329,47 +402,127 @@ def process_unit(ctx, unit, household_exists=False):
                                 "この住民票コードは既に登録済みの住民に記載されています（重複）",
                                 "this resident code already belongs to a registered resident"))
             errors = errors + structural
-        parsed.append([line_no, offset, raw, errors, v, pending, mapped])
-    # household structure: the head decides for the members
-    head = None
+            if not errors:
+                for w in v.get(WARN) or []:
+                    res["warnings"].append(_warning(line_no, offset, w))
+        for w in pre_warn:
+            res["warnings"].append(_warning(line_no, offset, w))
+        parsed.append({"line_no": line_no, "offset": offset, "raw": raw, "errors": errors, "v": v,
+                       "pending": pending, "mapped": mapped, "role": rt.role if rt is not None else None})
+    # a person's generations (v2 with a generation key); v1: every row is a person of its own
+    persons = {}
+    for p in parsed:
+        pk = (p["v"] or {}).get(layout.person_key) if layout.generation_key else None
+        persons.setdefault(pk or ("line", p["line_no"]), []).append(p)
+    people = []
+    for rows in persons.values():
+        rows.sort(key=lambda p: (_gen(p["v"]), p["line_no"]))
+        valid = [p for p in rows if not p["errors"]]
+        cur = valid[-1] if valid else next((p for p in reversed(rows) if p["v"] is not None), None)
+        people.append({"rows": rows, "valid": valid, "cur": cur})
+        newest = rows[-1]
+        if valid and _gen(newest["v"]) > _gen(cur["v"]) and layout.generation_key:
+            res["warnings"].append(_warning(cur["line_no"], cur["offset"], E(
+                layout.generation_key, None, "generation_fallback",
+                f"最新の世代（{newest['line_no']}行目、履歴番号 {_gen(newest['v']) or '—'}）が不正のため、"
+                f"履歴番号 {_gen(cur['v'])} を現在の記載とします",
+                f"the newest generation (line {newest['line_no']}) is invalid; generation {_gen(cur['v'])} is "
+                "the current state")))
+
+    def is_removed(person):
+        c = person["cur"]
+        return c is not None and (c["role"] == "removed" or _is_removed(c["v"]))
+
+    def is_head(person):
+        c = person["cur"]
+        return c is not None and c["v"] is not None and c["v"].get("relationship") == HEAD and not is_removed(person)
+
+    head, verdict = None, None
     if not household_exists and hk is not None:
-        heads = [p for p in parsed if p[4] is not None and p[4].get("relationship") == HEAD
-                 and not _is_removed(p[4])]
-        head = heads[0] if len(heads) == 1 else None
+        heads = [x for x in people if is_head(x)]
+        residents = [x for x in people if not is_removed(x)]
+        relf = ctx.layout.field("relationship")
+        roff = relf.offset if relf else None
+        if residents and not heads:
+            verdict = E("relationship", roff, "no_head",
+                        f"世帯（旧世帯番号 {hk}）に世帯主の行がありません（世帯のない世帯員）",
+                        f"household {hk} has no head row (members without a household)")
+        elif len(heads) > 1:
+            verdict = E("relationship", roff, "multiple_heads", f"世帯（旧世帯番号 {hk}）に世帯主が {len(heads)} 人います",
+                        f"household {hk} has {len(heads)} heads")
+        elif heads:
+            head = heads[0]
+    if verdict is not None:
+        for x in people:
+            for p in x["rows"]:
+                p["errors"].append(verdict)
+            x["valid"] = []
     head_state = None
     if head is not None:
-        head_state = "rejected" if head[3] else ("held" if head[5] else "ok")
-    for p in parsed:
-        line_no, offset, raw, errors, v, pending, mapped = p
-        if not errors and v is not None and not household_exists and hk is not None and p is not head:
+        head_state = "rejected" if not head["valid"] else (
+            "held" if any(p["pending"] for p in head["valid"]) else "ok")
+    relf = ctx.layout.field("relationship")
+    for x in people:
+        held_with_head = False
+        if x is not head and x["valid"] and head is not None:
+            hl = head["cur"]["line_no"]
             if head_state == "rejected":
-                errors.append(E("relationship", fields["relationship"].offset, "head_rejected",
-                                f"世帯主の行（{head[0]}行目）が取り込めないため、この世帯員も取り込めません",
-                                f"the head of the household (line {head[0]}) was rejected"))
-            elif head_state == "held" and not pending:
-                res["outcomes"].append(outcome(line_no, offset, raw, "held", [E(
-                    "relationship", fields["relationship"].offset, "head_held",
-                    f"世帯主の行（{head[0]}行目）が外字の承認待ちのため保留します",
-                    f"held with the head of the household (line {head[0]}), whose 外字 await approval")], hk))
-                continue
-        if errors:
-            res["outcomes"].append(outcome(line_no, offset, raw, "rejected", errors, hk))
+                e = E("relationship", relf.offset, "head_rejected",
+                      f"世帯主の行（{hl}行目）が取り込めないため、この世帯員も取り込めません",
+                      f"the head of the household (line {hl}) was rejected")
+                for p in x["valid"]:
+                    p["errors"].append(e)
+                x["valid"] = []
+            elif head_state == "held" and not any(p["pending"] for p in x["valid"]):
+                held_with_head = True
+        for p in x["rows"]:
+            if p["errors"]:
+                res["outcomes"].append(outcome(p["line_no"], p["offset"], p["raw"], "rejected", p["errors"], hk))
+        if not x["valid"]:
             continue
-        if pending:
-            codes = sorted({sjis_of(c) for c in pending})
-            res["outcomes"].append(outcome(line_no, offset, raw, "held", [E(
-                "", None, "gaiji_pending", f"外字 {' '.join(codes)} が外字台帳で承認されていないため保留します",
-                f"held: 外字 {' '.join(codes)} not approved in the registry")], hk,
-                " ".join(f"{sjis_of(c)}" for c in pending)))
+        if held_with_head:
+            hl = head["cur"]["line_no"]
+            for p in x["valid"]:
+                res["outcomes"].append(outcome(p["line_no"], p["offset"], p["raw"], "held", [E(
+                    "relationship", relf.offset, "head_held",
+                    f"世帯主の行（{hl}行目）が外字の承認待ちのため保留します",
+                    f"held with the head of the household (line {hl}), whose 外字 await approval")], hk))
             continue
-        pkey = v.get(layout.person_key) or ""
-        person = _person(ctx, v, line_no, hk, pkey)
-        person["line_no"] = line_no
+        pend_all = [c for p in x["valid"] for c in p["pending"]]
+        if pend_all:
+            codes = sorted({sjis_of(c) for c in pend_all})
+            for p in x["valid"]:
+                own = " ".join(sjis_of(c) for c in p["pending"])
+                res["outcomes"].append(outcome(p["line_no"], p["offset"], p["raw"], "held", [E(
+                    "", None, "gaiji_pending", f"外字 {' '.join(codes)} が外字台帳で承認されていないため保留します",
+                    f"held: 外字 {' '.join(codes)} not approved in the registry")], hk, own or " ".join(codes)))
+            continue
+        cur = x["cur"]
+        pkey = cur["v"].get(layout.person_key) or ""
+        person = _person(ctx, cur["v"], cur["line_no"], hk, pkey, cur["role"])
+        hists = []
+        for p in x["valid"]:
+            if p is cur:
+                hists.append((*person["hist"], None))
+            else:
+                g = _person(ctx, p["v"], p["line_no"], hk, pkey, p["role"])
+                hists.append((*g["hist"], g["snap"]))
+        person["hists"] = hists
+        person["line_no"] = cur["line_no"]
+        person["line_nos"] = [p["line_no"] for p in x["valid"]]
         person["person_key"] = pkey
-        for ev in mapped:
-            res["mapped"][ev] = res["mapped"].get(ev, 0) + 1
+        for p in x["valid"]:
+            for ev in p["mapped"]:
+                res["mapped"][ev] = res["mapped"].get(ev, 0) + 1
+        res["lines_imported"] += len(x["valid"])
         res["persons"].append(person)
+    res["outcomes"].sort(key=lambda o: o[0])
     return res
+
+
+def _warning(line_no, offset, e):
+    f, foff, code, ja, en = e
+    return [line_no, offset, f or "", foff, code, _safe(ja), _safe(en)]
 
 
 def _is_removed(v):

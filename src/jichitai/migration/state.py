@@ -6,7 +6,7 @@ import json
 from jichitai.residents.models import Household, Person, PersonHistory
 from jichitai.tenancy.models import NumberSequence
 
-from .models import LegacyKey, MigrationChunk, MigrationRow, MigrationRun
+from .models import LegacyKey, MigrationChunk, MigrationRow, MigrationRun, PersonExtra
 
 
 def state_digest(municipality) -> dict:
@@ -31,6 +31,8 @@ def state_digest(municipality) -> dict:
                         .order_by("person__atena_no", "history_no")
                         .values_list("person__atena_no", "history_no", "change_kind", "change_date",
                                      "notification_date", "operator", "note", "snapshot")),
+        "extras": feed("x", PersonExtra.all_tenants.filter(municipality=municipality)
+                       .order_by("person__atena_no", "name").values_list("person__atena_no", "name", "value", "source")),
         "legacy_keys": feed("k", LegacyKey.objects.filter(municipality=municipality).order_by("vendor", "person_key")
                             .values_list("vendor", "person_key", "household_key", "person__atena_no", "line_no")),
         "outcome_rows": feed("o", MigrationRow.objects.filter(run__municipality=municipality)

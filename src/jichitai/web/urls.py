@@ -26,6 +26,7 @@ urlpatterns = [
     path("audit/terminals/", audit_views.terminals, name="audit_terminals"),
     path("gaiji/", gaiji_views.mapping_list, name="gaiji_list"),
     path("gaiji/new/", gaiji_views.mapping_create, name="gaiji_create"),
+    path("gaiji/import/", gaiji_views.table_import, name="gaiji_import"),
     path("gaiji/<int:mapping_id>/", gaiji_views.mapping_review, name="gaiji_review"),
     path("gaiji/<int:mapping_id>/glyph.png", gaiji_views.mapping_glyph, name="gaiji_glyph"),
     path("platform/", tenancy_views.tenants, name="platform_tenants"),

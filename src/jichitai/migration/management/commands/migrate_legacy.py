@@ -31,6 +31,9 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, default=1, help="worker processes for decoding (default 1)")
         parser.add_argument("--operator", default=OPERATOR, help="処理者 written in the history rows")
         parser.add_argument("--user", help="staff user (of the municipality) named in the audit event")
+        parser.add_argument("--accept-trailer-mismatch", action="store_true",
+                            help="import although a trailer check (count, hash total, byte sum) fails; recorded in "
+                                 "the report and the audit event")
 
     def handle(self, *args, **o):
         try:
@@ -56,13 +59,19 @@ class Command(BaseCommand):
         with tenant_scope(m):
             imp = Importer(m, layout, vendor, data, input_name=str(path), chunk_size=o["chunk_size"],
                            workers=o["workers"], operator=o["operator"], actor=actor, dry_run=o["dry_run"],
-                           progress=lambda msg: self.stdout.write(msg))
+                           progress=lambda msg: self.stdout.write(msg),
+                           accept_trailer_mismatch=o["accept_trailer_mismatch"])
             report = imp.run()
         sha = hashlib.sha256(data).hexdigest()
         out = Path(o["report"]) if o.get("report") else Path(settings.VAR_DIR) / "migration" / f"{m.code}-{sha[:16]}"
         write_report(report, out, layout.terminator)
         c = report["counts"]
+        if report.get("status") == "stopped":
+            failed = [f"{ch['check']} ({ch['field']}): {ch['expected']} ≠ {ch['actual']}"
+                      for ch in report["trailer"]["checks"] if not ch["ok"]]
+            raise CommandError(f"{report['status_ja']}\n  " + "\n  ".join(failed) + f"\n  report: {out}")
         self.stdout.write(
             f"{'DRY RUN: ' if o['dry_run'] else ''}read {c['read']:,}  imported {c['imported']:,}  "
             f"rejected {c['rejected']:,}  held {c['held']:,}  (this run: +{report['this_run']['imported']:,}, "
-            f"{report['this_run']['chunks_skipped']} chunks already committed)  report: {out}")
+            f"{report['this_run']['chunks_skipped']} chunks already committed)  {report.get('status_ja', '')}  "
+            f"report: {out}")
