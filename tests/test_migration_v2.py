@@ -15,6 +15,16 @@ from jichitai.residents.models import Person, PersonHistory
 from jichitai.tenancy.scope import tenant_scope
 from test_migration import EX, VENDORS, approve, gen, manifest, muni, run  # noqa: F401  (tests/ is on the path)
 
+
+@pytest.fixture(autouse=True)
+def _reads_across_the_scope():
+    """These tests check the loaded rows of one municipality as the migration's own verification does, outside a
+    request's scope: in `cross_tenant` (row-level security on PostgreSQL)."""
+    from jichitai.tenancy.scope import cross_tenant
+
+    with cross_tenant("test: legacy import results"):
+        yield
+
 VENDORS.setdefault("c", "himawari")
 
 
@@ -71,7 +81,7 @@ def test_vendor_c_counts_generations_and_report(muni):
 def test_four_generations_are_four_history_rows_with_their_own_change_kinds(muni):
     approve(muni, "c")
     rep = run(muni, "c")
-    key = LegacyKey.objects.get(municipality=muni, person_key=manifest("c")["four_generations_person_key"])
+    key = LegacyKey.all_tenants.get(municipality=muni, person_key=manifest("c")["four_generations_person_key"])
     p = Person.all_tenants.get(pk=key.person_id)
     rows = list(PersonHistory.all_tenants.filter(person=p).order_by("history_no"))
     assert [h.history_no for h in rows] == [1, 2, 3, 4] and p.version == 4
@@ -108,7 +118,7 @@ def test_transition_days_removed_records_fallback_and_duplicates(muni):
     assert bad["field"] == "change_date" and "令和" in bad["reason_ja"]
     fb = [w for w in rep["row_warnings"] if w["code"] == "generation_fallback"]
     assert len(fb) == 1 and f"{bad['line']}行目" in fb[0]["ja"]
-    head = Person.all_tenants.get(pk=LegacyKey.objects.get(line_no=fb[0]["line"]).person_id)
+    head = Person.all_tenants.get(pk=LegacyKey.all_tenants.get(line_no=fb[0]["line"]).person_id)
     assert head.is_head and head.address == "緑ケ丘3丁目3番" and head.household.head_id == head.pk
     assert persons.filter(household=head.household).count() == 2  # the member is not rejected with it
     assert not any(r["reason_code"] == "head_rejected" for r in rep["rejected"])
@@ -121,7 +131,7 @@ def test_transition_days_removed_records_fallback_and_duplicates(muni):
     conflict = next(r for r in rep["rejected"] if r["reason_code"] == "duplicate_person_key")
     kept = [w for w in rep["row_warnings"] if w["code"] == "duplicate_kept"]
     assert len(kept) == 1 and f"{conflict['line']}行目" in kept[0]["ja"]
-    assert LegacyKey.objects.filter(line_no=kept[0]["line"]).exists()
+    assert LegacyKey.all_tenants.filter(line_no=kept[0]["line"]).exists()
     assert MigrationRow.objects.filter(outcome="duplicate").count() == 1
 
 
@@ -148,7 +158,7 @@ def test_trailer_mismatch_stops_the_import_unless_overridden(muni):
     assert [(ch["check"], ch["expected"], ch["actual"]) for ch in failed] == [("record_count", "00000038", "39")]
     assert not rep["counts"]["complete"] and rep["counts"]["imported"] == 0
     assert Person.all_tenants.filter(municipality=muni).count() == 0
-    assert not MigrationRun.objects.exists() and not MigrationRow.objects.exists()
+    assert not MigrationRun.all_tenants.exists() and not MigrationRow.objects.exists()
     with tenant_scope(muni):
         assert not AuditEvent.objects.filter(action="migration.legacy_import").exists()
     # with the operator's override: imported, and the report and the audit event say so
