@@ -468,7 +468,7 @@ def test_conflict_on_a_household_change_is_a_409_not_a_crash(env, staff, monkeyp
     the page must say so (409) and keep the input, as for person changes."""
     from jichitai.residents import views
 
-    def conflicting(actor, household, form):
+    def conflicting(actor, household, form, **kw):
         raise ConflictError(CONFLICT_MESSAGE)
 
     monkeypatch.setattr(views.CHANGES["head_change"], "run", conflicting)
@@ -478,7 +478,8 @@ def test_conflict_on_a_household_change_is_a_409_not_a_crash(env, staff, monkeyp
     with NothingWritten():
         r = c.post(f"/households/{hh}/change/head_change/",
                    {"new_head": str(env.wife.pk), "former_head_relationship": "夫", "change_date": "R6.4.1",
-                    "notification_date": "R6.4.2", "note": "世帯主交代の入力", "step": "commit"})
+                    "notification_date": "R6.4.2", "note": "世帯主交代の入力", "step": "commit",
+                    "expected_version": actions.household_version(env.head.household)})
     assert r.status_code == 409
     body = r.content.decode()
     assert CONFLICT_MESSAGE in body and 'value="世帯主交代の入力"' in body

@@ -1,4 +1,6 @@
 """A counter clerk's day: sign in, search, open a person, record a 転居 with the confirmation step."""
+import re
+
 import pytest
 
 from jichitai.residents.models import Person, PersonHistory
@@ -62,8 +64,9 @@ def test_head_change_updates_other_relationships(town_a, staff, login):
     head, wife, child = town_a.family()
     c = login(staff["clerk_a"])
     url = f"/households/{head.household_id}/change/head_change/"
+    version = re.search(r'name="expected_version" value="(\d+)"', c.get(url).content.decode()).group(1)
     data = {"new_head": wife.pk, "former_head_relationship": "夫", f"rel_{child.pk}": "子",
-            "change_date": "2024-01-10", "notification_date": "2024-01-12"}
+            "change_date": "2024-01-10", "notification_date": "2024-01-12", "expected_version": version}
     assert c.post(url, {**data, "step": "confirm"}).status_code == 200
     r = c.post(url, {**data, "step": "commit"})
     assert r.status_code == 302

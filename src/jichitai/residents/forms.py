@@ -7,6 +7,7 @@ from jichitai.common.wareki import DateInputError, parse_date
 from jichitai.privacy import policy
 
 from . import queries
+from .actions import VERSION_MISSING, household_version
 from .models import Sex
 
 RELATIONSHIPS = ["妻", "夫", "子", "父", "母", "子の妻", "子の夫", "孫", "兄", "姉", "弟", "妹", "祖父", "祖母",
@@ -60,14 +61,21 @@ class SearchForm(forms.Form):
 class ChangeForm(forms.Form):
     """Base: the dates every change records, and the optimistic-lock version."""
 
-    expected_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    expected_version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=0, error_messages={
+        "required": VERSION_MISSING, "invalid": VERSION_MISSING, "min_value": VERSION_MISSING})
 
     def __init__(self, *args, person=None, household=None, **kwargs):
         self.person = person
         self.household = household
         super().__init__(*args, **kwargs)
-        if person is not None and not self.is_bound:
-            self.fields["expected_version"].initial = person.version
+        # the version the form was opened with is mandatory: without it a change would skip the conflict check.
+        # A new person (転入, 職権記載) has none until the confirmation page names the household joined.
+        self.fields["expected_version"].required = person is not None or household is not None
+        if not self.is_bound:
+            if person is not None:
+                self.fields["expected_version"].initial = person.version
+            elif household is not None:
+                self.fields["expected_version"].initial = household_version(household)
 
     def member_choices(self, household, *, exclude=None, empty=True):
         members = queries.active_members(household)
