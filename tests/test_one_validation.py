@@ -46,7 +46,8 @@ def test_confirmation_refuses_a_notification_date_before_a_future_change_date(en
     wife = env.fresh(env.wife)
     url = f"/residents/{wife.pk}/change/move_within/"
     future = timezone.localdate() + dt.timedelta(days=10)
-    data = {"expected_version": wife.version, "address": "豆田町5番1号", "change_date": future.isoformat(),
+    data = {"expected_version": wife.version, "address": "豆田町5番1号", "household_mode": "new",
+            "new_household_head": wife.pk, "change_date": future.isoformat(),
             "notification_date": (future - dt.timedelta(days=20)).isoformat()}
     with NothingWritten():
         r = c.post(url, {**data, "step": "confirm"})
@@ -108,7 +109,7 @@ def test_confirmation_and_commit_refuse_the_same_move_within(env, staff, data, m
     wife = env.fresh(env.wife)
     url = f"/residents/{wife.pk}/change/move_within/"
     base = {"expected_version": wife.version, "address": "豆田町5番1号", "change_date": "2024-04-01",
-            "notification_date": "2024-04-05"}
+            "notification_date": "2024-04-05", "household_mode": "new", "new_household_head": wife.pk}
     for step in ("confirm", "commit"):
         with NothingWritten():
             r = c.post(url, {**base, **data, "step": step})
@@ -133,7 +134,8 @@ def test_a_change_between_confirmation_and_commit_is_a_conflict(env, staff):
 # ---------------------------------------------------------------- the version is mandatory
 
 @pytest.mark.parametrize("kind, data", [
-    ("move_within", {"address": "豆田町5番1号", "change_date": "2024-04-01", "notification_date": "2024-04-05"}),
+    ("move_within", {"address": "豆田町5番1号", "change_date": "2024-04-01", "notification_date": "2024-04-05",
+                     "household_mode": "all"}),
     ("death", {"death_date": "2024-05-01", "notification_date": "2024-05-02"}),
     ("move_out_planned", {"destination": "福岡県福岡市中央区天神1番", "planned_date": "2024-05-01",
                           "notification_date": "2024-04-20"}),
@@ -156,7 +158,8 @@ def test_a_person_change_without_its_version_is_refused(env, staff, kind, data, 
 
 @pytest.mark.parametrize("kind, data", [
     ("head_change", lambda e: {"new_head": str(e.wife.pk), "former_head_relationship": "夫",
-                               "change_date": "2024-04-01", "notification_date": "2024-04-02"}),
+                               f"rel_{e.child.pk}": "子", "change_date": "2024-04-01",
+                               "notification_date": "2024-04-02"}),
     ("household_split", lambda e: {"members": [str(e.child.pk)], "new_head": str(e.child.pk), "relationship": "子",
                                    "change_date": "2024-04-01", "notification_date": "2024-04-02"}),
     ("birth", lambda e: {"family_name": "山田", "given_name": "次郎", "family_name_kana": "ヤマダ",
@@ -178,8 +181,8 @@ def test_a_household_change_with_a_stale_version_is_a_conflict(env, staff):
     url = f"/households/{env.head.household_id}/change/head_change/"
     stale = _version(c, url)
     env.move(env.child)()  # a member changed since the form was opened
-    data = {"new_head": str(env.wife.pk), "former_head_relationship": "夫", "change_date": "2024-04-01",
-            "notification_date": "2024-04-05", "expected_version": stale}
+    data = {"new_head": str(env.wife.pk), "former_head_relationship": "夫", f"rel_{env.child.pk}": "子",
+            "change_date": "2024-04-01", "notification_date": "2024-04-05", "expected_version": stale}
     for step in ("confirm", "commit"):
         with NothingWritten():
             r = c.post(url, {**data, "step": step})
@@ -201,7 +204,8 @@ def test_move_in_joining_a_household_checks_the_version_shown_on_the_confirmatio
 
     c = _client(staff)
     url = reverse("new_person", args=["move_in"])
-    data = {**MOVE_IN, "household_no": env.head.household.household_no, "relationship": "縁故者"}
+    data = {**MOVE_IN, "household_no": env.head.household.household_no, "relationship": "縁故者",
+            "address": "三本松二丁目3番5号"}
     r = c.post(url, {**data, "step": "confirm"})
     assert r.status_code == 200
     hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', _body(r)))

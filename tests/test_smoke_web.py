@@ -29,7 +29,7 @@ def test_clerk_search_view_and_move(town_a, staff, login):
     assert r.status_code == 200 and "異動履歴" in r.content.decode()
     url = f"/residents/{head.pk}/change/move_within/"
     data = {"expected_version": head.version, "address": "豆田町5番1号", "change_date": "R6.4.1",
-            "notification_date": "令和6年4月5日", "with_household": "on", "step": "confirm"}
+            "notification_date": "令和6年4月5日", "household_mode": "all", "step": "confirm"}
     r = c.post(url, data)
     assert r.status_code == 200 and "登録する" in r.content.decode()
     with tenant_scope(town_a.m):

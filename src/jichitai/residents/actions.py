@@ -369,6 +369,9 @@ def register_birth(actor: Actor, *, household: Household, values: dict, notifica
     values = {"address": head.address, "address_katagaki": head.address_katagaki, "postal_code": head.postal_code,
               **{k: v for k, v in values.items() if v not in (None, "")}}
     values.setdefault("relationship", "子")
+    if values["relationship"] == "世帯主":
+        raise RuleError({"relationship": "世帯には既に世帯主がいます。世帯主以外の続柄を入力してください"})
+    _check_joins_at_household_address(household, values["address"], values.get("address_katagaki"))
     _validate_person_fields(values)
     if check_only:
         return None
@@ -406,6 +409,8 @@ def register_move_in(actor: Actor, *, values: dict, change_date, notification_da
             raise RuleError({"relationship": "世帯主との続柄を入力してください"})
         if values["relationship"].strip() == "世帯主":
             raise RuleError({"relationship": "世帯には既に世帯主がいます。世帯主以外の続柄を入力してください"})
+        if (values.get("address") or "").strip():
+            _check_joins_at_household_address(household, values["address"], values.get("address_katagaki"))
     _validate_person_fields(values)
     if check_only:
         return None
@@ -421,11 +426,36 @@ def register_move_in(actor: Actor, *, values: dict, change_date, notification_da
 
 # ---------------------------------------------------------------- 修正: moves within, corrections
 
+def _same_address(a_key, a_katagaki, b_key, b_katagaki):
+    return a_key == b_key and (a_katagaki or "").strip() == (b_katagaki or "").strip()
+
+
+def _household_head(household):
+    return Person.objects.get(pk=household.head_id) if household.head_id else None
+
+
+def _check_joins_at_household_address(household, address, katagaki, field="address"):
+    """A person joining a household lives at its address: one household, one address."""
+    head = _household_head(household)
+    if head is not None and not _same_address(address_key(address), katagaki, head.address_key,
+                                              head.address_katagaki):
+        shown = "、".join(filter(None, [head.address, head.address_katagaki]))
+        raise RuleError({field: f"加わる世帯の住所（{shown}）と異なります。世帯員は世帯と同じ住所に記載します"})
+
+
 @transaction.atomic
 def register_move_within(actor: Actor, person: Person, *, expected_version, address, address_katagaki="",
-                         postal_code="", change_date, notification_date, with_household=False, note="",
-                         check_only=False):
-    """転居: a new address in the same municipality; optionally for every current member of the household."""
+                         postal_code="", change_date, notification_date, with_household=False, companions=(),
+                         new_household_head=None, join_household=None, relationships=None, remaining_head=None,
+                         note="", check_only=False):
+    """転居: a new address in the same municipality, for the person and, with `with_household`, every current
+    member of the household, or the `companions` named.
+
+    One household has one address, so when members stay behind the movers either start a new household at the
+    new address (`new_household_head`, one of the movers; `relationships` gives the others' 続柄 to him) or join
+    an existing household there (`join_household`, 世帯合併; `relationships` gives every mover's 続柄 to its
+    head). If the head moves and members stay, `remaining_head` names the household's new head. A whole household
+    may also join an existing household at the destination; its own household then ends."""
     person = _lock(person, expected_version)
     _require_resident(person)
     _check_dates(change_date, notification_date, person=person)
@@ -433,13 +463,61 @@ def register_move_within(actor: Actor, person: Person, *, expected_version, addr
         raise RuleError({"address": "新しい住所を入力してください"})
     if address_key(address) == person.address_key and (address_katagaki or "") == person.address_katagaki:
         raise RuleError({"address": "新しい住所が現在の住所と同じです"})
-    movers = [person]
+    household = person.household
+    current = {m.pk: m for m in _active_members(household, exclude=[person])}
     if with_household:
-        movers += [m for m in _active_members(person.household, exclude=[person])]
+        movers = [person, *current.values()]
+    else:
+        if any(c.pk not in current for c in companions):
+            raise RuleError({"companions": "一緒に転居できるのは、同じ世帯の現存する住民だけです"})
+        movers = [person, *(current[c.pk] for c in companions)]
+    mover_ids = {p.pk for p in movers}
+    staying = [m for m in current.values() if m.pk not in mover_ids]
     for p in movers[1:]:
         _check_dates(change_date, notification_date, person=p)
+    relationships = relationships or {}
+    if new_household_head is not None and join_household is not None:
+        raise RuleError({"household_mode": "新しい世帯を作るか、転居先の世帯に加わるかのどちらかを選んでください"})
+    if staying and new_household_head is None and join_household is None:
+        raise RuleError({"household_mode": "世帯の一部の人だけが転居します。転居先で新しい世帯を作る（世帯主を指定）か、"
+                                           "転居先の世帯に加わるかを選んでください"})
+    if not staying and new_household_head is not None:
+        raise RuleError({"household_mode": "世帯全員が転居するため、新しい世帯は作りません（世帯はそのまま転居します）"})
+    rh = None
+    if staying and household.head_id in mover_ids:
+        if remaining_head is None or remaining_head.pk not in {m.pk for m in staying}:
+            raise RuleError({"remaining_head": "世帯主が転居するため、元の世帯に残る住民から新しい世帯主を指定してください"})
+        rh = next(m for m in staying if m.pk == remaining_head.pk)
+        _check_dates(change_date, notification_date, person=rh)
+    target = None
+    if new_household_head is not None:
+        if new_household_head.pk not in mover_ids:
+            raise RuleError({"new_household_head": "新しい世帯の世帯主は、転居する住民から選んでください"})
+        for p in movers:
+            if p.pk != new_household_head.pk and not (relationships.get(p.pk) or "").strip():
+                raise RuleError({"relationships": f"{p.full_name} の新しい世帯主との続柄を入力してください"})
+    if join_household is not None:
+        target = Household.objects.select_for_update().get(pk=join_household.pk)
+        if target.pk == household.pk:
+            raise RuleError({"join_household": "今の世帯には加われません。転居先の別の世帯を指定してください"})
+        if not target.is_active:
+            raise RuleError({"join_household": "転居先の世帯が現存しません"})
+        _check_joins_at_household_address(target, address, address_katagaki)
+        for p in movers:
+            rel = (relationships.get(p.pk) or "").strip()
+            if not rel:
+                raise RuleError({"relationships": f"{p.full_name} の転居先の世帯主との続柄を入力してください"})
+            if rel == "世帯主":
+                raise RuleError({"relationships": "転居先の世帯には既に世帯主がいます。世帯主以外の続柄を入力してください"})
     if check_only:
         return None
+    touched = []
+    if rh is not None:
+        rh.is_head, rh.relationship = True, "世帯主"
+        _save(actor, rh, ChangeKind.HEAD_CHANGE, change_date, notification_date, note=note or "世帯主の転居に伴う変更")
+        Household.objects.filter(pk=household.pk).update(head=rh)
+        touched.append(rh)
+    new_household = _new_household(actor, {}) if new_household_head is not None else None
     for p in movers:
         p.previous_address = p.address
         p.address = address.strip()
@@ -447,9 +525,24 @@ def register_move_within(actor: Actor, person: Person, *, expected_version, addr
         p.postal_code = (postal_code or "").strip()
         p.address_date = change_date
         p.notification_date = notification_date
+        if new_household is not None:
+            p.household = new_household
+            p.is_head = p.pk == new_household_head.pk
+            p.relationship = "世帯主" if p.is_head else relationships[p.pk].strip()
+        elif target is not None:
+            p.household, p.is_head, p.relationship = target, False, relationships[p.pk].strip()
         _save(actor, p, ChangeKind.MOVE_WITHIN, change_date, notification_date,
               expected_version=p.version, note=note)
-    _audit(actor, ChangeKind.MOVE_WITHIN, movers)
+        touched.append(p)
+    detail = {}
+    if new_household is not None:
+        Household.objects.filter(pk=new_household.pk).update(head=new_household_head)
+        detail = {"from": household.household_no, "to": new_household.household_no}
+    elif target is not None:
+        if not staying:
+            Household.objects.filter(pk=household.pk).update(is_active=False, head=None)
+        detail = {"from": household.household_no, "to": target.household_no}
+    _audit(actor, ChangeKind.MOVE_WITHIN, touched, detail)
     return person
 
 
@@ -615,10 +708,12 @@ def change_head(actor: Actor, household: Household, *, new_head: Person, former_
     others = []
     for member in _active_members(household, exclude=[p for p in (new_head, old_head) if p is not None]):
         rel = ((relationships or {}).get(member.pk) or "").strip()
-        if not rel or rel == member.relationship:
-            continue
+        if not rel:  # every member's 続柄 is restated relative to the new head (the clerk confirms each)
+            raise RuleError({"relationships": f"{member.full_name} の新しい世帯主から見た続柄を入力してください"})
         if rel == "世帯主":
             raise RuleError({"relationships": f"{member.full_name} の続柄に世帯主は指定できません"})
+        if rel == member.relationship:
+            continue
         _check_dates(change_date, notification_date, person=member)
         others.append((member, rel))
     if check_only:
@@ -705,6 +800,11 @@ def merge_household(actor: Actor, source: Household, *, target: Household, relat
     movers = _active_members(source)
     if not movers:
         raise RuleError("合併する世帯に住民がいません")
+    head = _household_head(target)
+    if head is not None and any(not _same_address(p.address_key, p.address_katagaki, head.address_key,
+                                                  head.address_katagaki) for p in movers):
+        raise RuleError({"target": "合併先の世帯と住所が異なります。別の住所の世帯に加わるときは、"
+                                   "転居（転居先の世帯に加わる）として登録してください"})
     for p in movers:
         _check_dates(change_date, notification_date, person=p)
         if not (relationships.get(p.pk) or "").strip():

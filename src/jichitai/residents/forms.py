@@ -200,14 +200,94 @@ class ExOfficioEntryForm(MoveInForm):
     note = forms.CharField(label="職権記載の理由", max_length=200)
 
 
+MOVE_MODES = [("all", "世帯全員で転居する"), ("new", "転居先で新しい世帯をつくる（世帯主を指定）"),
+              ("join", "転居先の世帯に加わる（世帯合併）")]
+
+
 class MoveWithinForm(ChangeForm):
+    """転居. One household has one address: when the household has other members, the clerk chooses whether
+    everyone moves, or the movers (the person and the members ticked) start a new household or join one at the
+    new address. Nothing is preselected."""
+
     address = forms.CharField(label="新しい住所（町字・番地）", max_length=200)
     address_katagaki = forms.CharField(label="方書", max_length=120, required=False)
     postal_code = forms.CharField(label="郵便番号", max_length=8, required=False)
-    with_household = forms.BooleanField(label="世帯全員で転居する", required=False)
+    household_mode = forms.ChoiceField(label="世帯の扱い", choices=MOVE_MODES, widget=forms.RadioSelect,
+                                       error_messages={"required": "世帯全員で転居するか、新しい世帯をつくるか、"
+                                                                   "転居先の世帯に加わるかを選んでください"})
+    companions = forms.MultipleChoiceField(label="一緒に転居する世帯員", required=False,
+                                           widget=forms.CheckboxSelectMultiple,
+                                           help_text="新しい世帯・転居先の世帯に加わる場合のみ")
+    new_household_head = forms.ChoiceField(label="新しい世帯の世帯主", required=False,
+                                           help_text="新しい世帯をつくる場合のみ（転居する人から選びます）")
+    join_household_no = forms.CharField(label="加わる世帯の世帯番号", max_length=10, required=False,
+                                        help_text="転居先の世帯に加わる場合のみ。住所はその世帯の住所と同じにします")
+    remaining_head = forms.ChoiceField(label="元の世帯に残る人の新しい世帯主", required=False,
+                                       help_text="世帯主が転居し、元の世帯に残る人がいる場合のみ")
     change_date = WarekiDateField(label="異動日（転居日）")
     notification_date = WarekiDateField(label="届出日")
     note = forms.CharField(label="備考", max_length=200, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        members = queries.active_members(self.person.household) if self.person is not None else []
+        others = [m for m in members if m.pk != getattr(self.person, "pk", None)]
+        if not others:  # alone in the household: it moves, or joins a household at the new address
+            for name in ("companions", "new_household_head", "remaining_head"):
+                del self.fields[name]
+            self.fields["household_mode"].choices = [("all", "この世帯のまま転居する"), MOVE_MODES[2]]
+            self.fields["household_mode"].initial = "all"
+            self.fields["household_mode"].required = False
+        label = lambda m: f"{m.family_name}　{m.given_name}（{m.relationship}）"  # noqa: E731
+        if others:
+            self.fields["companions"].choices = [(str(m.pk), label(m)) for m in others]
+            self.fields["new_household_head"].choices = [("", "（選択してください）")] + [
+                (str(m.pk), label(m)) for m in members]
+            self.fields["remaining_head"].choices = [("", "（選択してください）")] + [
+                (str(m.pk), label(m)) for m in others]
+        for m in members:
+            self.fields[f"rel_{m.pk}"] = forms.ChoiceField(
+                label=f"{m.family_name}　{m.given_name} の転居先での続柄", required=False,
+                choices=[("", "—")] + [(r, r) for r in RELATIONSHIPS],
+                help_text="新しい世帯・加わる世帯の世帯主から見た続柄（転居する人だけ。新しい世帯主本人は不要）")
+
+    def clean_join_household_no(self):
+        no = (self.cleaned_data.get("join_household_no") or "").strip()
+        if not no:
+            return None
+        hh = queries.find_household_by_no(no.zfill(10)) if no.isdigit() else None
+        if hh is None:
+            raise forms.ValidationError("その世帯番号の現存する世帯はありません")
+        return hh
+
+    def clean(self):
+        d = super().clean()
+        mode = d.get("household_mode") or "all"
+        if mode == "new" and "new_household_head" in self.fields and not d.get("new_household_head"):
+            self.add_error("new_household_head", "新しい世帯の世帯主を選んでください")
+        if mode == "join" and "join_household_no" in self.fields and not d.get("join_household_no") \
+                and "join_household_no" not in self.errors:
+            self.add_error("join_household_no", "加わる世帯の世帯番号を入力してください")
+        return d
+
+    def move_options(self):
+        """The action's keyword arguments for the household part of the 転居."""
+        d = self.cleaned_data
+        mode = d.get("household_mode") or "all"
+        if mode == "all":
+            return {"with_household": True}
+        if "companions" not in self.fields:  # alone: joining another household
+            return {"join_household": d.get("join_household_no"),
+                    "relationships": {self.person.pk: d.get(f"rel_{self.person.pk}") or ""}}
+        ids = set(d.get("companions") or [])
+        companions = [m for m in queries.active_members(self.person.household) if str(m.pk) in ids]
+        return {
+            "companions": companions,
+            "new_household_head": self.member("new_household_head") if mode == "new" else None,
+            "join_household": d.get("join_household_no") if mode == "join" else None,
+            "relationships": {int(k[4:]): v for k, v in d.items() if k.startswith("rel_") and v},
+            "remaining_head": self.member("remaining_head"),
+        }
 
 
 class _NewHeadMixin:
@@ -301,10 +381,15 @@ class HeadChangeForm(ChangeForm):
         for m in queries.active_members(hh):
             if m.pk == hh.head_id:
                 continue
+            # every member's 続柄 is restated relative to the new head: the clerk confirms each one (the current
+            # one is offered first); the new head's own field is ignored
+            choices = [(r, r) for r in RELATIONSHIPS]
+            if m.relationship not in RELATIONSHIPS:
+                choices.insert(0, (m.relationship, m.relationship))
             self.fields[f"rel_{m.pk}"] = forms.ChoiceField(
-                label=f"{m.family_name}　{m.given_name} の新しい続柄", required=False,
-                choices=[("", f"変更しない（{m.relationship}）")] + [(r, r) for r in RELATIONSHIPS],
-                help_text="新しい世帯主から見た続柄。新しい世帯主本人は不要です")
+                label=f"{m.family_name}　{m.given_name} の新しい続柄", required=False, choices=choices,
+                initial=m.relationship,
+                help_text=f"新しい世帯主から見た続柄（今の続柄: {m.relationship}）。新しい世帯主になる人は不要です")
 
     def relationships(self):
         return {int(name[4:]): v for name, v in self.cleaned_data.items() if name.startswith("rel_") and v}

@@ -11,7 +11,7 @@ from jichitai.tenancy.roles import Perm
 from jichitai.web.decorators import staff_required
 
 from . import actions, forms, queries
-from .actions import Actor, ConflictError, RuleError
+from .actions import CONFLICT_MESSAGE, Actor, ConflictError, RuleError
 from .models import ChangeKind, Status
 
 
@@ -87,7 +87,7 @@ CHANGES = {
         a, p, expected_version=_v(f), address=f.cleaned_data["address"],
         address_katagaki=f.cleaned_data["address_katagaki"], postal_code=f.cleaned_data["postal_code"],
         change_date=f.cleaned_data["change_date"], notification_date=f.cleaned_data["notification_date"],
-        with_household=f.cleaned_data["with_household"], note=f.cleaned_data["note"], **kw)),
+        note=f.cleaned_data["note"], **f.move_options(), **kw)),
     "move_out_planned": ChangeSpec("転出（予定）", "person", forms.MoveOutForm,
                                    lambda a, p, f, **kw: actions.register_move_out(
         a, p, expected_version=_v(f), destination=f.cleaned_data["destination"],
@@ -195,6 +195,17 @@ def _refused(request, ctx, spec, form, e, *, person, household):
     return render(request, "residents/change_form.html", ctx, status=422)
 
 
+def _stale(request, person, household):
+    posted = (request.POST.get("expected_version") or "").strip()
+    if not posted.isdigit():
+        return False  # missing or malformed: the form refuses it
+    if person is not None:
+        return int(posted) != person.version
+    if household is not None:
+        return int(posted) != actions.household_version(household)
+    return False
+
+
 def _change(request, kind, *, person=None, household=None):
     """Form → confirmation → 登録する. The confirmation step runs the action with check_only=True, i.e. exactly the
     rules 登録する runs (which runs them again inside its transaction), so what the confirmation page shows as
@@ -207,6 +218,10 @@ def _change(request, kind, *, person=None, household=None):
     step = request.POST.get("step", "edit")
     view = queries.present(person, request.user, request.municipality) if person is not None else None
     ctx = {"spec": spec, "kind": kind, "form": form, "person": person, "p": view, "household": household}
+    if request.method == "POST" and step != "edit" and _stale(request, person, household):
+        # someone changed the record since the form was opened: say so first (the form's options, e.g. the
+        # household members offered, may no longer fit what was typed)
+        return _refused(request, ctx, spec, form, ConflictError(CONFLICT_MESSAGE), person=person, household=household)
     if request.method == "POST" and step != "edit" and form.is_valid():
         joined = form.cleaned_data.get("household_no") if spec.scope == "new" else None
         try:
