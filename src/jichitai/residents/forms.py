@@ -43,6 +43,8 @@ class SearchForm(forms.Form):
                            help_text="前方一致。異体字（髙・﨑・邊など）も探します")
     kana = forms.CharField(label="フリガナ", required=False, max_length=60,
                            help_text="ひらがな・カタカナ・半角カナのどれでも")
+    given_name = forms.CharField(label="名", required=False, max_length=60,
+                                 help_text="名だけで探すとき（前方一致）")
     birth_date = forms.CharField(label="生年月日", required=False, max_length=20,
                                  help_text="例: S50.4.1、昭和50年4月1日、1975-04-01")
     address = forms.CharField(label="住所", required=False, max_length=100, help_text="町字から前方一致")
@@ -54,8 +56,8 @@ class SearchForm(forms.Form):
     def criteria(self):
         d = self.cleaned_data
         return queries.SearchCriteria(**{k: (d.get(k) or "").strip() for k in
-                                         ("name", "kana", "birth_date", "address", "resident_code", "atena_no",
-                                          "status")})
+                                         ("name", "kana", "given_name", "birth_date", "address", "resident_code",
+                                          "atena_no", "status")})
 
 
 class ChangeForm(forms.Form):
