@@ -14,6 +14,40 @@ RELATIONSHIPS = ["妻", "夫", "子", "父", "母", "子の妻", "子の夫", "�
                  "妻の父", "妻の母", "夫の父", "夫の母", "縁故者", "同居人"]
 
 
+def focus_first_field(form):
+    """Keyboard-first: the first visible field of a form has the focus when the page opens (the first field with
+    an error, once the form was checked)."""
+    visible = [name for name, f in form.fields.items() if not f.widget.is_hidden]
+    if not visible:
+        return
+    for name in visible:
+        form.fields[name].widget.attrs.pop("autofocus", None)
+        form.fields[name].widget.__dict__.pop("create_option", None)
+    target = visible[0]
+    if form.is_bound and form._errors:
+        target = next((n for n in visible if n in form._errors), target)
+    widget = form.fields[target].widget
+    if isinstance(widget, forms.RadioSelect):  # radios and checkboxes: the first option only
+        widget.create_option = _first_option_focused(type(widget).create_option.__get__(widget))
+    else:
+        widget.attrs["autofocus"] = True
+
+
+def _first_option_focused(create_option):
+    def wrapped(*args, **kwargs):
+        option = create_option(*args, **kwargs)
+        if str(option.get("index")) == "0":
+            option["attrs"] = {**option["attrs"], "autofocus": True}
+        return option
+    return wrapped
+
+
+class FocusFirstMixin:
+    def full_clean(self):
+        super().full_clean()
+        focus_first_field(self)
+
+
 class WarekiDateField(forms.CharField):
     """A date typed as 西暦 or 和暦 (1975-04-01, S50.4.1, 昭和50年4月1日)."""
 
@@ -38,7 +72,7 @@ class WarekiDateField(forms.CharField):
         return value.isoformat() if hasattr(value, "isoformat") else value
 
 
-class SearchForm(forms.Form):
+class SearchForm(FocusFirstMixin, forms.Form):
     name = forms.CharField(label="氏名", required=False, max_length=60,
                            help_text="前方一致。異体字（髙・﨑・邊など）も探します")
     kana = forms.CharField(label="フリガナ", required=False, max_length=60,
@@ -53,6 +87,10 @@ class SearchForm(forms.Form):
     status = forms.ChoiceField(label="状態", required=False,
                                choices=[("", "すべて"), ("resident", "住民"), ("removed", "除票")])
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        focus_first_field(self)
+
     def criteria(self):
         d = self.cleaned_data
         return queries.SearchCriteria(**{k: (d.get(k) or "").strip() for k in
@@ -60,7 +98,7 @@ class SearchForm(forms.Form):
                                           "atena_no", "status")})
 
 
-class ChangeForm(forms.Form):
+class ChangeForm(FocusFirstMixin, forms.Form):
     """Base: the dates every change records, and the optimistic-lock version."""
 
     expected_version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=0, error_messages={
@@ -78,6 +116,7 @@ class ChangeForm(forms.Form):
                 self.fields["expected_version"].initial = person.version
             elif household is not None:
                 self.fields["expected_version"].initial = household_version(household)
+        focus_first_field(self)
 
     def member_choices(self, household, *, exclude=None, empty=True):
         members = queries.active_members(household)

@@ -192,6 +192,7 @@ def _refused(request, ctx, spec, form, e, *, person, household):
                 form.add_error(field if field in form.fields and field != "expected_version" else None, msg)
     else:
         form.add_error(None, e)
+    forms.focus_first_field(form)  # the focus on the first field the rules refused
     return render(request, "residents/change_form.html", ctx, status=422)
 
 
