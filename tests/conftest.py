@@ -124,10 +124,14 @@ class Env:
         return Person.objects.select_related("household").get(pk=p.pk)
 
     def move(self, p, **kw):
-        """A 転居 of `p` (fresh version) ready to run: returns a callable, so a test can expect it to raise."""
+        """A 転居 of `p` (fresh version) ready to run: returns a callable, so a test can expect it to raise.
+        Unless told otherwise, a head moves with the whole household and a member moves alone into a new household
+        (one household, one address)."""
         p = self.fresh(p)
         args = dict(expected_version=p.version, address="豆田町5番1号", change_date=dt.date(2024, 4, 1),
                     notification_date=dt.date(2024, 4, 5))
+        if not {"with_household", "new_household_head", "join_household"} & set(kw):
+            args.update(with_household=True) if p.is_head else args.update(new_household_head=p)
         args.update(kw)
         return lambda: actions.register_move_within(self.actor(), p, **args)
 

@@ -117,7 +117,7 @@ def test_move_within_alone(env):
     v = env.wife.version
     actions.register_move_within(env.actor(), env.wife, expected_version=v, address="豆田町5番1号",
                                  address_katagaki="コーポ豆田101", change_date=D(2024, 4, 1),
-                                 notification_date=D(2024, 4, 5), note="単身転居")
+                                 notification_date=D(2024, 4, 5), note="単身転居", new_household_head=env.wife)
     rows = w.check(ChangeKind.MOVE_WITHIN, [env.wife])
     wife = env.fresh(env.wife)
     assert wife.address == "豆田町5番1号" and wife.address_katagaki == "コーポ豆田101"
@@ -209,7 +209,8 @@ def test_death_of_last_member_dissolves_household(env):
 def test_head_change(env):
     w = Watch()
     actions.change_head(env.actor(), env.head.household, new_head=env.wife, former_head_relationship="夫",
-                        change_date=D(2024, 4, 1), notification_date=D(2024, 4, 1))
+                        relationships={env.child.pk: "子"}, change_date=D(2024, 4, 1),
+                        notification_date=D(2024, 4, 1))
     rows = w.check(ChangeKind.HEAD_CHANGE, [env.head, env.wife])
     head, wife = env.fresh(env.head), env.fresh(env.wife)
     assert wife.is_head and wife.relationship == "世帯主" and wife.household.head_id == wife.pk
@@ -356,7 +357,8 @@ def test_history_rows_are_append_only(env):
 def test_versions_increase_by_one_per_change(env):
     v = env.wife.version
     actions.register_move_within(env.actor(), env.wife, expected_version=v, address="豆田町2番",
-                                 change_date=D(2024, 1, 1), notification_date=D(2024, 1, 1))
+                                 change_date=D(2024, 1, 1), notification_date=D(2024, 1, 1),
+                                 new_household_head=env.wife)
     actions.register_move_within(env.actor(), env.wife, expected_version=v + 1, address="豆田町3番",
                                  change_date=D(2024, 2, 1), notification_date=D(2024, 2, 1))
     assert env.fresh(env.wife).version == v + 2

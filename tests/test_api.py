@@ -5,7 +5,7 @@ import io
 import json
 
 import pytest
-from conftest import sees_all_tenants
+from conftest import person_values, sees_all_tenants
 from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
@@ -67,7 +67,7 @@ def feed(town_a, town_b, staff):
     t_head, _, _ = town_a.family(family_name="田中", kana="タナカ", address="隈一丁目1番")
     with tenant_scope(town_a.m):
         actions.register_move_within(town_a.actor(), t_head, expected_version=1, address="豆田町5番1号",
-                                     change_date=D(2024, 4, 1), notification_date=D(2024, 4, 5))
+                                     change_date=D(2024, 4, 1), notification_date=D(2024, 4, 5), with_household=True)
         actions.register_death(town_a.actor(), a_child, expected_version=1, death_date=D(2024, 5, 1),
                                notification_date=D(2024, 5, 2))
     b_head, _, _ = town_b.family(family_name="綾野", kana="アヤノ", address="大字南俣999番地",
@@ -88,7 +88,7 @@ def feed(town_a, town_b, staff):
 def test_pages_cover_every_change_once_in_order(feed, limit):
     items, pages, last = read_all(feed["kokuho_key"], feed["a"], limit)
     expected = [(h.person.atena_no, h.history_no, h.change_kind) for h in feed["a_hist"]]
-    assert len(expected) == 8
+    assert len(expected) == 10
     assert [(i["atena_no"], i["history_no"], i["change"]["code"]) for i in items] == expected  # no gap, no dup
     cursors = [int(i["cursor"]) for i in items]
     assert cursors == sorted(set(cursors))
@@ -101,7 +101,7 @@ def test_pages_cover_every_change_once_in_order(feed, limit):
 
 def test_default_limit_and_item_shape(feed):
     body = call(feed["kokuho_key"], url(feed["a"])).json()
-    assert len(body["items"]) == 8 and body["has_more"] is False
+    assert len(body["items"]) == 10 and body["has_more"] is False
     assert body["municipality"] == {"code": "44204", "code6": feed["a"].code6, "name": "日田市"}
     first = body["items"][0]
     assert set(first) == {"cursor", "atena_no", "history_no", "change", "change_date", "notification_date",
@@ -122,9 +122,11 @@ def test_new_changes_appear_after_the_last_cursor(feed):
     with tenant_scope(feed["a"]):
         p = PersonHistory.objects.get(person=feed["a_head"], history_no=1).person
         actions.register_move_within(town.actor(), p, expected_version=p.version, address="中本町1番",
-                                     change_date=D(2024, 6, 1), notification_date=D(2024, 6, 1))
+                                     change_date=D(2024, 6, 1), notification_date=D(2024, 6, 1), with_household=True)
     body = call(feed["kokuho_key"], url(feed["a"], after=last)).json()
-    assert [(i["atena_no"], i["change"]["code"]) for i in body["items"]] == [(feed["a_head"].atena_no, "move_within")]
+    # the head and his wife move together (one household, one address; the child died in the fixture)
+    assert [i["change"]["code"] for i in body["items"]] == ["move_within", "move_within"]
+    assert body["items"][0]["atena_no"] == feed["a_head"].atena_no
     assert int(body["next"]) > int(last)
 
 
@@ -177,9 +179,11 @@ def test_the_scan_watermark_follows_the_history_and_new_changes_are_served(feed)
     with tenant_scope(feed["a"]):
         p = Person.objects.select_related("household").get(pk=p.pk)
         actions.register_move_within(feed["town_a"].actor(), p, expected_version=p.version, address="watermark町1番",
-                                     change_date=D(2024, 9, 1), notification_date=D(2024, 9, 2))
+                                     change_date=D(2024, 9, 1), notification_date=D(2024, 9, 2),
+                                     with_household=True)
     body = call(feed["kokuho_key"], url(feed["a"], after=last)).json()
-    assert [(i["atena_no"], i["change"]["code"]) for i in body["items"]] == [(p.atena_no, "move_within")]
+    assert [i["change"]["code"] for i in body["items"]] == ["move_within", "move_within"]
+    assert body["items"][0]["atena_no"] == p.atena_no
     assert int(body["items"][0]["cursor"]) > int(last)
 
 
@@ -237,8 +241,9 @@ def test_dv_protected_address_is_withheld_unless_granted(town_a, staff):
 
 
 def test_protection_added_later_also_hides_the_earlier_snapshots(town_a):
-    head, _, _ = town_a.family()
-    with tenant_scope(town_a.m):
+    with tenant_scope(town_a.m):  # a person living alone
+        head = actions.register_move_in(town_a.actor(), values=person_values(), change_date=D(2020, 4, 1),
+                                        notification_date=D(2020, 4, 3))
         actions.register_move_within(town_a.actor(), head, expected_version=head.version, address="秘匿町1番",
                                      change_date=D(2024, 4, 1), notification_date=D(2024, 4, 1))
         head.refresh_from_db()
@@ -310,7 +315,7 @@ def test_each_municipality_sees_only_its_own_changes(feed):
     a_text = json.dumps(a_items, ensure_ascii=False)
     for secret in ("綾野", "アヤノ", "南俣", "宮崎県"):
         assert secret not in a_text
-    assert len(a_items) == 8 and len(b_items) == 3
+    assert len(a_items) == 10 and len(b_items) == 3
     assert {i["person"]["family_name"] for i in b_items} == {"綾野"}
     with tenant_scope(feed["b"]):
         b_atena = set(PersonHistory.objects.values_list("person__atena_no", flat=True))
@@ -337,13 +342,13 @@ def test_every_read_is_audited_once_without_personal_numbers(feed):
     m = feed["a"]
     with tenant_scope(m):
         before = AuditEvent.objects.filter(action="api.changes.read").count()
-    items, pages, _ = read_all(feed["zei_key"], m, 3)
+    items, pages, _ = read_all(feed["zei_key"], m, 4)
     with tenant_scope(m):
         events = list(AuditEvent.objects.filter(action="api.changes.read").order_by("seq"))[before:]
     assert len(events) == pages == 3
     details = [json.loads(e.detail) for e in events]
-    assert [d["after"] for d in details] == ["0", items[2]["cursor"], items[5]["cursor"]]
-    assert [d["limit"] for d in details] == [3, 3, 3] and [d["count"] for d in details] == [3, 3, 2]
+    assert [d["after"] for d in details] == ["0", items[3]["cursor"], items[7]["cursor"]]
+    assert [d["limit"] for d in details] == [4, 4, 4] and [d["count"] for d in details] == [4, 4, 2]
     prefix = feed["zei"].key_prefix
     for e, d in zip(events, details):
         assert e.actor_username == f"api:{prefix}:税" and e.actor_id is None and e.actor_role == "api_client"

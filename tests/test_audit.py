@@ -11,6 +11,7 @@ from django.test import Client
 from jichitai.audit.actions import record_event
 from jichitai.audit.models import AppendOnlyError, AuditChain, AuditEvent
 from jichitai.audit.verify import verify_all, verify_chain
+from jichitai.residents.actions import household_version
 from jichitai.residents.models import Person
 from jichitai.tenancy.scope import tenant_scope
 
@@ -79,7 +80,8 @@ def test_every_view_search_and_change_is_audited(family, town_a, staff):
     clerk = client_for(staff["clerk_a"])
     r = clerk.post(f"/residents/{wife.pk}/change/move_within/",
                    {"expected_version": wife.version, "address": "豆田町5番1号", "change_date": "R6.4.1",
-                    "notification_date": "R6.4.2", "step": "commit"})
+                    "notification_date": "R6.4.2", "household_mode": "new", "new_household_head": wife.pk,
+                    "step": "commit"})
     assert r.status_code == 302
     ch = events(m, action="resident.change.move_within")
     assert len(ch) == 1 and ch[0].actor_username == "clerk-a" and ch[0].object_id == str(wife.pk)
@@ -93,10 +95,12 @@ def test_every_view_search_and_change_is_audited(family, town_a, staff):
 def test_household_changes_via_web_are_audited(family, town_a, staff):
     head, wife, child = family
     clerk = client_for(staff["clerk_a"])
+    with tenant_scope(town_a.m):
+        version = household_version(Person.objects.get(pk=head.pk).household)
     r = clerk.post(f"/households/{head.household_id}/change/birth/",
                    {"family_name": "山田", "family_name_kana": "やまだ", "given_name": "二郎", "given_name_kana": "ジロウ",
                     "birth_date": "R5.1.10", "sex": "1", "relationship": "子", "notification_date": "R5.1.20",
-                    "step": "commit"})
+                    "expected_version": version, "step": "commit"})
     assert r.status_code == 302, r.content.decode()
     births = events(town_a.m, action="resident.change.birth")
     assert len(births) == 2  # the fixture's child, and this one

@@ -138,8 +138,11 @@ def test_ivs_name_round_trips_form_db_search_and_display(town_a, staff, login):
     assert name in body
     body = c.get("/residents/", {"name": "葛西"}).content.decode()  # typed without the selector
     assert name in body
-    body = c.get("/residents/", {"name": name}).content.decode()
+    assert EXACT not in body  # 葛西 typed, 葛󠄂西 registered: not 完全一致
+    body = c.get("/residents/", {"name": name + "太郎"}).content.decode()
     assert name in body and EXACT in body
+    body = c.get("/residents/", {"name": name}).content.decode()  # the family name only: a prefix
+    assert name in body and "前方一致" in body and EXACT not in body
 
 
 @pytest.mark.django_db
@@ -154,7 +157,9 @@ def test_name_with_birth_date_uses_the_same_layers(town_a, staff):
                                                                          birth_date=D(1980, 1, 1)), **kw)
         rows, _ = ranked_search(SearchCriteria(name="渡邊", birth_date="S50.4.1"), staff["clerk_a"], town_a.m)
         assert [p.pk for p, _ in rows] == [old.pk, plain.pk]
-        assert rows[0][1] == EXACT and rows[1][1] != EXACT and other_day.pk not in [p.pk for p, _ in rows]
+        assert rows[0][1] == "前方一致" and rows[1][1] != EXACT and other_day.pk not in [p.pk for p, _ in rows]
+        rows, _ = ranked_search(SearchCriteria(name="渡邊一", birth_date="S50.4.1"), staff["clerk_a"], town_a.m)
+        assert [p.pk for p, _ in rows] == [old.pk, plain.pk] and rows[0][1] == EXACT
         rows, _ = ranked_search(SearchCriteria(name="渡邊", kana="やまだ", birth_date="1975-04-01"),
                                 staff["clerk_a"], town_a.m)
         assert {p.pk for p, _ in rows} == {old.pk, plain.pk}

@@ -367,12 +367,12 @@ def test_two_clerks_same_person_second_gets_conflict(env, staff):
     assert p1.version == p2.version
     loaded_version = p2.version
     actions.register_move_within(env.actor(), p1, expected_version=p1.version, address="豆田町1番1号",
-                                 change_date=D(2024, 4, 1), notification_date=D(2024, 4, 1))
+                                 change_date=D(2024, 4, 1), notification_date=D(2024, 4, 1), new_household_head=p1)
     after_first = _state()
     other = actions.Actor(user=staff["admin_a"], terminal="t2", municipality=env.m)
     with pytest.raises(ConflictError) as info:
         actions.register_move_within(other, p2, expected_version=loaded_version, address="隈一丁目2番",
-                                     change_date=D(2024, 4, 2), notification_date=D(2024, 4, 2))
+                                     change_date=D(2024, 4, 2), notification_date=D(2024, 4, 2), new_household_head=p2)
     assert str(info.value) == CONFLICT_MESSAGE
     assert info.value.errors == {"__all__": [CONFLICT_MESSAGE]}
     assert _state() == after_first  # the first clerk's change is intact; nothing of the second written
@@ -386,7 +386,7 @@ def test_stale_version_conflicts_for_other_kinds(env, kind):
     p = env.fresh(env.wife)
     stale = p.version
     actions.register_move_within(env.actor(), p, expected_version=stale, address="豆田町1番1号",
-                                 change_date=D(2024, 4, 1), notification_date=D(2024, 4, 1))
+                                 change_date=D(2024, 4, 1), notification_date=D(2024, 4, 1), new_household_head=p)
     p = env.fresh(p)
     run = {
         "death": lambda: actions.register_death(env.actor(), p, expected_version=stale, death_date=D(2024, 5, 1),
@@ -414,10 +414,11 @@ def test_conflict_through_the_web_keeps_the_second_clerks_input(env, staff):
         r = c.get(url)
         assert r.status_code == 200
         assert f'name="expected_version" value="{wife.version}"' in r.content.decode()
+    alone = {"household_mode": "new", "new_household_head": wife.pk}
     first = {"expected_version": wife.version, "address": "豆田町5番1号", "change_date": "R6.4.1",
-             "notification_date": "R6.4.5", "note": "一人目"}
+             "notification_date": "R6.4.5", "note": "一人目", **alone}
     second = {"expected_version": wife.version, "address": "隈二丁目7番8号", "address_katagaki": "グランド隈302",
-              "change_date": "令和6年4月2日", "notification_date": "令和6年4月6日", "note": "二人目の入力"}
+              "change_date": "令和6年4月2日", "notification_date": "令和6年4月6日", "note": "二人目の入力", **alone}
     assert c2.post(url, {**second, "step": "confirm"}).status_code == 200  # clerk 2 reaches the confirmation
     assert c1.post(url, {**first, "step": "commit"}).status_code == 302
     audit_before = AuditEvent.all_chains.filter(action__startswith="resident.change.").count()
@@ -434,7 +435,8 @@ def test_conflict_through_the_web_keeps_the_second_clerks_input(env, staff):
     assert PersonHistory.objects.filter(person=wife).count() == 2
     assert AuditEvent.all_chains.filter(action__startswith="resident.change.").count() == audit_before
     # re-submitting from the conflict page (now with the fresh version) succeeds
-    r = c2.post(url, {**second, "expected_version": fresh.version, "step": "commit"})
+    # (she now lives alone in the household clerk 1's 転居 made: that household moves)
+    r = c2.post(url, {**second, "expected_version": fresh.version, "household_mode": "all", "step": "commit"})
     assert r.status_code == 302
     assert env.fresh(wife).address == "隈二丁目7番8号"
 
@@ -446,7 +448,8 @@ def test_rule_error_through_the_web_is_422_and_writes_nothing(env, staff):
     url = f"/residents/{wife.pk}/change/move_within/"
     with NothingWritten():
         r = c.post(url, {"expected_version": wife.version, "address": "豆田町5番1号", "change_date": "2020-03-01",
-                         "notification_date": "2020-03-02", "step": "commit"})
+                         "notification_date": "2020-03-02", "household_mode": "new", "new_household_head": wife.pk,
+                         "step": "commit"})
     # (the view does not audit a rejected change)
     assert r.status_code == 422
     body = r.content.decode()
@@ -470,7 +473,7 @@ def test_conflict_on_a_household_change_is_a_409_not_a_crash(env, staff, monkeyp
     the page must say so (409) and keep the input, as for person changes."""
     from jichitai.residents import views
 
-    def conflicting(actor, household, form):
+    def conflicting(actor, household, form, **kw):
         raise ConflictError(CONFLICT_MESSAGE)
 
     monkeypatch.setattr(views.CHANGES["head_change"], "run", conflicting)
@@ -480,7 +483,8 @@ def test_conflict_on_a_household_change_is_a_409_not_a_crash(env, staff, monkeyp
     with NothingWritten():
         r = c.post(f"/households/{hh}/change/head_change/",
                    {"new_head": str(env.wife.pk), "former_head_relationship": "夫", "change_date": "R6.4.1",
-                    "notification_date": "R6.4.2", "note": "世帯主交代の入力", "step": "commit"})
+                    "notification_date": "R6.4.2", "note": "世帯主交代の入力", "step": "commit",
+                    "expected_version": actions.household_version(env.head.household)})
     assert r.status_code == 409
     body = r.content.decode()
     assert CONFLICT_MESSAGE in body and 'value="世帯主交代の入力"' in body

@@ -308,7 +308,7 @@ def test_idle_timeout_counts_from_the_last_request(staff, town_a):
     s.save()
     r = c.post(f"/residents/{head.pk}/change/move_within/",
                {"expected_version": head.version, "address": "豆田町5番1号", "change_date": "R6.4.1",
-                "notification_date": "R6.4.1", "step": "commit"})
+                "notification_date": "R6.4.1", "household_mode": "all", "step": "commit"})
     assert r.status_code == 302 and r.url.startswith("/login/")
     assert c.get("/residents/").status_code == 302
     with tenant_scope(town_a.m):
@@ -322,7 +322,7 @@ def test_csrf_token_required(staff, town_a):
     c.force_login(staff["clerk_a"])
     r = c.post(f"/residents/{head.pk}/change/move_within/",
                {"expected_version": head.version, "address": "豆田町5番1号", "change_date": "R6.4.1",
-                "notification_date": "R6.4.1", "step": "commit"})
+                "notification_date": "R6.4.1", "household_mode": "all", "step": "commit"})
     assert r.status_code == 403
     with tenant_scope(town_a.m):
         assert Person.objects.get(pk=head.pk).address == "三本松二丁目3番5号"
@@ -332,7 +332,7 @@ def test_csrf_token_required(staff, town_a):
     r = c.get(f"/residents/{head.pk}/change/move_within/")
     r = c.post(f"/residents/{head.pk}/change/move_within/",
                {"expected_version": head.version, "address": "豆田町5番1号", "change_date": "R6.4.1",
-                "notification_date": "R6.4.1", "step": "commit", "csrfmiddlewaretoken": r.context["csrf_token"]})
+                "notification_date": "R6.4.1", "household_mode": "all", "step": "commit", "csrfmiddlewaretoken": r.context["csrf_token"]})
     assert r.status_code == 302
 
 

@@ -1,4 +1,6 @@
 """A counter clerk's day: sign in, search, open a person, record a 転居 with the confirmation step."""
+import re
+
 import pytest
 
 from jichitai.residents.models import Person, PersonHistory
@@ -27,7 +29,7 @@ def test_clerk_search_view_and_move(town_a, staff, login):
     assert r.status_code == 200 and "異動履歴" in r.content.decode()
     url = f"/residents/{head.pk}/change/move_within/"
     data = {"expected_version": head.version, "address": "豆田町5番1号", "change_date": "R6.4.1",
-            "notification_date": "令和6年4月5日", "with_household": "on", "step": "confirm"}
+            "notification_date": "令和6年4月5日", "household_mode": "all", "step": "confirm"}
     r = c.post(url, data)
     assert r.status_code == 200 and "登録する" in r.content.decode()
     with tenant_scope(town_a.m):
@@ -62,8 +64,9 @@ def test_head_change_updates_other_relationships(town_a, staff, login):
     head, wife, child = town_a.family()
     c = login(staff["clerk_a"])
     url = f"/households/{head.household_id}/change/head_change/"
+    version = re.search(r'name="expected_version" value="(\d+)"', c.get(url).content.decode()).group(1)
     data = {"new_head": wife.pk, "former_head_relationship": "夫", f"rel_{child.pk}": "子",
-            "change_date": "2024-01-10", "notification_date": "2024-01-12"}
+            "change_date": "2024-01-10", "notification_date": "2024-01-12", "expected_version": version}
     assert c.post(url, {**data, "step": "confirm"}).status_code == 200
     r = c.post(url, {**data, "step": "commit"})
     assert r.status_code == 302

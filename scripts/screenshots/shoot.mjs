@@ -61,6 +61,7 @@ await clerk.goto(base + first + "change/move_within/");
 await clerk.fill("#id_address", "豆田町5番1号");
 await clerk.fill("#id_change_date", "R8.11.20");
 await clerk.fill("#id_notification_date", "令和8年11月25日");
+await clerk.check("input[name=household_mode][value=all]");  // the form asks how the household moves
 await clerk.screenshot({ path: `${out}/change_form.png`, fullPage: true });
 await Promise.all([clerk.waitForNavigation(), clerk.click("button.primary")]);
 await clerk.screenshot({ path: `${out}/change_confirm.png`, fullPage: true });

@@ -287,7 +287,18 @@ def build_document(m, settings: dict, iss: Issuance, persons: list, opts: dict) 
         issue_no=iss.issue_no, qr_uri=qr.qr_png_data_uri(signing.verify_url(code)),
         footer_note=settings.get("footer_note", ""),
         options_note=("記載を省略した事項：" + "、".join(omitted)) if omitted else "",
+        code=code, coverage=_household_coverage(persons) if household_layout else "",
     )
+
+
+def _household_coverage(persons) -> str:
+    """The 世帯連記式 認証文's statement of what the copy covers: the whole household, or the members listed."""
+    hh = persons[0].household_id
+    current = set(Person.objects.filter(household_id=hh, status=Status.RESIDENT).values_list("pk", flat=True))
+    listed = {p.pk for p in persons}
+    if current and current <= listed:
+        return f"この写しは、世帯全員（{len(current)}人）を記載したものである。"
+    return f"この写しは、世帯員{len(current)}人のうち{len(listed & current) or len(listed)}人を記載したものである。"
 
 
 def _audit(m, user, action, iss: Issuance, terminal, **detail):

@@ -262,6 +262,8 @@ class Document:
     qr_uri: str
     footer_note: str
     options_note: str
+    code: str = ""  # 照合コード, printed under the QR (the /verify/ page asks for it)
+    coverage: str = ""  # 世帯連記式: whether the copy covers the whole household or listed members
 
     @property
     def issue_date_wareki(self):

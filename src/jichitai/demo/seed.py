@@ -206,8 +206,12 @@ def run_stories(m, admin, *, seed, n_hint, today=None):
         for husband, wife in couples[:2]:
             change, notif = _change_dates(rng, today, husband, wife)
             with _story(done, "head_change"):
+                others = Person.objects.filter(household_id=wife.household_id, status=Status.RESIDENT).exclude(
+                    pk__in=[husband.pk, wife.pk])
                 actions.change_head(actor, wife.household, new_head=wife, former_head_relationship="夫",
-                                    change_date=change, notification_date=notif, expected_version=wife.version)
+                                    relationships={o.pk: o.relationship for o in others}, change_date=change,
+                                    notification_date=notif,
+                                    expected_version=actions.household_version(wife.household))
         # 死亡: an elderly head; his wife becomes head
         for husband, wife in couples[2:4]:
             change, notif = _change_dates(rng, today, husband, wife)

@@ -3,6 +3,7 @@ business rules with Japanese messages, appends a full history snapshot per perso
 event. Views and commands call these functions; nothing else writes residents.
 """
 import datetime as dt
+import re
 import secrets
 import unicodedata
 from dataclasses import dataclass, field
@@ -233,18 +234,27 @@ def _active_members(household, exclude=()):
                 .order_by("pk"))
 
 
+def _check_head_leaving(person, new_head):
+    """A head leaving a household with members left behind must name the new head among them."""
+    if not person.is_head:
+        return
+    remaining = _active_members(person.household, exclude=[person])
+    if not remaining:
+        return
+    if new_head is None:
+        raise RuleError({"new_head": "世帯主が抜けると、世帯に世帯主がいなくなります。新しい世帯主を指定してください"})
+    if new_head.pk not in {m.pk for m in remaining}:
+        raise RuleError({"new_head": "新しい世帯主は、同じ世帯に残る住民から選んでください"})
+
+
 def _handle_head_leaving(actor, person, new_head, kind, change_date, notification_date, note=""):
-    """A head leaving a household with members left behind must name the new head; that is recorded too."""
+    """Record the head leaving (checked before by _check_head_leaving): the new head, or the household ends."""
     if not person.is_head:
         return []
     remaining = _active_members(person.household, exclude=[person])
     if not remaining:
         Household.objects.filter(pk=person.household_id).update(is_active=False, head=None)
         return []
-    if new_head is None:
-        raise RuleError({"new_head": "世帯主が抜けると、世帯に世帯主がいなくなります。新しい世帯主を指定してください"})
-    if new_head.pk not in {m.pk for m in remaining}:
-        raise RuleError({"new_head": "新しい世帯主は、同じ世帯に残る住民から選んでください"})
     new_head.is_head = True
     new_head.relationship = "世帯主"
     _save(actor, new_head, ChangeKind.HEAD_CHANGE, change_date, notification_date, note=note or "世帯主の異動に伴う変更")
@@ -252,10 +262,54 @@ def _handle_head_leaving(actor, person, new_head, kind, change_date, notificatio
     return [new_head]
 
 
+VERSION_MISSING = "画面の版数（expected_version）がありません。画面を開き直してから入力してください"
+
+
+def household_version(household) -> int:
+    """The version of a household as the clerk's form saw it: a fingerprint of its head, whether it exists, and
+    the id and version of every member (current and removed). Any change to a member, a member joining or
+    leaving, or a new head changes it. Household forms carry it as `expected_version`."""
+    import hashlib
+
+    members = list(Person.objects.filter(household_id=household.pk).order_by("pk").values_list("pk", "version"))
+    h = Household.objects.filter(pk=household.pk).values_list("head_id", "is_active").first()
+    text = repr((h, members)).encode()
+    return int.from_bytes(hashlib.sha256(text).digest()[:6], "big")
+
+
+def _check_household_version(household, expected_version):
+    if expected_version is not None and household_version(household) != int(expected_version):
+        raise ConflictError(CONFLICT_MESSAGE)
+
+
+_PREFECTURE_PREFIX = re.compile(r"^(北海道|東京都|京都府|大阪府|[^\d0-9]{2,3}県)")
+
+
+def in_this_municipality(municipality, text) -> bool:
+    """Whether an address (as typed for 転出先 or 前住所) names the clerk's own municipality: with its prefecture
+    (大分県日田市…) or without one (日田市…). Another prefecture's town of the same name (府中市) is not."""
+    t = address_key(text)
+    pref = municipality.prefecture.name
+    if t.startswith(pref):
+        return t[len(pref):].startswith(municipality.name)
+    if _PREFECTURE_PREFIX.match(t):
+        return False
+    return t.startswith(municipality.name)
+
+
+def _not_this_municipality(actor, field, text, what):
+    if text and in_this_municipality(actor.municipality, text):
+        raise RuleError({field: f"{what}が{actor.municipality.name}内の住所です。同じ市区町村の中での住所の変更は、"
+                                f"転出・転入ではなく「転居」として登録してください"})
+
+
 def _lock(person: Person, expected_version):
     """The person as of the clerk's form. A row read in this request (with its household) at the version the form
     was opened with is used as it is: every write below is conditional on that version, so a concurrent change
-    still ends in ConflictError. Otherwise the row is (re-)read, locked where the engine can."""
+    still ends in ConflictError. Otherwise the row is (re-)read, locked where the engine can. The version is
+    mandatory: a change without it would skip the conflict check."""
+    if expected_version is None:
+        raise RuleError({"expected_version": VERSION_MISSING})
     if (expected_version is not None and getattr(person, "_loaded", None) is not None
             and person.version == expected_version and "household" in person._state.fields_cache):
         return person
@@ -266,10 +320,14 @@ def _lock(person: Person, expected_version):
 
 
 # ---------------------------------------------------------------- 記載: births and arrivals
+#
+# Every action takes `check_only`: with it, the action reads and locks what it would change and runs every rule,
+# then returns None without writing anything. The confirmation page calls the action that way, so it refuses
+# exactly what 登録する would refuse; 登録する calls it again without `check_only`, which runs the same rules once
+# more inside the transaction that writes.
 
 def _create_person(actor, kind, household, values, change_date, notification_date, note="", is_head=False):
-    values = dict(values)
-    _validate_person_fields(values)
+    """Write a new person (values already checked by _validate_person_fields)."""
     person = Person(household=household, is_head=is_head,
                     **{k: v for k, v in values.items() if k in PERSON_INPUT_FIELDS})
     for f in ("given_name", "family_name_kana", "given_name_kana", "former_family_name", "former_family_name_kana",
@@ -297,17 +355,26 @@ def _new_household(actor, values):
 
 
 @transaction.atomic
-def register_birth(actor: Actor, *, household: Household, values: dict, notification_date, note=""):
-    """出生: a child born into an existing household; the change date is the birth date."""
+def register_birth(actor: Actor, *, household: Household, values: dict, notification_date, note="",
+                   expected_version=None, check_only=False):
+    """出生: a child born into an existing household; the change date is the birth date. `expected_version` is the
+    household's version (household_version) when the form was opened."""
     birth = values.get("birth_date")
     _check_dates(birth, notification_date)
     household = Household.objects.select_for_update().get(pk=household.pk)
     if not household.is_active or household.head_id is None:
         raise RuleError("この世帯は現存しません。出生は現存する世帯に記載してください")
+    _check_household_version(household, expected_version)
     head = Person.objects.get(pk=household.head_id)
     values = {"address": head.address, "address_katagaki": head.address_katagaki, "postal_code": head.postal_code,
               **{k: v for k, v in values.items() if v not in (None, "")}}
     values.setdefault("relationship", "子")
+    if values["relationship"] == "世帯主":
+        raise RuleError({"relationship": "世帯には既に世帯主がいます。世帯主以外の続柄を入力してください"})
+    _check_joins_at_household_address(household, values["address"], values.get("address_katagaki"))
+    _validate_person_fields(values)
+    if check_only:
+        return None
     person = _create_person(actor, ChangeKind.BIRTH, household, values, birth, notification_date, note)
     _audit(actor, ChangeKind.BIRTH, [person], {"household": household.household_no})
     return person
@@ -315,9 +382,10 @@ def register_birth(actor: Actor, *, household: Household, values: dict, notifica
 
 @transaction.atomic
 def register_move_in(actor: Actor, *, values: dict, change_date, notification_date, household=None,
-                     kind=ChangeKind.MOVE_IN, note=""):
+                     kind=ChangeKind.MOVE_IN, note="", expected_version=None, check_only=False):
     """転入 (and 職権記載 with kind=EX_OFFICIO_ENTRY): a person arrives, into an existing household or as the head
-    of a new one."""
+    of a new one. A 前住所 in this municipality is refused (that is a 転居). `expected_version` is the joined
+    household's version."""
     ex_officio = kind == ChangeKind.EX_OFFICIO_ENTRY
     if ex_officio and not note.strip():
         raise RuleError({"note": "職権記載の理由を入力してください"})
@@ -325,20 +393,32 @@ def register_move_in(actor: Actor, *, values: dict, change_date, notification_da
     birth = values.get("birth_date")
     if birth and change_date and birth > change_date:
         raise RuleError({"birth_date": "生年月日が異動日より後になっています"})
-    if kind == ChangeKind.MOVE_IN and not (values.get("previous_address") or "").strip():
-        raise RuleError({"previous_address": "転入前の住所（前住所）を入力してください"})
+    if kind == ChangeKind.MOVE_IN:
+        if not (values.get("previous_address") or "").strip():
+            raise RuleError({"previous_address": "転入前の住所（前住所）を入力してください"})
+        _not_this_municipality(actor, "previous_address", values["previous_address"], "前住所")
     values = dict(values)
     if household is None:
-        household = _new_household(actor, values)
         values["relationship"] = "世帯主"
-        person = _create_person(actor, kind, household, values, change_date, notification_date, note, is_head=True)
-        Household.objects.filter(pk=household.pk).update(head=person)
     else:
         household = Household.objects.select_for_update().get(pk=household.pk)
         if not household.is_active:
             raise RuleError("この世帯は現存しません")
+        _check_household_version(household, expected_version)
         if not (values.get("relationship") or "").strip():
             raise RuleError({"relationship": "世帯主との続柄を入力してください"})
+        if values["relationship"].strip() == "世帯主":
+            raise RuleError({"relationship": "世帯には既に世帯主がいます。世帯主以外の続柄を入力してください"})
+        if (values.get("address") or "").strip():
+            _check_joins_at_household_address(household, values["address"], values.get("address_katagaki"))
+    _validate_person_fields(values)
+    if check_only:
+        return None
+    if household is None:
+        household = _new_household(actor, values)
+        person = _create_person(actor, kind, household, values, change_date, notification_date, note, is_head=True)
+        Household.objects.filter(pk=household.pk).update(head=person)
+    else:
         person = _create_person(actor, kind, household, values, change_date, notification_date, note)
     _audit(actor, kind, [person], {"household": household.household_no})
     return person
@@ -346,10 +426,36 @@ def register_move_in(actor: Actor, *, values: dict, change_date, notification_da
 
 # ---------------------------------------------------------------- 修正: moves within, corrections
 
+def _same_address(a_key, a_katagaki, b_key, b_katagaki):
+    return a_key == b_key and (a_katagaki or "").strip() == (b_katagaki or "").strip()
+
+
+def _household_head(household):
+    return Person.objects.get(pk=household.head_id) if household.head_id else None
+
+
+def _check_joins_at_household_address(household, address, katagaki, field="address"):
+    """A person joining a household lives at its address: one household, one address."""
+    head = _household_head(household)
+    if head is not None and not _same_address(address_key(address), katagaki, head.address_key,
+                                              head.address_katagaki):
+        shown = "、".join(filter(None, [head.address, head.address_katagaki]))
+        raise RuleError({field: f"加わる世帯の住所（{shown}）と異なります。世帯員は世帯と同じ住所に記載します"})
+
+
 @transaction.atomic
 def register_move_within(actor: Actor, person: Person, *, expected_version, address, address_katagaki="",
-                         postal_code="", change_date, notification_date, with_household=False, note=""):
-    """転居: a new address in the same municipality; optionally for every current member of the household."""
+                         postal_code="", change_date, notification_date, with_household=False, companions=(),
+                         new_household_head=None, join_household=None, relationships=None, remaining_head=None,
+                         note="", check_only=False):
+    """転居: a new address in the same municipality, for the person and, with `with_household`, every current
+    member of the household, or the `companions` named.
+
+    One household has one address, so when members stay behind the movers either start a new household at the
+    new address (`new_household_head`, one of the movers; `relationships` gives the others' 続柄 to him) or join
+    an existing household there (`join_household`, 世帯合併; `relationships` gives every mover's 続柄 to its
+    head). If the head moves and members stay, `remaining_head` names the household's new head. A whole household
+    may also join an existing household at the destination; its own household then ends."""
     person = _lock(person, expected_version)
     _require_resident(person)
     _check_dates(change_date, notification_date, person=person)
@@ -357,26 +463,92 @@ def register_move_within(actor: Actor, person: Person, *, expected_version, addr
         raise RuleError({"address": "新しい住所を入力してください"})
     if address_key(address) == person.address_key and (address_katagaki or "") == person.address_katagaki:
         raise RuleError({"address": "新しい住所が現在の住所と同じです"})
-    movers = [person]
+    household = person.household
+    current = {m.pk: m for m in _active_members(household, exclude=[person])}
     if with_household:
-        movers += [m for m in _active_members(person.household, exclude=[person])]
+        movers = [person, *current.values()]
+    else:
+        if any(c.pk not in current for c in companions):
+            raise RuleError({"companions": "一緒に転居できるのは、同じ世帯の現存する住民だけです"})
+        movers = [person, *(current[c.pk] for c in companions)]
+    mover_ids = {p.pk for p in movers}
+    staying = [m for m in current.values() if m.pk not in mover_ids]
+    for p in movers[1:]:
+        _check_dates(change_date, notification_date, person=p)
+    relationships = relationships or {}
+    if new_household_head is not None and join_household is not None:
+        raise RuleError({"household_mode": "新しい世帯を作るか、転居先の世帯に加わるかのどちらかを選んでください"})
+    if staying and new_household_head is None and join_household is None:
+        raise RuleError({"household_mode": "世帯の一部の人だけが転居します。転居先で新しい世帯を作る（世帯主を指定）か、"
+                                           "転居先の世帯に加わるかを選んでください"})
+    if not staying and new_household_head is not None:
+        raise RuleError({"household_mode": "世帯全員が転居するため、新しい世帯は作りません（世帯はそのまま転居します）"})
+    rh = None
+    if staying and household.head_id in mover_ids:
+        if remaining_head is None or remaining_head.pk not in {m.pk for m in staying}:
+            raise RuleError({"remaining_head": "世帯主が転居するため、元の世帯に残る住民から新しい世帯主を指定してください"})
+        rh = next(m for m in staying if m.pk == remaining_head.pk)
+        _check_dates(change_date, notification_date, person=rh)
+    target = None
+    if new_household_head is not None:
+        if new_household_head.pk not in mover_ids:
+            raise RuleError({"new_household_head": "新しい世帯の世帯主は、転居する住民から選んでください"})
+        for p in movers:
+            if p.pk != new_household_head.pk and not (relationships.get(p.pk) or "").strip():
+                raise RuleError({"relationships": f"{p.full_name} の新しい世帯主との続柄を入力してください"})
+    if join_household is not None:
+        target = Household.objects.select_for_update().get(pk=join_household.pk)
+        if target.pk == household.pk:
+            raise RuleError({"join_household": "今の世帯には加われません。転居先の別の世帯を指定してください"})
+        if not target.is_active:
+            raise RuleError({"join_household": "転居先の世帯が現存しません"})
+        _check_joins_at_household_address(target, address, address_katagaki)
+        for p in movers:
+            rel = (relationships.get(p.pk) or "").strip()
+            if not rel:
+                raise RuleError({"relationships": f"{p.full_name} の転居先の世帯主との続柄を入力してください"})
+            if rel == "世帯主":
+                raise RuleError({"relationships": "転居先の世帯には既に世帯主がいます。世帯主以外の続柄を入力してください"})
+    if check_only:
+        return None
+    touched = []
+    if rh is not None:
+        rh.is_head, rh.relationship = True, "世帯主"
+        _save(actor, rh, ChangeKind.HEAD_CHANGE, change_date, notification_date, note=note or "世帯主の転居に伴う変更")
+        Household.objects.filter(pk=household.pk).update(head=rh)
+        touched.append(rh)
+    new_household = _new_household(actor, {}) if new_household_head is not None else None
     for p in movers:
-        if p is not person:
-            _check_dates(change_date, notification_date, person=p)
         p.previous_address = p.address
         p.address = address.strip()
         p.address_katagaki = (address_katagaki or "").strip()
         p.postal_code = (postal_code or "").strip()
         p.address_date = change_date
         p.notification_date = notification_date
+        if new_household is not None:
+            p.household = new_household
+            p.is_head = p.pk == new_household_head.pk
+            p.relationship = "世帯主" if p.is_head else relationships[p.pk].strip()
+        elif target is not None:
+            p.household, p.is_head, p.relationship = target, False, relationships[p.pk].strip()
         _save(actor, p, ChangeKind.MOVE_WITHIN, change_date, notification_date,
               expected_version=p.version, note=note)
-    _audit(actor, ChangeKind.MOVE_WITHIN, movers)
+        touched.append(p)
+    detail = {}
+    if new_household is not None:
+        Household.objects.filter(pk=new_household.pk).update(head=new_household_head)
+        detail = {"from": household.household_no, "to": new_household.household_no}
+    elif target is not None:
+        if not staying:
+            Household.objects.filter(pk=household.pk).update(is_active=False, head=None)
+        detail = {"from": household.household_no, "to": target.household_no}
+    _audit(actor, ChangeKind.MOVE_WITHIN, touched, detail)
     return person
 
 
 @transaction.atomic
-def correct_person(actor: Actor, person: Person, *, expected_version, changes: dict, change_date, note):
+def correct_person(actor: Actor, person: Person, *, expected_version, changes: dict, change_date, note,
+                   check_only=False):
     """職権修正: correct recorded items, with the reason."""
     person = _lock(person, expected_version)
     if not (note or "").strip():
@@ -391,6 +563,8 @@ def correct_person(actor: Actor, person: Person, *, expected_version, changes: d
     merged = {f: getattr(person, f) for f in PERSON_INPUT_FIELDS}
     merged.update(changes)
     _validate_person_fields(merged, exclude_pk=person.pk)
+    if check_only:
+        return None
     for k in changed:
         setattr(person, k, merged[k])
     _save(actor, person, ChangeKind.EX_OFFICIO_CORRECTION, change_date, None, expected_version=expected_version,
@@ -401,14 +575,19 @@ def correct_person(actor: Actor, person: Person, *, expected_version, changes: d
 
 # ---------------------------------------------------------------- 消除: departures, deaths, removals
 
-def _remove(actor, person, *, kind, reason, change_date, notification_date, new_head, note="", future_ok=False,
-            expected_version=None, notification_after_change=True):
+def _check_remove(person, *, change_date, notification_date, new_head, future_ok=False, expected_version=None,
+                  notification_after_change=True):
     person = _lock(person, expected_version)
     _require_resident(person)
     _check_dates(change_date, notification_date, person=person, future_ok=future_ok,
                  notification_after_change=notification_after_change)
     if new_head is not None:
         new_head = Person.objects.select_for_update().get(pk=new_head.pk)
+    _check_head_leaving(person, new_head)
+    return person, new_head
+
+
+def _remove(actor, person, new_head, *, kind, reason, change_date, notification_date):
     touched = _handle_head_leaving(actor, person, new_head, kind, change_date, notification_date)
     person.status = Status.REMOVED
     person.removal_reason = reason
@@ -416,18 +595,24 @@ def _remove(actor, person, *, kind, reason, change_date, notification_date, new_
     person.notification_date = notification_date
     if person.is_head and touched:
         person.is_head = False
-    return person, touched
+    return touched
 
 
 @transaction.atomic
 def register_move_out(actor: Actor, person: Person, *, expected_version, destination, planned_date,
-                      notification_date, new_head=None, note=""):
-    """転出（予定）: the 転出届. The record becomes a 除票 on the planned date, destination 予定."""
+                      notification_date, new_head=None, note="", check_only=False):
+    """転出（予定）: the 転出届. The record becomes a 除票 on the planned date, destination 予定. A destination in
+    this municipality is refused (that is a 転居)."""
     if not (destination or "").strip():
         raise RuleError({"destination": "転出先の住所を入力してください"})
-    person, touched = _remove(actor, person, kind=ChangeKind.MOVE_OUT_PLANNED, reason="転出",
-                              change_date=planned_date, notification_date=notification_date, new_head=new_head,
-                              future_ok=True, expected_version=expected_version, notification_after_change=False)
+    _not_this_municipality(actor, "destination", destination, "転出先")
+    person, new_head = _check_remove(person, change_date=planned_date, notification_date=notification_date,
+                                     new_head=new_head, future_ok=True, expected_version=expected_version,
+                                     notification_after_change=False)
+    if check_only:
+        return None
+    touched = _remove(actor, person, new_head, kind=ChangeKind.MOVE_OUT_PLANNED, reason="転出",
+                      change_date=planned_date, notification_date=notification_date)
     person.move_out_state = "予定"
     person.move_out_destination = destination.strip()
     _save(actor, person, ChangeKind.MOVE_OUT_PLANNED, planned_date, notification_date,
@@ -437,19 +622,23 @@ def register_move_out(actor: Actor, person: Person, *, expected_version, destina
 
 
 @transaction.atomic
-def confirm_move_out(actor: Actor, person: Person, *, expected_version, destination, notice_date, note=""):
+def confirm_move_out(actor: Actor, person: Person, *, expected_version, destination, notice_date, note="",
+                     check_only=False):
     """転出（確定）: the 転入通知 from the new municipality arrived; the destination becomes 確定."""
     person = _lock(person, expected_version)
     if person.status != Status.REMOVED or person.move_out_state != "予定":
         raise RuleError("転出予定の除票ではありません。転出確定は転出予定の住民にのみ登録できます")
     if not (destination or "").strip():
         raise RuleError({"destination": "確定した転出先の住所を入力してください"})
+    _not_this_municipality(actor, "destination", destination, "転出先")
     if notice_date is None:
         raise RuleError({"notice_date": "転入通知受理日を入力してください"})
     if notice_date > _today():
         raise RuleError({"notice_date": "転入通知受理日に未来の日付は指定できません"})
     if person.removal_date and notice_date < person.removal_date - dt.timedelta(days=14):
         raise RuleError({"notice_date": "転入通知受理日が転出予定日より大きく前になっています"})
+    if check_only:
+        return None
     person.move_out_state = "確定"
     person.move_out_destination = destination.strip()
     person.move_in_notice_date = notice_date
@@ -461,38 +650,49 @@ def confirm_move_out(actor: Actor, person: Person, *, expected_version, destinat
 
 @transaction.atomic
 def register_death(actor: Actor, person: Person, *, expected_version, death_date, notification_date,
-                   new_head=None, note=""):
+                   new_head=None, note="", check_only=False):
     """死亡."""
-    person, touched = _remove(actor, person, kind=ChangeKind.DEATH, reason="死亡", change_date=death_date,
-                              notification_date=notification_date, new_head=new_head,
-                              expected_version=expected_version)
+    person, new_head = _check_remove(person, change_date=death_date, notification_date=notification_date,
+                                     new_head=new_head, expected_version=expected_version)
+    if check_only:
+        return None
+    touched = _remove(actor, person, new_head, kind=ChangeKind.DEATH, reason="死亡", change_date=death_date,
+                      notification_date=notification_date)
     _save(actor, person, ChangeKind.DEATH, death_date, notification_date, expected_version=person.version, note=note)
     _audit(actor, ChangeKind.DEATH, [person, *touched])
     return person
 
 
 @transaction.atomic
-def remove_ex_officio(actor: Actor, person: Person, *, expected_version, change_date, note, new_head=None):
+def remove_ex_officio(actor: Actor, person: Person, *, expected_version, change_date, note, new_head=None,
+                      check_only=False):
     """職権消除 (e.g. found not to live at the address), with the reason."""
     if not (note or "").strip():
         raise RuleError({"note": "職権消除の理由を入力してください"})
-    person, touched = _remove(actor, person, kind=ChangeKind.EX_OFFICIO_REMOVAL, reason="職権消除",
-                              change_date=change_date, notification_date=None, new_head=new_head,
-                              expected_version=expected_version)
+    person, new_head = _check_remove(person, change_date=change_date, notification_date=None, new_head=new_head,
+                                     expected_version=expected_version)
+    if check_only:
+        return None
+    touched = _remove(actor, person, new_head, kind=ChangeKind.EX_OFFICIO_REMOVAL, reason="職権消除",
+                      change_date=change_date, notification_date=None)
     _save(actor, person, ChangeKind.EX_OFFICIO_REMOVAL, change_date, None, expected_version=person.version, note=note)
     _audit(actor, ChangeKind.EX_OFFICIO_REMOVAL, [person, *touched])
     return person
 
 
 # ---------------------------------------------------------------- 世帯: head change, split, merge
+#
+# `expected_version` of a household change is the household's version (household_version) when the form was
+# opened; programmatic callers may omit it, the web forms always send it.
 
 @transaction.atomic
 def change_head(actor: Actor, household: Household, *, new_head: Person, former_head_relationship, change_date,
-                notification_date, expected_version=None, relationships=None, note=""):
+                notification_date, expected_version=None, relationships=None, note="", check_only=False):
     """世帯主変更: another current member becomes head; the former head gets a new 続柄, and so may the other
     members (`relationships`: person id → 続柄 relative to the new head; members not named keep theirs)."""
     household = Household.objects.select_for_update().get(pk=household.pk)
-    new_head = _lock(new_head, expected_version)
+    _check_household_version(household, expected_version)
+    new_head = Person.objects.select_for_update().select_related("household").get(pk=new_head.pk)
     _require_resident(new_head)
     if new_head.household_id != household.pk:
         raise RuleError({"new_head": "新しい世帯主は、この世帯の住民から選んでください"})
@@ -500,11 +700,26 @@ def change_head(actor: Actor, household: Household, *, new_head: Person, former_
         raise RuleError({"new_head": "この住民は既に世帯主です"})
     if not (former_head_relationship or "").strip():
         raise RuleError({"former_head_relationship": "元の世帯主の新しい続柄を入力してください"})
-    old_head = _lock(Person(pk=household.head_id), None) if household.head_id else None
+    old_head = (Person.objects.select_for_update().select_related("household").get(pk=household.head_id)
+                if household.head_id else None)
     _check_dates(change_date, notification_date, person=new_head)
-    changed = []
     if old_head is not None and old_head.status == Status.RESIDENT:
         _check_dates(change_date, notification_date, person=old_head)
+    others = []
+    for member in _active_members(household, exclude=[p for p in (new_head, old_head) if p is not None]):
+        rel = ((relationships or {}).get(member.pk) or "").strip()
+        if not rel:  # every member's 続柄 is restated relative to the new head (the clerk confirms each)
+            raise RuleError({"relationships": f"{member.full_name} の新しい世帯主から見た続柄を入力してください"})
+        if rel == "世帯主":
+            raise RuleError({"relationships": f"{member.full_name} の続柄に世帯主は指定できません"})
+        if rel == member.relationship:
+            continue
+        _check_dates(change_date, notification_date, person=member)
+        others.append((member, rel))
+    if check_only:
+        return None
+    changed = []
+    if old_head is not None and old_head.status == Status.RESIDENT:
         old_head.is_head = False
         old_head.relationship = former_head_relationship.strip()
         _save(actor, old_head, ChangeKind.HEAD_CHANGE, change_date, notification_date, note=note)
@@ -513,12 +728,7 @@ def change_head(actor: Actor, household: Household, *, new_head: Person, former_
     new_head.relationship = "世帯主"
     _save(actor, new_head, ChangeKind.HEAD_CHANGE, change_date, notification_date, note=note)
     changed.append(new_head)
-    done = {p.pk for p in changed}
-    for member in _active_members(household):
-        rel = ((relationships or {}).get(member.pk) or "").strip()
-        if member.pk in done or not rel or rel == member.relationship:
-            continue
-        _check_dates(change_date, notification_date, person=member)
+    for member, rel in others:
         member.relationship = rel
         _save(actor, member, ChangeKind.HEAD_CHANGE, change_date, notification_date, note=note)
         changed.append(member)
@@ -529,9 +739,11 @@ def change_head(actor: Actor, household: Household, *, new_head: Person, former_
 
 @transaction.atomic
 def split_household(actor: Actor, household: Household, *, members: list, new_head: Person, relationships: dict,
-                    change_date, notification_date, remaining_head: Person | None = None, note=""):
+                    change_date, notification_date, remaining_head: Person | None = None, note="",
+                    expected_version=None, check_only=False):
     """世帯分離: some members leave to form a new household at the same address, with their own head."""
     household = Household.objects.select_for_update().get(pk=household.pk)
+    _check_household_version(household, expected_version)
     current = {p.pk: p for p in _active_members(household)}
     if not members:
         raise RuleError({"members": "分離する住民を選んでください"})
@@ -539,16 +751,23 @@ def split_household(actor: Actor, household: Household, *, members: list, new_he
         raise RuleError({"members": "分離できるのは、この世帯の現存する住民だけです"})
     if len(members) == len(current):
         raise RuleError({"members": "世帯の全員を分離することはできません（世帯はそのままです）"})
-    if new_head.pk not in {m.pk for m in members}:
+    if new_head is None or new_head.pk not in {m.pk for m in members}:
         raise RuleError({"new_head": "新しい世帯の世帯主は、分離する住民から選んでください"})
     leaving = [current[m.pk] for m in members]
     for p in leaving:
         _check_dates(change_date, notification_date, person=p)
-    touched = []
+    rh = None
     if household.head_id in {p.pk for p in leaving}:
         if remaining_head is None or remaining_head.pk not in current or remaining_head.pk in {p.pk for p in leaving}:
             raise RuleError({"remaining_head": "世帯主が分離するため、元の世帯に残る住民から新しい世帯主を指定してください"})
         rh = current[remaining_head.pk]
+    for p in leaving:
+        if p.pk != new_head.pk and not (relationships.get(p.pk) or "").strip():
+            raise RuleError({"relationships": f"{p.full_name} の新しい世帯主との続柄を入力してください"})
+    if check_only:
+        return None
+    touched = []
+    if rh is not None:
         rh.is_head, rh.relationship = True, "世帯主"
         _save(actor, rh, ChangeKind.HOUSEHOLD_SPLIT, change_date, notification_date, note=note)
         Household.objects.filter(pk=household.pk).update(head=rh)
@@ -557,9 +776,7 @@ def split_household(actor: Actor, household: Household, *, members: list, new_he
     for p in leaving:
         p.household = new_household
         p.is_head = p.pk == new_head.pk
-        p.relationship = "世帯主" if p.is_head else (relationships.get(p.pk) or "").strip()
-        if not p.relationship:
-            raise RuleError({"relationships": f"{p.full_name} の新しい世帯主との続柄を入力してください"})
+        p.relationship = "世帯主" if p.is_head else relationships[p.pk].strip()
         _save(actor, p, ChangeKind.HOUSEHOLD_SPLIT, change_date, notification_date, note=note)
         touched.append(p)
     Household.objects.filter(pk=new_household.pk).update(head=new_head)
@@ -570,23 +787,32 @@ def split_household(actor: Actor, household: Household, *, members: list, new_he
 
 @transaction.atomic
 def merge_household(actor: Actor, source: Household, *, target: Household, relationships: dict, change_date,
-                    notification_date, note=""):
-    """世帯合併: every member of `source` joins `target` (under its head); `source` ceases to exist."""
-    if source.pk == target.pk:
+                    notification_date, note="", expected_version=None, check_only=False):
+    """世帯合併: every member of `source` joins `target` (under its head); `source` ceases to exist.
+    `expected_version` is the version of `source` (the household whose form was opened)."""
+    if target is None or source.pk == target.pk:
         raise RuleError({"target": "同じ世帯には合併できません"})
     source = Household.objects.select_for_update().get(pk=source.pk)
     target = Household.objects.select_for_update().get(pk=target.pk)
+    _check_household_version(source, expected_version)
     if not source.is_active or not target.is_active:
         raise RuleError({"target": "現存しない世帯は合併できません"})
     movers = _active_members(source)
     if not movers:
         raise RuleError("合併する世帯に住民がいません")
+    head = _household_head(target)
+    if head is not None and any(not _same_address(p.address_key, p.address_katagaki, head.address_key,
+                                                  head.address_katagaki) for p in movers):
+        raise RuleError({"target": "合併先の世帯と住所が異なります。別の住所の世帯に加わるときは、"
+                                   "転居（転居先の世帯に加わる）として登録してください"})
     for p in movers:
         _check_dates(change_date, notification_date, person=p)
-        rel = (relationships.get(p.pk) or "").strip()
-        if not rel:
+        if not (relationships.get(p.pk) or "").strip():
             raise RuleError({"relationships": f"{p.full_name} の合併先の世帯主との続柄を入力してください"})
-        p.household, p.is_head, p.relationship = target, False, rel
+    if check_only:
+        return None
+    for p in movers:
+        p.household, p.is_head, p.relationship = target, False, relationships[p.pk].strip()
         _save(actor, p, ChangeKind.HOUSEHOLD_MERGE, change_date, notification_date, note=note)
     Household.objects.filter(pk=source.pk).update(is_active=False, head=None)
     _audit(actor, ChangeKind.HOUSEHOLD_MERGE, movers, {"from": source.household_no, "to": target.household_no})

@@ -7,10 +7,45 @@ from jichitai.common.wareki import DateInputError, parse_date
 from jichitai.privacy import policy
 
 from . import queries
+from .actions import VERSION_MISSING, household_version
 from .models import Sex
 
 RELATIONSHIPS = ["妻", "夫", "子", "父", "母", "子の妻", "子の夫", "孫", "兄", "姉", "弟", "妹", "祖父", "祖母",
                  "妻の父", "妻の母", "夫の父", "夫の母", "縁故者", "同居人"]
+
+
+def focus_first_field(form):
+    """Keyboard-first: the first visible field of a form has the focus when the page opens (the first field with
+    an error, once the form was checked)."""
+    visible = [name for name, f in form.fields.items() if not f.widget.is_hidden]
+    if not visible:
+        return
+    for name in visible:
+        form.fields[name].widget.attrs.pop("autofocus", None)
+        form.fields[name].widget.__dict__.pop("create_option", None)
+    target = visible[0]
+    if form.is_bound and form._errors:
+        target = next((n for n in visible if n in form._errors), target)
+    widget = form.fields[target].widget
+    if isinstance(widget, forms.RadioSelect):  # radios and checkboxes: the first option only
+        widget.create_option = _first_option_focused(type(widget).create_option.__get__(widget))
+    else:
+        widget.attrs["autofocus"] = True
+
+
+def _first_option_focused(create_option):
+    def wrapped(*args, **kwargs):
+        option = create_option(*args, **kwargs)
+        if str(option.get("index")) == "0":
+            option["attrs"] = {**option["attrs"], "autofocus": True}
+        return option
+    return wrapped
+
+
+class FocusFirstMixin:
+    def full_clean(self):
+        super().full_clean()
+        focus_first_field(self)
 
 
 class WarekiDateField(forms.CharField):
@@ -37,11 +72,13 @@ class WarekiDateField(forms.CharField):
         return value.isoformat() if hasattr(value, "isoformat") else value
 
 
-class SearchForm(forms.Form):
+class SearchForm(FocusFirstMixin, forms.Form):
     name = forms.CharField(label="氏名", required=False, max_length=60,
                            help_text="前方一致。異体字（髙・﨑・邊など）も探します")
     kana = forms.CharField(label="フリガナ", required=False, max_length=60,
                            help_text="ひらがな・カタカナ・半角カナのどれでも")
+    given_name = forms.CharField(label="名", required=False, max_length=60,
+                                 help_text="名だけで探すとき（前方一致）")
     birth_date = forms.CharField(label="生年月日", required=False, max_length=20,
                                  help_text="例: S50.4.1、昭和50年4月1日、1975-04-01")
     address = forms.CharField(label="住所", required=False, max_length=100, help_text="町字から前方一致")
@@ -50,24 +87,36 @@ class SearchForm(forms.Form):
     status = forms.ChoiceField(label="状態", required=False,
                                choices=[("", "すべて"), ("resident", "住民"), ("removed", "除票")])
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        focus_first_field(self)
+
     def criteria(self):
         d = self.cleaned_data
         return queries.SearchCriteria(**{k: (d.get(k) or "").strip() for k in
-                                         ("name", "kana", "birth_date", "address", "resident_code", "atena_no",
-                                          "status")})
+                                         ("name", "kana", "given_name", "birth_date", "address", "resident_code",
+                                          "atena_no", "status")})
 
 
-class ChangeForm(forms.Form):
+class ChangeForm(FocusFirstMixin, forms.Form):
     """Base: the dates every change records, and the optimistic-lock version."""
 
-    expected_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    expected_version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=0, error_messages={
+        "required": VERSION_MISSING, "invalid": VERSION_MISSING, "min_value": VERSION_MISSING})
 
     def __init__(self, *args, person=None, household=None, **kwargs):
         self.person = person
         self.household = household
         super().__init__(*args, **kwargs)
-        if person is not None and not self.is_bound:
-            self.fields["expected_version"].initial = person.version
+        # the version the form was opened with is mandatory: without it a change would skip the conflict check.
+        # A new person (転入, 職権記載) has none until the confirmation page names the household joined.
+        self.fields["expected_version"].required = person is not None or household is not None
+        if not self.is_bound:
+            if person is not None:
+                self.fields["expected_version"].initial = person.version
+            elif household is not None:
+                self.fields["expected_version"].initial = household_version(household)
+        focus_first_field(self)
 
     def member_choices(self, household, *, exclude=None, empty=True):
         members = queries.active_members(household)
@@ -192,14 +241,94 @@ class ExOfficioEntryForm(MoveInForm):
     note = forms.CharField(label="職権記載の理由", max_length=200)
 
 
+MOVE_MODES = [("all", "世帯全員で転居する"), ("new", "転居先で新しい世帯をつくる（世帯主を指定）"),
+              ("join", "転居先の世帯に加わる（世帯合併）")]
+
+
 class MoveWithinForm(ChangeForm):
+    """転居. One household has one address: when the household has other members, the clerk chooses whether
+    everyone moves, or the movers (the person and the members ticked) start a new household or join one at the
+    new address. Nothing is preselected."""
+
     address = forms.CharField(label="新しい住所（町字・番地）", max_length=200)
     address_katagaki = forms.CharField(label="方書", max_length=120, required=False)
     postal_code = forms.CharField(label="郵便番号", max_length=8, required=False)
-    with_household = forms.BooleanField(label="世帯全員で転居する", required=False)
+    household_mode = forms.ChoiceField(label="世帯の扱い", choices=MOVE_MODES, widget=forms.RadioSelect,
+                                       error_messages={"required": "世帯全員で転居するか、新しい世帯をつくるか、"
+                                                                   "転居先の世帯に加わるかを選んでください"})
+    companions = forms.MultipleChoiceField(label="一緒に転居する世帯員", required=False,
+                                           widget=forms.CheckboxSelectMultiple,
+                                           help_text="新しい世帯・転居先の世帯に加わる場合のみ")
+    new_household_head = forms.ChoiceField(label="新しい世帯の世帯主", required=False,
+                                           help_text="新しい世帯をつくる場合のみ（転居する人から選びます）")
+    join_household_no = forms.CharField(label="加わる世帯の世帯番号", max_length=10, required=False,
+                                        help_text="転居先の世帯に加わる場合のみ。住所はその世帯の住所と同じにします")
+    remaining_head = forms.ChoiceField(label="元の世帯に残る人の新しい世帯主", required=False,
+                                       help_text="世帯主が転居し、元の世帯に残る人がいる場合のみ")
     change_date = WarekiDateField(label="異動日（転居日）")
     notification_date = WarekiDateField(label="届出日")
     note = forms.CharField(label="備考", max_length=200, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        members = queries.active_members(self.person.household) if self.person is not None else []
+        others = [m for m in members if m.pk != getattr(self.person, "pk", None)]
+        if not others:  # alone in the household: it moves, or joins a household at the new address
+            for name in ("companions", "new_household_head", "remaining_head"):
+                del self.fields[name]
+            self.fields["household_mode"].choices = [("all", "この世帯のまま転居する"), MOVE_MODES[2]]
+            self.fields["household_mode"].initial = "all"
+            self.fields["household_mode"].required = False
+        label = lambda m: f"{m.family_name}　{m.given_name}（{m.relationship}）"  # noqa: E731
+        if others:
+            self.fields["companions"].choices = [(str(m.pk), label(m)) for m in others]
+            self.fields["new_household_head"].choices = [("", "（選択してください）")] + [
+                (str(m.pk), label(m)) for m in members]
+            self.fields["remaining_head"].choices = [("", "（選択してください）")] + [
+                (str(m.pk), label(m)) for m in others]
+        for m in members:
+            self.fields[f"rel_{m.pk}"] = forms.ChoiceField(
+                label=f"{m.family_name}　{m.given_name} の転居先での続柄", required=False,
+                choices=[("", "—")] + [(r, r) for r in RELATIONSHIPS],
+                help_text="新しい世帯・加わる世帯の世帯主から見た続柄（転居する人だけ。新しい世帯主本人は不要）")
+
+    def clean_join_household_no(self):
+        no = (self.cleaned_data.get("join_household_no") or "").strip()
+        if not no:
+            return None
+        hh = queries.find_household_by_no(no.zfill(10)) if no.isdigit() else None
+        if hh is None:
+            raise forms.ValidationError("その世帯番号の現存する世帯はありません")
+        return hh
+
+    def clean(self):
+        d = super().clean()
+        mode = d.get("household_mode") or "all"
+        if mode == "new" and "new_household_head" in self.fields and not d.get("new_household_head"):
+            self.add_error("new_household_head", "新しい世帯の世帯主を選んでください")
+        if mode == "join" and "join_household_no" in self.fields and not d.get("join_household_no") \
+                and "join_household_no" not in self.errors:
+            self.add_error("join_household_no", "加わる世帯の世帯番号を入力してください")
+        return d
+
+    def move_options(self):
+        """The action's keyword arguments for the household part of the 転居."""
+        d = self.cleaned_data
+        mode = d.get("household_mode") or "all"
+        if mode == "all":
+            return {"with_household": True}
+        if "companions" not in self.fields:  # alone: joining another household
+            return {"join_household": d.get("join_household_no"),
+                    "relationships": {self.person.pk: d.get(f"rel_{self.person.pk}") or ""}}
+        ids = set(d.get("companions") or [])
+        companions = [m for m in queries.active_members(self.person.household) if str(m.pk) in ids]
+        return {
+            "companions": companions,
+            "new_household_head": self.member("new_household_head") if mode == "new" else None,
+            "join_household": d.get("join_household_no") if mode == "join" else None,
+            "relationships": {int(k[4:]): v for k, v in d.items() if k.startswith("rel_") and v},
+            "remaining_head": self.member("remaining_head"),
+        }
 
 
 class _NewHeadMixin:
@@ -293,10 +422,15 @@ class HeadChangeForm(ChangeForm):
         for m in queries.active_members(hh):
             if m.pk == hh.head_id:
                 continue
+            # every member's 続柄 is restated relative to the new head: the clerk confirms each one (the current
+            # one is offered first); the new head's own field is ignored
+            choices = [(r, r) for r in RELATIONSHIPS]
+            if m.relationship not in RELATIONSHIPS:
+                choices.insert(0, (m.relationship, m.relationship))
             self.fields[f"rel_{m.pk}"] = forms.ChoiceField(
-                label=f"{m.family_name}　{m.given_name} の新しい続柄", required=False,
-                choices=[("", f"変更しない（{m.relationship}）")] + [(r, r) for r in RELATIONSHIPS],
-                help_text="新しい世帯主から見た続柄。新しい世帯主本人は不要です")
+                label=f"{m.family_name}　{m.given_name} の新しい続柄", required=False, choices=choices,
+                initial=m.relationship,
+                help_text=f"新しい世帯主から見た続柄（今の続柄: {m.relationship}）。新しい世帯主になる人は不要です")
 
     def relationships(self):
         return {int(name[4:]): v for name, v in self.cleaned_data.items() if name.startswith("rel_") and v}

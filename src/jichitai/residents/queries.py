@@ -210,6 +210,7 @@ class SearchError(ValueError):
 class SearchCriteria:
     name: str = ""
     kana: str = ""
+    given_name: str = ""  # 名だけで探す (the given_key index)
     birth_date: str = ""
     address: str = ""
     resident_code: str = ""
@@ -217,7 +218,8 @@ class SearchCriteria:
     status: str = ""  # "", "resident", "removed"
 
     def is_empty(self):
-        return not any([self.name, self.kana, self.birth_date, self.address, self.resident_code, self.atena_no])
+        return not any([self.name, self.kana, self.given_name, self.birth_date, self.address, self.resident_code,
+                        self.atena_no])
 
     def as_audit(self):
         return {k: v for k, v in self.__dict__.items() if v}
@@ -230,6 +232,11 @@ class SearchPage:
     has_next: bool
     has_previous: bool
     matched_by: str
+    total: int = 0  # every match, not only this page
+    too_broad: bool = False  # more than MAX_RESULTS matched: nothing listed, the clerk is asked to narrow
+
+
+MAX_RESULTS = 500  # a search matching more lists nothing and says how many matched
 
 
 MAXCHAR = "\U0010ffff"
@@ -248,7 +255,7 @@ NAME_LAYERS = [
     ("name_var_key", "異体字（旧字・俗字等）で一致"),
 ]
 KANA_LAYERS = [("kana_key", "フリガナ一致"), ("kana_loose_key", "フリガナのゆれ（長音・小書き・濁点等）で一致")]
-MAX_MERGED = 200  # name + kana searches are ranked in Python over at most this many candidates
+MAX_EXACT = 5000  # with an exact criterion, at most this many rows are ranked by name / reading in Python
 
 
 def _query_name_keys(text: str):
@@ -288,6 +295,11 @@ def build_search(criteria: SearchCriteria, user, municipality, *, name_layer: in
             prev = NAME_LAYERS[name_layer - 1][0]
             qs = qs.exclude(**{f"{prev}__gte": keys[name_layer - 1], f"{prev}__lt": keys[name_layer - 1] + MAXCHAR})
         order = order or field
+    if criteria.given_name:
+        given = name_key(criteria.given_name.strip())
+        if given:
+            qs = _prefix(qs, "given_key", given)
+            order = order or "given_key"
     if criteria.kana:
         strict, loose = moji.kana_keys(criteria.kana)
         if not moji.is_kana(criteria.kana):
@@ -328,90 +340,130 @@ def _layers(criteria):
     return [(0, 0, "")]
 
 
-def ranked_search(criteria: SearchCriteria, user, municipality, page: int = 1):
-    """Rows for one page, best match first: exact > selector dropped > degenerated > variant family (and strict >
-    loose kana). With both a name and a reading, a looser name match whose reading agrees (strictly) with the
-    reading typed ranks with the selector-level matches, and one whose reading does not agree ranks below it: so
-    often-confused characters (沢/澤, 斉/齊) come up only when the reading says they are the same person.
-    Returns [(person, reason)], has_next."""
-    start = (page - 1) * PAGE_SIZE
-    want = start + PAGE_SIZE + 1
-    found = []
-    exact_first = (criteria.birth_date or criteria.resident_code or criteria.atena_no) and (criteria.name or criteria.kana)
-    if exact_first:
-        return _ranked_in_python(criteria, user, municipality, start)
-    for name_layer, kana_layer, reason in _layers(criteria):
-        qs, _ = build_search(criteria, user, municipality, name_layer=name_layer, kana_layer=kana_layer)
-        limit = MAX_MERGED if (criteria.name and criteria.kana) else want - len(found)
-        for p in qs.select_related("household")[:limit]:
-            found.append((name_layer + kana_layer, p, reason))
-        if len(found) >= want and not (criteria.name and criteria.kana):
-            break
-    if criteria.name and criteria.kana:
-        strict = moji.kana_key(criteria.kana)
-
-        def rank(item):
-            layer, p, _ = item
-            agrees = p.kana_key.startswith(strict)
-            return (layer if layer == 0 else (1 if agrees else layer + 1), )
-
-        found.sort(key=rank)  # stable: each layer's key order is kept
-    rows = [(p, reason) for _, p, reason in found[start:start + PAGE_SIZE]]
-    return rows, len(found) > start + PAGE_SIZE
+_SELECTORS = ("\ufe00", "\ufe0f", "\U000e0100", "\U000e01ef")
 
 
-MAX_EXACT = 5000
+def _followed_by_selector(stored: str, prefix: str) -> bool:
+    nxt = stored[len(prefix):len(prefix) + 1]
+    return bool(nxt) and (_SELECTORS[0] <= nxt <= _SELECTORS[1] or _SELECTORS[2] <= nxt <= _SELECTORS[3])
 
 
-def _ranked_in_python(criteria: SearchCriteria, user, municipality, start: int):
-    """With an exact criterion (生年月日, 住民票コード, 宛名番号) the matches are few (≈ 30 per birth date in a city of a
-    million): fetch them by that criterion's index, then rank name and reading in Python with the stored keys.
-    (A name range in SQL would tempt SQLite's planner, which has no statistics, into scanning every name match.)"""
+def _name_rank(p, keys):
+    """(rank, reason) of a person for a typed name, or None. 完全一致 only when the stored name equals the input
+    (辻 typed, 辻󠄂 registered is a selector-level match, not 完全一致); an equal key at a looser layer ranks above
+    a prefix at that layer; a prefix ends where a variation selector would continue the last character."""
+    stored = (p.name_key, p.name_sel_key, p.name_deg_key, p.name_var_key)
+    for i in range(4):
+        if stored[i] == keys[i]:
+            return 2 * i, NAME_LAYERS[i][1]
+        if stored[i].startswith(keys[i]) and not (i == 0 and _followed_by_selector(stored[i], keys[i])):
+            return 2 * i + 1, ("前方一致" if i == 0 else f"前方一致（{NAME_LAYERS[i][1]}）")
+    return None
+
+
+def _kana_rank(p, strict, loose):
+    if p.kana_key == strict:
+        return 0, "フリガナ一致"
+    if p.kana_key.startswith(strict):
+        return 1, "フリガナ前方一致"
+    if p.kana_loose_key.startswith(loose):
+        return 2, KANA_LAYERS[1][1]
+    return None
+
+
+def _rank(p, criteria, name_keys, strict, loose):
+    """(rank, reason) of a candidate, or None if it does not match the name / reading typed."""
+    kana = _kana_rank(p, strict, loose) if criteria.kana else None
+    if criteria.kana and kana is None:
+        return None
+    if name_keys is not None:
+        named = _name_rank(p, name_keys)
+        if named is None:
+            return None
+        rank, reason = named
+        if criteria.kana and rank > 1:
+            # a looser name match whose reading agrees strictly ranks just below the exact match; one whose
+            # reading does not agree ranks last
+            rank = 1.5 if kana[0] <= 1 else 10 + rank
+        return rank, reason
+    if kana is not None:
+        return kana
+    if criteria.given_name:
+        return (0, "名が完全一致") if p.given_key == name_key(criteria.given_name.strip()) else (1, "名が前方一致")
+    return 0, ""
+
+
+def _candidates(criteria, user, municipality):
+    """Every match as querysets whose union is the result (disjoint), by the layers of name / reading matching,
+    or by the exact criterion when one is given (生年月日, 住民票コード, 宛名番号: few rows)."""
     from dataclasses import replace
 
-    base = replace(criteria, name="", kana="")
-    qs, _ = build_search(base, user, municipality)
+    if (criteria.birth_date or criteria.resident_code or criteria.atena_no) and (criteria.name or criteria.kana):
+        if criteria.kana and not moji.is_kana(criteria.kana):
+            raise SearchError({"kana": "フリガナはひらがな・カタカナで入力してください"})
+        return [build_search(replace(criteria, name="", kana=""), user, municipality)[0]]
+    return [build_search(criteria, user, municipality, name_layer=n, kana_layer=k)[0]
+            for n, k, _ in _layers(criteria)]
+
+
+def search_page(criteria: SearchCriteria, user, municipality, page: int = 1) -> SearchPage:
+    """One page of matches with the total. All matches are counted (each layer by its index); up to MAX_RESULTS
+    are ranked — exact > prefix > selector dropped > MJ縮退 > variant family — and within a rank ordered by reading
+    (五十音, then 宛名番号). A search matching more than MAX_RESULTS lists nothing and says how many matched:
+    nothing is silently cut off."""
+    sets = _candidates(criteria, user, municipality)
+    counts = [qs.count() for qs in sets]
+    order = "name" if criteria.name else "kana" if criteria.kana else "other"
+    upper = sum(counts)
+    exact_path = len(sets) == 1 and bool(criteria.name or criteria.kana)
+    if upper > (MAX_EXACT if exact_path else MAX_RESULTS):
+        return SearchPage(rows=[], page=1, has_next=False, has_previous=False, matched_by=order, total=upper,
+                          too_broad=True)
     name_keys = _query_name_keys(criteria.name) if criteria.name else None
     strict, loose = moji.kana_keys(criteria.kana) if criteria.kana else ("", "")
-    if criteria.kana and not moji.is_kana(criteria.kana):
-        raise SearchError({"kana": "フリガナはひらがな・カタカナで入力してください"})
     found = []
-    for p in qs.select_related("household")[:MAX_EXACT]:
-        kana_agrees = p.kana_key.startswith(strict) if criteria.kana else False
-        if criteria.kana and not (kana_agrees or p.kana_loose_key.startswith(loose)):
+    for qs, n in zip(sets, counts):
+        if not n:
             continue
-        if name_keys is not None:
-            stored = (p.name_key, p.name_sel_key, p.name_deg_key, p.name_var_key)
-            layer = next((i for i in range(4) if stored[i].startswith(name_keys[i])), None)
-            if layer is None:
-                continue
-            reason = NAME_LAYERS[layer][1]
-            rank = layer if layer == 0 or not criteria.kana else (1 if kana_agrees else layer + 1)
-        else:
-            layer = 0 if kana_agrees else 1
-            reason, rank = KANA_LAYERS[layer][1], layer
-        found.append((rank, p, reason))
-    found.sort(key=lambda item: item[0])  # stable: the exact criterion's index order is kept within a rank
-    rows = [(p, reason) for _, p, reason in found[start:start + PAGE_SIZE]]
-    return rows, len(found) > start + PAGE_SIZE
+        for p in qs.select_related("household")[:n]:
+            ranked = _rank(p, criteria, name_keys, strict, loose)
+            if ranked is not None:
+                found.append((ranked[0], p.kana_key, p.atena_no, p, ranked[1]))
+    total = len(found)
+    if total > MAX_RESULTS:  # (an exact criterion with many rows left after the name / reading)
+        return SearchPage(rows=[], page=1, has_next=False, has_previous=False, matched_by=order,
+                          total=total, too_broad=True)
+    found.sort(key=lambda f: (f[0], f[1], f[2]))
+    page = max(1, page)
+    start = (page - 1) * PAGE_SIZE
+    rows = [(p, reason) for _, _, _, p, reason in found[start:start + PAGE_SIZE]]
+    return SearchPage(rows=rows, page=page, has_next=total > start + PAGE_SIZE, has_previous=page > 1,
+                      matched_by=order, total=total)
+
+
+def ranked_search(criteria: SearchCriteria, user, municipality, page: int = 1):
+    """[(person, reason)] of one page, best match first, and whether there is a next page."""
+    result = search_page(criteria, user, municipality, page)
+    return result.rows, result.has_next
 
 
 def search_persons(request, criteria: SearchCriteria, page: int = 1) -> SearchPage:
-    """Search the register; every search is audited with its query."""
+    """Search the register; every search is audited with its query and the number of matches."""
     if criteria.is_empty():
         raise SearchError({"__all__": "検索条件を1つ以上入力してください"})
     page = max(1, min(int(page or 1), 500))
-    rows, has_next = ranked_search(criteria, request.user, request.municipality, page)
+    result = search_page(criteria, request.user, request.municipality, page)
     record_event(request.municipality, "resident.search", actor=request.user, request=request,
-                 object_type="search", detail={"query": criteria.as_audit(), "page": page, "results": len(rows)})
+                 object_type="search", detail={"query": criteria.as_audit(), "page": result.page,
+                                               "results": len(result.rows), "total": result.total})
     views = []
-    protected = policy.protected_person_ids(p for p, _ in rows)
-    for p, reason in rows:
+    protected = policy.protected_person_ids(p for p, _ in result.rows)
+    for p, reason in result.rows:
         v = present(p, request.user, request.municipality, protected=protected)
         v.match_reason = reason
         views.append(v)
-    order = "name" if criteria.name else "kana" if criteria.kana else "other"
-    return SearchPage(rows=views, page=page, has_next=has_next, has_previous=page > 1, matched_by=order)
+    result.rows = views
+    return result
 
 
 # ---------------------------------------------------------------- dashboard

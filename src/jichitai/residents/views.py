@@ -11,7 +11,7 @@ from jichitai.tenancy.roles import Perm
 from jichitai.web.decorators import staff_required
 
 from . import actions, forms, queries
-from .actions import Actor, ConflictError, RuleError
+from .actions import CONFLICT_MESSAGE, Actor, ConflictError, RuleError
 from .models import ChangeKind, Status
 
 
@@ -71,61 +71,75 @@ class ChangeSpec:
     label: str
     scope: str  # "person", "household" or "new"
     form: type
-    run: Callable  # (actor, target, form) -> person or household
+    run: Callable  # (actor, target, form, check_only=False) -> person or household (None when check_only)
 
 
 def _new_head(form):
     return form.member("new_head") if "new_head" in form.fields else None
 
 
+def _v(f):
+    return f.cleaned_data["expected_version"]
+
+
 CHANGES = {
-    "move_within": ChangeSpec("転居", "person", forms.MoveWithinForm, lambda a, p, f: actions.register_move_within(
-        a, p, expected_version=f.cleaned_data["expected_version"], address=f.cleaned_data["address"],
+    "move_within": ChangeSpec("転居", "person", forms.MoveWithinForm, lambda a, p, f, **kw: actions.register_move_within(
+        a, p, expected_version=_v(f), address=f.cleaned_data["address"],
         address_katagaki=f.cleaned_data["address_katagaki"], postal_code=f.cleaned_data["postal_code"],
         change_date=f.cleaned_data["change_date"], notification_date=f.cleaned_data["notification_date"],
-        with_household=f.cleaned_data["with_household"], note=f.cleaned_data["note"])),
-    "move_out_planned": ChangeSpec("転出（予定）", "person", forms.MoveOutForm, lambda a, p, f: actions.register_move_out(
-        a, p, expected_version=f.cleaned_data["expected_version"], destination=f.cleaned_data["destination"],
+        note=f.cleaned_data["note"], **f.move_options(), **kw)),
+    "move_out_planned": ChangeSpec("転出（予定）", "person", forms.MoveOutForm,
+                                   lambda a, p, f, **kw: actions.register_move_out(
+        a, p, expected_version=_v(f), destination=f.cleaned_data["destination"],
         planned_date=f.cleaned_data["planned_date"], notification_date=f.cleaned_data["notification_date"],
-        new_head=_new_head(f), note=f.cleaned_data["note"])),
+        new_head=_new_head(f), note=f.cleaned_data["note"], **kw)),
     "move_out_confirmed": ChangeSpec("転出（確定）", "person", forms.MoveOutConfirmForm,
-                                     lambda a, p, f: actions.confirm_move_out(
-        a, p, expected_version=f.cleaned_data["expected_version"], destination=f.cleaned_data["destination"],
-        notice_date=f.cleaned_data["notice_date"], note=f.cleaned_data["note"])),
-    "death": ChangeSpec("死亡", "person", forms.DeathForm, lambda a, p, f: actions.register_death(
-        a, p, expected_version=f.cleaned_data["expected_version"], death_date=f.cleaned_data["death_date"],
-        notification_date=f.cleaned_data["notification_date"], new_head=_new_head(f), note=f.cleaned_data["note"])),
-    "ex_officio_correction": ChangeSpec("職権修正", "person", forms.CorrectionForm, lambda a, p, f: actions.correct_person(
-        a, p, expected_version=f.cleaned_data["expected_version"], changes=f.changes(),
-        change_date=f.cleaned_data["change_date"], note=f.cleaned_data["note"])),
-    "ex_officio_removal": ChangeSpec("職権消除", "person", forms.RemovalForm, lambda a, p, f: actions.remove_ex_officio(
-        a, p, expected_version=f.cleaned_data["expected_version"], change_date=f.cleaned_data["change_date"],
-        note=f.cleaned_data["note"], new_head=_new_head(f))),
-    "birth": ChangeSpec("出生", "household", forms.BirthForm, lambda a, h, f: actions.register_birth(
+                                     lambda a, p, f, **kw: actions.confirm_move_out(
+        a, p, expected_version=_v(f), destination=f.cleaned_data["destination"],
+        notice_date=f.cleaned_data["notice_date"], note=f.cleaned_data["note"], **kw)),
+    "death": ChangeSpec("死亡", "person", forms.DeathForm, lambda a, p, f, **kw: actions.register_death(
+        a, p, expected_version=_v(f), death_date=f.cleaned_data["death_date"],
+        notification_date=f.cleaned_data["notification_date"], new_head=_new_head(f), note=f.cleaned_data["note"],
+        **kw)),
+    "ex_officio_correction": ChangeSpec("職権修正", "person", forms.CorrectionForm,
+                                        lambda a, p, f, **kw: actions.correct_person(
+        a, p, expected_version=_v(f), changes=f.changes(),
+        change_date=f.cleaned_data["change_date"], note=f.cleaned_data["note"], **kw)),
+    "ex_officio_removal": ChangeSpec("職権消除", "person", forms.RemovalForm,
+                                     lambda a, p, f, **kw: actions.remove_ex_officio(
+        a, p, expected_version=_v(f), change_date=f.cleaned_data["change_date"],
+        note=f.cleaned_data["note"], new_head=_new_head(f), **kw)),
+    "birth": ChangeSpec("出生", "household", forms.BirthForm, lambda a, h, f, **kw: actions.register_birth(
         a, household=h, values={**f.person_values(), "relationship": f.cleaned_data["relationship"]},
-        notification_date=f.cleaned_data["notification_date"], note=f.cleaned_data["note"])),
-    "head_change": ChangeSpec("世帯主変更", "household", forms.HeadChangeForm, lambda a, h, f: actions.change_head(
+        notification_date=f.cleaned_data["notification_date"], note=f.cleaned_data["note"],
+        expected_version=_v(f), **kw)),
+    "head_change": ChangeSpec("世帯主変更", "household", forms.HeadChangeForm,
+                              lambda a, h, f, **kw: actions.change_head(
         a, h, new_head=f.member("new_head"), former_head_relationship=f.cleaned_data["former_head_relationship"],
         change_date=f.cleaned_data["change_date"], notification_date=f.cleaned_data["notification_date"],
-        relationships=f.relationships(), note=f.cleaned_data["note"])),
-    "household_split": ChangeSpec("世帯分離", "household", forms.SplitForm, lambda a, h, f: actions.split_household(
+        relationships=f.relationships(), note=f.cleaned_data["note"], expected_version=_v(f), **kw)),
+    "household_split": ChangeSpec("世帯分離", "household", forms.SplitForm,
+                                  lambda a, h, f, **kw: actions.split_household(
         a, h, members=f.selected(), new_head=f.member("new_head"),
         relationships={m.pk: f.cleaned_data["relationship"] for m in f.selected()},
         remaining_head=f.member("remaining_head"), change_date=f.cleaned_data["change_date"],
-        notification_date=f.cleaned_data["notification_date"], note=f.cleaned_data["note"])),
-    "household_merge": ChangeSpec("世帯合併", "household", forms.MergeForm, lambda a, h, f: actions.merge_household(
+        notification_date=f.cleaned_data["notification_date"], note=f.cleaned_data["note"],
+        expected_version=_v(f), **kw)),
+    "household_merge": ChangeSpec("世帯合併", "household", forms.MergeForm,
+                                  lambda a, h, f, **kw: actions.merge_household(
         a, h, target=f.cleaned_data["target_household_no"],
         relationships={m.pk: f.cleaned_data["relationship"] for m in queries.active_members(h)},
         change_date=f.cleaned_data["change_date"], notification_date=f.cleaned_data["notification_date"],
-        note=f.cleaned_data["note"])),
-    "move_in": ChangeSpec("転入", "new", forms.MoveInForm, lambda a, _, f: actions.register_move_in(
+        note=f.cleaned_data["note"], expected_version=_v(f), **kw)),
+    "move_in": ChangeSpec("転入", "new", forms.MoveInForm, lambda a, _, f, **kw: actions.register_move_in(
         a, values=f.person_values(), household=f.cleaned_data["household_no"],
         change_date=f.cleaned_data["change_date"], notification_date=f.cleaned_data["notification_date"],
-        note=f.cleaned_data["note"])),
-    "ex_officio_entry": ChangeSpec("職権記載", "new", forms.ExOfficioEntryForm, lambda a, _, f: actions.register_move_in(
+        note=f.cleaned_data["note"], expected_version=_v(f), **kw)),
+    "ex_officio_entry": ChangeSpec("職権記載", "new", forms.ExOfficioEntryForm,
+                                   lambda a, _, f, **kw: actions.register_move_in(
         a, values=f.person_values(), household=f.cleaned_data["household_no"],
         change_date=f.cleaned_data["change_date"], notification_date=f.cleaned_data["notification_date"],
-        kind=ChangeKind.EX_OFFICIO_ENTRY, note=f.cleaned_data["note"])),
+        kind=ChangeKind.EX_OFFICIO_ENTRY, note=f.cleaned_data["note"], expected_version=_v(f), **kw)),
 }
 PERSON_KINDS_ACTIVE = ["move_within", "move_out_planned", "death", "ex_officio_correction", "ex_officio_removal"]
 HOUSEHOLD_KINDS = ["birth", "head_change", "household_split", "household_merge"]
@@ -156,7 +170,47 @@ def _confirm_rows(form):
     return rows
 
 
+def _refused(request, ctx, spec, form, e, *, person, household):
+    """The rules (run by the confirmation step or by 登録する) refused: back to the form with the messages and
+    everything the clerk typed; on a conflict with the latest content and its version."""
+    if isinstance(e, ConflictError):
+        if person is None:  # a household change: no person to reload, keep the input as typed
+            form.add_error(None, e.errors["__all__"][0])
+            ctx.update(form=form, conflict=True)
+            return render(request, "residents/change_form.html", ctx, status=409)
+        fresh = queries.get_person_for_update(person.pk)
+        data = request.POST.copy()
+        data["expected_version"] = fresh.version
+        form = spec.form(data, person=fresh, household=household)
+        form.is_valid()
+        form.add_error(None, e.errors["__all__"][0])
+        ctx.update(form=form, conflict=True, p=queries.present(fresh, request.user, request.municipality))
+        return render(request, "residents/change_form.html", ctx, status=409)
+    if isinstance(e, RuleError):
+        for field, msgs in e.errors.items():
+            for msg in msgs:
+                form.add_error(field if field in form.fields and field != "expected_version" else None, msg)
+    else:
+        form.add_error(None, e)
+    forms.focus_first_field(form)  # the focus on the first field the rules refused
+    return render(request, "residents/change_form.html", ctx, status=422)
+
+
+def _stale(request, person, household):
+    posted = (request.POST.get("expected_version") or "").strip()
+    if not posted.isdigit():
+        return False  # missing or malformed: the form refuses it
+    if person is not None:
+        return int(posted) != person.version
+    if household is not None:
+        return int(posted) != actions.household_version(household)
+    return False
+
+
 def _change(request, kind, *, person=None, household=None):
+    """Form → confirmation → 登録する. The confirmation step runs the action with check_only=True, i.e. exactly the
+    rules 登録する runs (which runs them again inside its transaction), so what the confirmation page shows as
+    fine is what will be registered."""
     spec = CHANGES.get(kind)
     if spec is None:
         raise Http404("unknown change kind")
@@ -165,31 +219,29 @@ def _change(request, kind, *, person=None, household=None):
     step = request.POST.get("step", "edit")
     view = queries.present(person, request.user, request.municipality) if person is not None else None
     ctx = {"spec": spec, "kind": kind, "form": form, "person": person, "p": view, "household": household}
+    if request.method == "POST" and step != "edit" and _stale(request, person, household):
+        # someone changed the record since the form was opened: say so first (the form's options, e.g. the
+        # household members offered, may no longer fit what was typed)
+        return _refused(request, ctx, spec, form, ConflictError(CONFLICT_MESSAGE), person=person, household=household)
     if request.method == "POST" and step != "edit" and form.is_valid():
-        if step == "commit":
-            try:
+        joined = form.cleaned_data.get("household_no") if spec.scope == "new" else None
+        try:
+            if step == "commit":
+                if spec.scope == "new" and joined is not None and form.cleaned_data["expected_version"] is None:
+                    raise RuleError({"expected_version": actions.VERSION_MISSING})
                 result = spec.run(Actor.from_request(request), target, form)
-            except ConflictError as e:
-                if person is None:  # a household change: no person to reload, keep the input as typed
-                    form.add_error(None, e.errors["__all__"][0])
-                    ctx.update(form=form, conflict=True)
-                    return render(request, "residents/change_form.html", ctx, status=409)
-                fresh = queries.get_person_for_update(person.pk)
-                data = request.POST.copy()
-                data["expected_version"] = fresh.version
-                form = spec.form(data, person=fresh, household=household)
-                form.is_valid()
-                form.add_error(None, e.errors["__all__"][0])
-                ctx.update(form=form, conflict=True, p=queries.present(fresh, request.user, request.municipality))
-                return render(request, "residents/change_form.html", ctx, status=409)
-            except RuleError as e:
-                for field, msgs in e.errors.items():
-                    for msg in msgs:
-                        form.add_error(field if field in form.fields else None, msg)
-                return render(request, "residents/change_form.html", ctx, status=422)
-            except forms.forms.ValidationError as e:
-                form.add_error(None, e)
-                return render(request, "residents/change_form.html", ctx, status=422)
+            else:
+                if spec.scope == "new":
+                    # the household joined is named on this page: its version goes on the confirmation page
+                    data = request.POST.copy()
+                    data["expected_version"] = actions.household_version(joined) if joined is not None else 0
+                    form = spec.form(data, person=person, household=household)
+                    form.is_valid()
+                    ctx["form"] = form
+                spec.run(Actor.from_request(request), target, form, check_only=True)
+        except (RuleError, forms.forms.ValidationError) as e:
+            return _refused(request, ctx, spec, form, e, person=person, household=household)
+        if step == "commit":
             messages.success(request, f"{spec.label}を登録しました。")
             if hasattr(result, "members"):  # a household
                 return redirect("household_detail", household_id=result.pk)
