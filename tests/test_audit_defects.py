@@ -120,7 +120,8 @@ def test_admin_registers_a_terminal_and_it_is_recorded_for_audit_and_history(tow
         wife.refresh_from_db()
     r = clerk.post(f"/residents/{wife.pk}/change/move_within/",
                    {"expected_version": wife.version, "address": "豆田町5番1号", "change_date": "R6.4.1",
-                    "notification_date": "R6.4.2", "step": "commit"}, HTTP_X_TERMINAL_ID="MADO-2")
+                    "notification_date": "R6.4.2", "household_mode": "new", "new_household_head": wife.pk,
+                    "step": "commit"}, HTTP_X_TERMINAL_ID="MADO-2")
     assert r.status_code == 302
     with tenant_scope(a):
         h = PersonHistory.objects.filter(person=wife).order_by("-history_no").first()
