@@ -305,3 +305,54 @@ def test_privacy_setting_screen_confirms_audits_and_needs_the_right(late, staff,
         assert json.loads(ev.detail) == {"old": False, "new": True}
     with tenant_scope(town_a.m), pytest.raises(PermissionDenied):
         privacy_actions.set_household_rule(staff["clerk_a"], False)
+
+
+# ---------------------------------------------------------------- found in review
+
+def test_joining_a_protected_household_with_another_address_does_not_say_its_address(late, staff, town_a):
+    """The rule message for a 転入 into a household at another address never names the household's address (it
+    would reveal a protected one to a clerk without the right)."""
+    with tenant_scope(town_a.m):
+        with pytest.raises(RuleError) as e:
+            actions.register_move_in(actions.Actor(user=staff["clerk_a"], terminal="t", municipality=town_a.m),
+                                     household=late.household, values=person_values(
+                                         family_name="後藤", relationship="同居人", address="豆田町1番"),
+                                     change_date=D(2024, 5, 1), notification_date=D(2024, 5, 1))
+    assert "加わる世帯の住所と異なります" in str(e.value)
+    assert_no_secret(str(e.value.errors), "rule message")
+
+
+def test_certificate_history_leaves_out_addresses_recorded_while_protected(staff, town_a):
+    """Protection ended; the history option of a certificate for a third party still leaves out the address
+    recorded while the person was protected, and gives it to the person herself."""
+    from pypdf import PdfReader
+    import io
+
+    with tenant_scope(town_a.m):
+        a = town_a.actor()
+        p = actions.register_move_in(a, values=person_values(family_name="後藤", family_name_kana="ゴトウ",
+                                                             address="豆田町1番", dv_protected=True),
+                                     change_date=D(2022, 4, 1), notification_date=D(2022, 4, 1))
+        actions.register_move_within(a, p, expected_version=p.version, address=SECOND,
+                                     change_date=D(2023, 4, 1), notification_date=D(2023, 4, 1))
+        p = Person.objects.get(pk=p.pk)
+        actions.correct_person(a, p, expected_version=p.version, changes={"dv_protected": False},
+                               change_date=D(2024, 1, 10), note="支援措置の終了")
+        p = Person.objects.get(pk=p.pk)
+        actions.register_move_within(a, p, expected_version=p.version, address="隈一丁目9番",
+                                     change_date=D(2024, 6, 1), notification_date=D(2024, 6, 1))
+
+        def printed(requester, **kw):
+            out = cert_actions.issue_certificate(staff["admin_a"], CertificateRequest(
+                kind=Kind.RESIDENT_COPY, person_ids=[p.pk], requester_kind=requester, options={"history": True},
+                **kw), terminal="t")
+            assert not out.refused
+            return "".join(pg.extract_text() for pg in PdfReader(io.BytesIO(out.pdf)).pages).replace(" ", "")
+
+        third = printed(RequesterKind.THIRD_PARTY, requester_name="某社", purpose="契約")
+        # the history line of the 転居 made while protected is left out; (known limit: the current record's own
+        # 前住所 item still names that address, since it was recorded after the protection ended)
+        assert third.count("隠里") == 1 and "前住所大分県日田市隠里" in third
+        assert "支援措置のため省略" in third and "隈一丁目9番" in third
+        own = printed(RequesterKind.SELF)
+        assert own.count("隠里") == 2

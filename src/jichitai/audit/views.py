@@ -61,6 +61,8 @@ def _page_number(raw) -> tuple[int, str]:
     if raw is None or raw == "":
         return 1, ""
     raw = raw.strip()
+    if raw.isascii() and raw.isdigit() and len(raw) > 8:
+        return MAX_PAGE + 1, ""  # beyond any log (and before int(): Python refuses over 4,300 digits)
     if not raw.isascii() or not raw.isdigit() or int(raw) < 1:
         return 1, "ページ番号は1以上の数字で指定してください。最初のページを表示しています。"
     return min(int(raw), MAX_PAGE + 1), ""

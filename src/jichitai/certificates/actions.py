@@ -197,7 +197,10 @@ _HISTORY_OPTION_ITEMS = {"head_relationship": ["relationship"], "honseki": ["hon
                                            "stay_expiry", "residence_card_no"]}
 
 
-def _history_rows(m, person: Person, opts: dict) -> list:
+def _history_rows(m, person: Person, opts: dict, reader: policy.Reader) -> list:
+    """記載の内容 of the history. An address recorded while the person was protected is left out for a requester
+    the read policy does not give it to (policy.for_certificate)."""
+    person_protected = policy.person_is_protected(person)
     shown = list(_HISTORY_ITEMS)
     for option, items in _HISTORY_OPTION_ITEMS.items():
         if opts.get(option):
@@ -209,7 +212,13 @@ def _history_rows(m, person: Person, opts: dict) -> list:
             detail = "記載"
         else:
             changed = [k for k in shown if prev.get(k) != snap.get(k)]
-            if "address" in changed or "address_katagaki" in changed:
+            if ("address" in changed or "address_katagaki" in changed) and policy.withholds_address(
+                    reader, person_protected=person_protected, snapshot=snap):
+                detail = "住所（支援措置のため省略）"
+                changed = [k for k in changed if k not in policy.ADDRESS_FIELDS]
+                if changed:
+                    detail += "／" + "・".join(FIELD_LABELS.get(k, k) for k in changed)
+            elif "address" in changed or "address_katagaki" in changed:
                 detail = "住所 " + render.printed_address(m, {"address": snap.get("address") or "",
                                                      "address_katagaki": snap.get("address_katagaki") or ""})
                 changed = [k for k in changed if k not in ("address", "address_katagaki")]
@@ -261,7 +270,7 @@ def build_document(m, settings: dict, iss: Issuance, persons: list, opts: dict) 
         d["previous_address_in_town"] = _previous_address_in_town(p)
         rows = render.person_rows(m, d, iss.kind, opts, household_layout=household_layout,
                                   show_kana=bool(settings.get("show_kana", True)))
-        history = _history_rows(m, p, opts) if opts["history"] else []
+        history = _history_rows(m, p, opts, policy.for_certificate(iss.requester_kind)) if opts["history"] else []
         entries.append(render.Entry(number=n, rows=rows, history=history))
     header = []
     if household_layout:

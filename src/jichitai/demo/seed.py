@@ -108,7 +108,9 @@ def ensure_users(municipalities):
                       password=encoded, is_active=True)
             for u, role, m, dv, name in missing
         ])
-    ensure_demo_mfa([r[0] for r in rows if r[1] in (Role.ADMIN, Role.OPERATOR)])
+    # only the logins created now get the well-known demo secret: an existing account (an operator of a fresh
+    # production installation named "operator", say) is never given a publicly known authenticator
+    ensure_demo_mfa([r[0] for r in missing if r[1] in (Role.ADMIN, Role.OPERATOR)])
     return rows
 
 

@@ -260,7 +260,7 @@ def parse_vendor_table(data: bytes) -> list[dict]:
             try:
                 row["ucs_text"] = "".join(chr(int(p[2:] if p.upper().startswith("U+") else p, 16))
                                           for p in row["ucs"].replace("_", " ").split())
-            except ValueError:
+            except (ValueError, OverflowError):
                 errors.append(f"{line}行目: UCS「{row['ucs']}」が読めません（例: U+9089 U+E010F）")
                 continue
         else:

@@ -94,6 +94,14 @@ def for_export(user, *, include_protected_addresses: bool, purpose: str = "stand
                   individual_number=numbers)
 
 
+def for_certificate(requester_kind: str) -> Reader:
+    """Whoever a certificate is printed for. Only the person and their household (本人・同一世帯) get addresses
+    recorded while the person was protected; for anyone else (代理人, 第三者, 公用) they are left out. (A third party
+    asking for a person protected now is refused before printing; staff issuing need the DV right.)"""
+    own = requester_kind in ("self", "same_household")
+    return Reader(kind="certificate", name=f"certificate:{requester_kind}", dv_addresses=own, individual_number=own)
+
+
 # ---------------------------------------------------------------- who is protected
 
 def household_rule() -> bool:

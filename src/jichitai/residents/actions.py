@@ -439,8 +439,10 @@ def _check_joins_at_household_address(household, address, katagaki, field="addre
     head = _household_head(household)
     if head is not None and not _same_address(address_key(address), katagaki, head.address_key,
                                               head.address_katagaki):
-        shown = "、".join(filter(None, [head.address, head.address_katagaki]))
-        raise RuleError({field: f"加わる世帯の住所（{shown}）と異なります。世帯員は世帯と同じ住所に記載します"})
+        # the household's address is never put in the message: the actions do not know the reader, and a protected
+        # household's address must not reach a clerk without the right (the household page shows it per the policy)
+        raise RuleError({field: "加わる世帯の住所と異なります（世帯の住所は世帯の画面で確認できます）。"
+                                "世帯員は世帯と同じ住所に記載します"})
 
 
 @transaction.atomic
