@@ -148,3 +148,11 @@ def test_review_screen_flow(town_a, staff, login):
     assert clerk.get(f"/gaiji/{m.pk}/").status_code == 200  # clerks may look
     assert clerk.post(f"/gaiji/{m.pk}/", {**post, "step": "commit"}).status_code == 404  # but not decide
     assert clerk.get("/gaiji/new/").status_code == 403
+
+
+def test_vendor_table_with_an_impossible_ucs_value_is_refused_with_the_line():
+    from jichitai.gaiji.actions import TableError, parse_vendor_table
+
+    with pytest.raises(TableError) as e:
+        parse_vendor_table("vendor_code,ucs\nF040,U+FFFFFFFFFFFFFFFF\n".encode("utf-8"))
+    assert "2行目" in str(e.value) and "UCS" in str(e.value)
