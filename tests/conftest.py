@@ -97,6 +97,23 @@ def town_b(munis, staff):
     return Town(munis[1], staff["admin_b"])
 
 
+def client_for(user):
+    """A test client signed in as `user` (the second sign-in step passed where it applies, see below)."""
+    from django.test import Client
+
+    c = Client()
+    c.force_login(user)
+    return c
+
+
+def audit_events(m, **filters):
+    """The municipality's audit entries matching `filters`, in chain order."""
+    from jichitai.audit.models import AuditEvent
+
+    with tenant_scope(m):
+        return list(AuditEvent.objects.filter(**filters).order_by("seq"))
+
+
 @pytest.fixture
 def login(client):
     def _login(user):

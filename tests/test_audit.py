@@ -4,6 +4,7 @@ import io
 import json
 
 import pytest
+from conftest import audit_events as events, client_for
 from django.core.management import call_command
 from django.db import connection
 from django.test import Client
@@ -17,17 +18,6 @@ from jichitai.tenancy.scope import tenant_scope
 
 # the tampering below is an attacker's with the owner's rights, past the append-only triggers (tests/test_db_guard.py)
 pytestmark = pytest.mark.usefixtures("attacker_db")
-
-
-def client_for(user):
-    c = Client()
-    c.force_login(user)
-    return c
-
-
-def events(m, **filters):
-    with tenant_scope(m):
-        return list(AuditEvent.objects.filter(**filters).order_by("seq"))
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ request's X-Terminal-Id is recorded only when registered and active (audit entri
 import json
 
 import pytest
+from conftest import audit_events as events, client_for
 from django.test import Client
 
 from jichitai.audit.actions import record_event
@@ -21,17 +22,6 @@ def _whole_chains_readable():
     with cross_tenant("test: audit chains read whole"):
         yield
 
-
-
-def client_for(user):
-    c = Client()
-    c.force_login(user)
-    return c
-
-
-def events(m, **filters):
-    with tenant_scope(m):
-        return list(AuditEvent.objects.filter(**filters).order_by("seq"))
 
 
 @pytest.fixture

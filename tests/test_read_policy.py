@@ -6,7 +6,7 @@ import datetime as dt
 import json
 
 import pytest
-from conftest import person_values
+from conftest import client_for, person_values
 from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.test import Client
@@ -35,12 +35,6 @@ SECOND = "隠里四丁目5番6号"
 KATAGAKI = "秘匿荘201"
 PREVIOUS = "熊本県秘密市旧住所9番"
 SECRETS = [FIRST, SECOND, "秘匿町", "隠里", KATAGAKI, PREVIOUS, "秘密市"]
-
-
-def client_for(user):
-    c = Client()
-    c.force_login(user)
-    return c
 
 
 def assert_no_secret(text, where):

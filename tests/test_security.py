@@ -3,7 +3,7 @@ sign-in lockout, idle timeout, CSRF, password hashing, security headers and read
 import datetime as dt
 
 import pytest
-from conftest import PASSWORD, person_values, sees_all_tenants
+from conftest import PASSWORD, client_for, person_values, sees_all_tenants
 from django.conf import settings
 from django.test import Client
 
@@ -28,12 +28,6 @@ def _number(first11):
 
 NUMBER = _number("31415926535")
 NUMBER2 = _number("27182818284")
-
-
-def client_for(user):
-    c = Client()
-    c.force_login(user)
-    return c
 
 
 # ---------------------------------------------------------------- DV等支援措置

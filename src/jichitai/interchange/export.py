@@ -265,10 +265,8 @@ def _extra_rows(m, sql: _Sql):
     from jichitai.migration.models import PersonExtra
 
     qs = PersonExtra.objects.all()
-    if sql.protected:
-        t = Person._meta.db_table
-        qs = qs.extra(where=[f"NOT EXISTS (SELECT 1 FROM {t} p WHERE p.id = {PersonExtra._meta.db_table}.person_id "
-                             f"AND {sql.protected})"])
+    if sql.protected:  # the read policy's queryset spelling of the same rule as `sql.protected`
+        qs = qs.exclude(person__in=Person.objects.filter(policy.protected_q()).values("pk"))
     rows = [list(r) for r in qs.values_list("person__atena_no", "name", "value", "source")]
     rows.sort(key=lambda r: (r[0], r[1]))
     return rows
