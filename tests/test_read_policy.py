@@ -350,3 +350,21 @@ def test_certificate_history_leaves_out_addresses_recorded_while_protected(staff
         assert "支援措置のため省略" in third and "隈一丁目9番" in third
         own = printed(RequesterKind.SELF)
         assert own.count("隠里") == 2
+
+
+def test_export_leaves_out_a_protected_persons_extra_attributes(late, staff, town_a, tmp_path, admin_without_right):
+    """A legacy extra attribute (町字コード) can locate a person: withheld with the addresses, carried otherwise."""
+    from jichitai.migration.models import PersonExtra
+
+    with tenant_scope(town_a.m):
+        other = Person.objects.exclude(pk=late.pk).first()
+        PersonExtra.objects.create(person=late, name="町字コード", value="秘匿0042", source="vendor_c")
+        PersonExtra.objects.create(person=other, name="町字コード", value="公開0007", source="vendor_c")
+        export_municipality(tmp_path / "w", actor=admin_without_right, reader=policy.for_export(
+            admin_without_right, include_protected_addresses=False))
+        export_municipality(tmp_path / "f", actor=staff["admin_a"], reader=policy.for_export(
+            staff["admin_a"], include_protected_addresses=True))
+    withheld = (tmp_path / "w" / "person_extras.csv").read_text(encoding="utf-8")
+    full = (tmp_path / "f" / "person_extras.csv").read_text(encoding="utf-8")
+    assert "秘匿0042" not in withheld and "公開0007" in withheld
+    assert "秘匿0042" in full and "公開0007" in full
