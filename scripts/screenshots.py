@@ -36,8 +36,14 @@ try:
             time.sleep(0.2)
     out = root / "docs" / "screenshots"
     out.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["node", "shoot.mjs", "http://127.0.0.1:8765", str(out)], cwd=root / "scripts/screenshots",
-                   check=True)
+    # shoot.mjs first (the README's tour), then every area's own shoot-*.mjs (disaster, platform, …)
+    scripts = ["shoot.mjs", *sorted(p.name for p in (root / "scripts/screenshots").glob("shoot-*.mjs"))]
+    only = os.environ.get("SHOTS")  # e.g. SHOTS=shoot-disaster.mjs to re-make one area's screenshots
+    for script in scripts:
+        if only and script not in only.split(","):
+            continue
+        subprocess.run(["node", script, "http://127.0.0.1:8765", str(out)], cwd=root / "scripts/screenshots",
+                       check=True)
 finally:
     server.terminate()
     server.wait()
