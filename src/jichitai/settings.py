@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "jichitai.migration.apps.Config",
     "jichitai.api.apps.Config",
     "jichitai.certificates.apps.Config",
+    "jichitai.disaster.apps.Config",
     "jichitai.demo",
     "jichitai.web",
     "django_otp",

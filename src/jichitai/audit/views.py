@@ -27,6 +27,9 @@ ACTION_LABELS = {
 from jichitai.tenancy.actions import AUDIT_LABELS as _STAFF_LABELS  # noqa: E402  (staff identity events)
 
 ACTION_LABELS.update(_STAFF_LABELS)
+from jichitai.disaster.actions import AUDIT_LABELS as _DISASTER_LABELS  # noqa: E402
+
+ACTION_LABELS.update(_DISASTER_LABELS)
 
 
 def action_label(action: str) -> str:
