@@ -34,11 +34,11 @@ env: $(STAMP)
 
 # Japanese fonts (IPAmj明朝 for names with IVS, IPAex for everything else) and the libraries WeasyPrint renders
 # certificates with (Pango, HarfBuzz's subsetter), from Debian, when missing and possible.
-PDF_PACKAGES := fonts-ipamj-mincho fonts-ipaexfont libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
+PDF_PACKAGES := fonts-ipamj-mincho fonts-ipaexfont libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils
 fonts:
 	@if [ -f /usr/share/fonts/truetype/ipamj/ipamjm.ttf ] && [ -f /usr/share/fonts/opentype/ipaexfont-mincho/ipaexm.ttf ] \
-	   && ldconfig -p 2>/dev/null | grep -q libharfbuzz-subset.so.0 && ldconfig -p 2>/dev/null | grep -q libpangoft2-1.0.so.0; then \
-	  echo "fonts: IPAmj明朝, IPAex, Pango and HarfBuzz-subset present"; \
+	   && ldconfig -p 2>/dev/null | grep -q libharfbuzz-subset.so.0 && ldconfig -p 2>/dev/null | grep -q libpangoft2-1.0.so.0 && command -v pdftotext >/dev/null; then \
+	  echo "fonts: IPAmj明朝, IPAex, Pango, HarfBuzz-subset and poppler-utils present"; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  (apt-get install -y -qq $(PDF_PACKAGES) >/dev/null 2>&1 || \
 	   (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq $(PDF_PACKAGES) >/dev/null 2>&1)) \
