@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "jichitai.api.apps.Config",
     "jichitai.certificates.apps.Config",
     "jichitai.disaster.apps.Config",
+    "jichitai.continuity.apps.Config",
     "jichitai.demo",
     "jichitai.web",
     "django_otp",

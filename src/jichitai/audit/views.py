@@ -30,6 +30,9 @@ ACTION_LABELS.update(_STAFF_LABELS)
 from jichitai.disaster.actions import AUDIT_LABELS as _DISASTER_LABELS  # noqa: E402
 
 ACTION_LABELS.update(_DISASTER_LABELS)
+from jichitai.continuity.bcp_actions import AUDIT_LABELS as _BCP_LABELS  # noqa: E402
+
+ACTION_LABELS.update(_BCP_LABELS)
 
 
 def action_label(action: str) -> str:

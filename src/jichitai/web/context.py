@@ -24,4 +24,5 @@ def staff_context(request):
         "can_manage_privacy_settings": has_perm(user, Perm.MANAGE_PRIVACY_SETTINGS),
         "can_manage_staff": has_perm(user, Perm.MANAGE_STAFF),
         "can_disaster_response": has_perm(user, Perm.DISASTER_RESPONSE),
+        "can_manage_bcp": has_perm(user, Perm.MANAGE_BCP),
     }

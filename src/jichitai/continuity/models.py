@@ -1,0 +1,1 @@
+from .bcp_models import BcpPlanRevision, Drill, DrillScenario, DrillStepEvent  # noqa: F401
