@@ -142,8 +142,20 @@ def test_offline_work_syncs_back_idempotently_with_the_audit_segment_merged(kit,
     merges = audit_events(a, action="audit.segment.merge")
     assert len(merges) == 1 and json.loads(merges[0].detail)["segment"] == facts["segment"]
     assert verify_chain(a.code).ok and verify_chain(facts["segment"]).ok
-    # the offline-issued certificate verifies on the platform
     assert client_for(staff["admin_a"]).get("/continuity/offline/").status_code == 200
+    # the counter sees the 届出 received offline, and marks one done once entered
+    clerk = client_for(staff["clerk_a"])
+    page = clerk.get("/continuity/offline/intakes/").content.decode()
+    assert "避難先から転居の届出" in page and "転居" in page
+    with tenant_scope(a):
+        first = OfflineIntake.objects.filter(kind="move_within").get()
+    assert clerk.post(f"/continuity/offline/intakes/{first.pk}/done/", {"next": "intakes"}).status_code == 302
+    with tenant_scope(a):
+        first.refresh_from_db()
+        assert first.status == "done" and first.done_by == "clerk-a"
+        with pytest.raises(ValidationError, match="処理済み"):
+            offline.finish_intake(staff["clerk_a"], first.pk)
+    assert client_for(staff["viewer_a"]).get("/continuity/offline/intakes/").status_code == 403
 
 
 def test_a_change_on_both_sides_goes_to_the_conflict_queue(kit, staff, town_a):

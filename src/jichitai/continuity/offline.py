@@ -533,8 +533,7 @@ def queue_intake(user, *, kind: str, atena_no: str, notifier: str, memo: str, te
                object_id=str(person.pk) if person else "", detail={"kind": kind})
 
 
-INTAKE_KINDS = [("move_in", "転入"), ("move_out", "転出"), ("move_within", "転居"), ("household", "世帯変更"),
-                ("other", "その他")]
+from .offline_models import INTAKE_KINDS  # noqa: E402
 
 
 # ---------------------------------------------------------------- export (kit side)

@@ -13,6 +13,10 @@ from django.db import models
 from jichitai.tenancy.scope import AppendOnlyQuerySet, AppendOnlyTenantManager, TenantModel
 
 
+INTAKE_KINDS = [("move_in", "転入"), ("move_out", "転出"), ("move_within", "転居"), ("household", "世帯変更"),
+                ("other", "その他")]
+
+
 class OfflineKit(TenantModel):
     device = models.CharField("端末ID", max_length=64)
     label = models.CharField("用途（設置場所）", max_length=100, blank=True)
@@ -94,7 +98,7 @@ class OfflineIntake(TenantModel):
     kit = models.ForeignKey(OfflineKit, on_delete=models.PROTECT, related_name="+")
     received_at = models.DateTimeField("受付日時（端末）")
     received_by = models.CharField("受付者", max_length=150)
-    kind = models.CharField("届出の種類", max_length=20)
+    kind = models.CharField("届出の種類", max_length=20, choices=INTAKE_KINDS)
     atena_no = models.CharField("宛名番号", max_length=20, blank=True)
     notifier = models.CharField("届出人", max_length=100)
     memo = models.TextField("内容")

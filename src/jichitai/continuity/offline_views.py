@@ -65,6 +65,14 @@ def decide(request, conflict_id: int):
 
 
 @staff_required(Perm.CHANGE_RESIDENTS)
+def intakes(request):
+    """Platform side: 届出 received offline and synced, for the counter clerks to enter."""
+    return render(request, "continuity/offline_intakes.html", {
+        "intakes": OfflineIntake.objects.filter(status="pending").select_related("kit"),
+        "done": OfflineIntake.objects.filter(status="done").select_related("kit").order_by("-done_at")[:20]})
+
+
+@staff_required(Perm.CHANGE_RESIDENTS)
 @require_POST
 def intake_done(request, intake_id: int):
     try:
@@ -72,7 +80,7 @@ def intake_done(request, intake_id: int):
         messages.success(request, "処理済みにしました。")
     except ValidationError as e:
         messages.error(request, " ".join(e.messages))
-    return redirect(request.POST.get("next") or "offline_kits")
+    return redirect("offline_intakes" if request.POST.get("next") == "intakes" else "offline_kits")
 
 
 @staff_required(Perm.CHANGE_RESIDENTS)
@@ -94,5 +102,6 @@ def intake_new(request):
     from .offline_models import OutboxEvent
 
     return render(request, "continuity/offline_intake.html", {
-        "form": form, "queued": OutboxEvent.objects.filter(kind="intake.queued").order_by("-seq")[:50]},
+        "form": form, "kinds": dict(offline.INTAKE_KINDS),
+        "queued": OutboxEvent.objects.filter(kind="intake.queued").order_by("-seq")[:50]},
         status=400 if request.method == "POST" else 200)
