@@ -134,11 +134,19 @@ def test_offline_work_syncs_back_idempotently_with_the_audit_segment_merged(kit,
         assert (res["applied"], res["queued"], res["conflict"]) == (1, 2, 0)
         iss = Issuance.objects.get(issue_no=issued[0])
         assert iss.offline_device == "shelter-1" and iss.person_ids == [head.pk]
+        # the certificate issued offline verifies on the platform: its key is the platform's
+        from jichitai.certificates import signing
+        check = signing.check_code(signing.make_code(iss))
+        assert check.is_valid and check.issuance == iss
         assert OfflineIntake.objects.count() == before_intakes + 2
         again = offline.sync_file(staff["admin_a"], sync)
         assert again["already"] == 3 and again["applied"] == again["queued"] == 0
         assert OfflineIntake.objects.count() == before_intakes + 2 and Issuance.objects.filter(
             issue_no=issued[0]).count() == 1
+    assert len(audit_events(a, action="certificate.offline_record")) == 1
+    # the issue itself is on the merged segment's chain, not a second time on the main chain
+    assert not audit_events(a, action="certificate.issue", chain_key=a.code)
+    assert len(audit_events(a, action="certificate.issue", chain_key=facts["segment"])) == 1
     merges = audit_events(a, action="audit.segment.merge")
     assert len(merges) == 1 and json.loads(merges[0].detail)["segment"] == facts["segment"]
     assert verify_chain(a.code).ok and verify_chain(facts["segment"]).ok

@@ -404,7 +404,8 @@ def record_offline_issuance(p: dict, *, device: str) -> Issuance:
     values = {f: p[f] for f in OFFLINE_FIELDS if f not in ("issue_date", "offline_device")}
     iss = Issuance.objects.create(**values, issue_date=dt.date.fromisoformat(p["issue_date"]), offline_device=device,
                                   issued_by=user, issued_at=dt.datetime.fromisoformat(p["issued_at"]))
-    _audit(m, user, "certificate.issue", iss, f"offline:{device}", offline=True, copies=iss.copies, fee=iss.fee)
+    # the issue itself is in the kit's audit segment (merged at sync); this entry records its entry into the 交付簿
+    _audit(m, user, "certificate.offline_record", iss, f"offline:{device}", copies=iss.copies, fee=iss.fee)
     return iss
 
 

@@ -343,6 +343,11 @@ def build_kit(user, *, device: str, passphrase: str, out_path, label: str = "", 
     t0 = time.perf_counter()
     _derive(passphrase, b"check-length-only")  # refuse a weak passphrase before reserving anything
     m = require_municipality()
+    from jichitai.certificates import signing
+
+    # the kit signs its certificates' 照合コード with the municipality's active key: make sure there is one on the
+    # platform (a key first made on a laptop would be unknown to /verify/)
+    signing.signing_key(m)
     kit = reserve_kit(user, device=device, label=label, block_size=block_size, terminal=terminal)
     with tempfile.TemporaryDirectory(prefix="jichitai-kit-") as tmp:
         tmp = Path(tmp)
@@ -763,4 +768,5 @@ AUDIT_LABELS = {
     "offline.kit_build": "オフラインキットの作成", "offline.sync": "オフラインキットの同期",
     "offline.intake": "オフライン受付（届出）", "offline.intake_done": "オフライン受付の処理",
     "offline.conflict_decide": "同期の競合の判断",
+    "certificate.offline_record": "オフライン発行の証明書の交付簿への登録",
 }
