@@ -7,7 +7,7 @@ PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/jichitai
 SCALE ?= 0.1
 HOST ?= 127.0.0.1:8000
 
-.PHONY: demo test env lock fonts bench bench-search bench-changes bench-load bench-moji bench-export bench-import bench-certificates bench-feed moji-tables clean screenshots certificate-samples
+.PHONY: demo test env lock fonts bench bench-search bench-changes bench-load bench-moji bench-export bench-import bench-certificates bench-feed bench-offline moji-tables clean screenshots certificate-samples
 
 # Setup that cannot rot: the venv's bundled pip (whatever its age) installs only a hash-pinned current pip from
 # requirements-bootstrap.lock; that pip installs exactly the lock (--no-deps: nothing is resolved against newer
@@ -56,7 +56,7 @@ demo: env fonts
 test: env fonts
 	bash scripts/run-tests.sh
 
-bench: bench-search bench-changes bench-load bench-moji bench-export bench-import bench-certificates bench-feed
+bench: bench-search bench-changes bench-load bench-moji bench-export bench-import bench-certificates bench-feed bench-offline
 
 bench-search: env
 	$(PY) benchmarks/bench_search.py
@@ -78,6 +78,9 @@ bench-import: env
 
 bench-certificates: env fonts
 	$(PY) benchmarks/bench_certificates.py
+
+bench-offline: env
+	$(PY) benchmarks/bench_offline.py
 
 bench-feed: env
 	$(PY) benchmarks/bench_feed.py

@@ -42,8 +42,9 @@ try:
     for script in scripts:
         if only and script not in only.split(","):
             continue
+        # JICHITAI_PYTHON and the demo copy's environment, for scripts that run commands (e.g. an offline kit)
         subprocess.run(["node", script, "http://127.0.0.1:8765", str(out)], cwd=root / "scripts/screenshots",
-                       check=True)
+                       check=True, env={**env, "JICHITAI_PYTHON": sys.executable})
 finally:
     server.terminate()
     server.wait()

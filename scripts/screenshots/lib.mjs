@@ -31,9 +31,9 @@ export function totp(secret) {
   return String(n).padStart(6, "0");
 }
 
-export async function session(user, { pass = password, mfaShot = null } = {}) {
+export async function session(user, { pass = password, mfaShot = null, baseUrl = base } = {}) {
   const page = await browser.newPage({ viewport: { width: 1280, height: 860 }, locale: "ja-JP" });
-  await page.goto(base + "/login/");
+  await page.goto(baseUrl + "/login/");
   await page.fill("#id_username", user);
   await page.fill("#id_password", pass);
   await Promise.all([page.waitForNavigation(), page.click("button[type=submit]")]);

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "jichitai.api.apps.Config",
     "jichitai.certificates.apps.Config",
     "jichitai.disaster.apps.Config",
+    "jichitai.continuity.apps.Config",
     "jichitai.demo",
     "jichitai.web",
     "django_otp",
@@ -203,6 +204,8 @@ JICHITAI_AUDIT_CHECKPOINT_EVERY = int(os.environ.get("JICHITAI_AUDIT_CHECKPOINT_
 JICHITAI_AUDIT_KEYS_REQUIRED = os.environ.get("JICHITAI_AUDIT_KEYS_REQUIRED") == "1"
 # On an offline copy of one municipality: the segment its entries are appended to ("<code>~<segment id>").
 JICHITAI_AUDIT_SEGMENT = os.environ.get("JICHITAI_AUDIT_SEGMENT", "")
+# Set by `jichitai offline run` on a laptop: this process serves an offline kit (continuity/offline.py).
+JICHITAI_OFFLINE_DIR = os.environ.get("JICHITAI_OFFLINE_DIR", "")
 # PostgreSQL: the runtime connections SET ROLE to this non-superuser, non-BYPASSRLS role (created by migrate if
 # missing), so row-level security applies; "" keeps the login role (then it must itself be neither).
 JICHITAI_DB_APP_ROLE = os.environ.get("JICHITAI_DB_APP_ROLE", "jichitai_app")

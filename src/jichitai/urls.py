@@ -8,6 +8,8 @@ urlpatterns = [
     path("", include("jichitai.certificates.urls")),
     path("", include("jichitai.privacy.urls")),
     path("", include("jichitai.disaster.urls")),
+    path("", include("jichitai.continuity.bcp_urls")),
+    path("", include("jichitai.continuity.offline_urls")),
 ]
 
 handler403 = "jichitai.web.views.permission_denied"

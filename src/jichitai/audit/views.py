@@ -30,6 +30,12 @@ ACTION_LABELS.update(_STAFF_LABELS)
 from jichitai.disaster.actions import AUDIT_LABELS as _DISASTER_LABELS  # noqa: E402
 
 ACTION_LABELS.update(_DISASTER_LABELS)
+from jichitai.continuity.bcp_actions import AUDIT_LABELS as _BCP_LABELS  # noqa: E402
+
+ACTION_LABELS.update(_BCP_LABELS)
+from jichitai.continuity.offline import AUDIT_LABELS as _OFFLINE_LABELS  # noqa: E402
+
+ACTION_LABELS.update(_OFFLINE_LABELS)
 
 
 def action_label(action: str) -> str:

@@ -12,10 +12,12 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from jichitai.audit.actions import append as audit_append
+from jichitai.continuity import offline
 from jichitai.privacy import policy
 from jichitai.residents.actions import RuleError
 from jichitai.residents.models import ChangeKind, Household, Person, PersonHistory, Status
@@ -293,7 +295,8 @@ def build_document(m, settings: dict, iss: Issuance, persons: list, opts: dict) 
         mayor_title=settings.get("mayor_title", ""), mayor_name=settings.get("mayor_name", ""),
         office_name=settings.get("office_name", ""),
         seal_uri=settings.get("seal_image") or render.seal_png_uri(settings.get("mayor_title", "")),
-        issue_no=iss.issue_no, qr_uri=qr.qr_png_data_uri(signing.verify_url(code)),
+        issue_no=iss.issue_no + ("（オフライン発行）" if iss.offline_device else ""),
+        qr_uri=qr.qr_png_data_uri(signing.verify_url(code)),
         footer_note=settings.get("footer_note", ""),
         options_note=("記載を省略した事項：" + "、".join(omitted)) if omitted else "",
         code=code, coverage=_household_coverage(persons) if household_layout else "",
@@ -362,7 +365,47 @@ def _create(m, user, req, persons, opts, settings, *, reprint_of=None, today=Non
         purpose=(req.purpose or "").strip(), copies=int(req.copies),
         fee=_fee(settings, req.kind, req.requester_kind, int(req.copies), reprint_of is not None),
         issued_by=user, issued_at=timezone.now(), issue_date=today or timezone.localdate(),
-        reprint_of=reprint_of)
+        reprint_of=reprint_of, offline_device=offline.device())
+    if iss.offline_device:  # an offline kit: numbers from the reserved block; the issue goes to the outbox
+        try:
+            offline.certificate_block_check(iss.issue_no)
+        except ValidationError as e:
+            raise RuleError(" ".join(e.messages)) from None
+        offline.record("certificate.issued", offline_issuance_payload(iss), actor=user)
+    return iss
+
+
+OFFLINE_FIELDS = ("issue_no", "public_id", "key_id", "kind", "layout", "options", "person_ids", "subject_atena_nos",
+                  "household_no", "requester_kind", "requester_name", "purpose", "copies", "fee", "issue_date",
+                  "offline_device")
+
+
+def offline_issuance_payload(iss) -> dict:
+    d = {f: getattr(iss, f) for f in OFFLINE_FIELDS}
+    d["issue_date"] = iss.issue_date.isoformat()
+    d["issued_at"] = iss.issued_at.isoformat()
+    d["issued_by"] = iss.issued_by.username
+    return d
+
+
+def record_offline_issuance(p: dict, *, device: str) -> Issuance:
+    """Platform side, at sync: enter a certificate an offline kit issued into the 交付簿 with its own number and
+    照合ID, so that /verify/ knows it. Runs inside the sync's transaction."""
+    from jichitai.tenancy.models import StaffUser
+
+    m = require_municipality()
+    if Issuance.objects.filter(public_id=p["public_id"]).exists():
+        raise ValidationError(f"照合ID {p['public_id']} の証明書はすでに交付簿にあります")
+    if Issuance.objects.filter(issue_no=p["issue_no"]).exists():
+        raise ValidationError(f"発行番号 {p['issue_no']} はすでに使われています")
+    user = StaffUser.objects.filter(municipality=m, username=p["issued_by"]).first()
+    if user is None:
+        raise ValidationError(f"発行した職員 {p['issued_by']} がこの団体にいません")
+    values = {f: p[f] for f in OFFLINE_FIELDS if f not in ("issue_date", "offline_device")}
+    iss = Issuance.objects.create(**values, issue_date=dt.date.fromisoformat(p["issue_date"]), offline_device=device,
+                                  issued_by=user, issued_at=dt.datetime.fromisoformat(p["issued_at"]))
+    # the issue itself is in the kit's audit segment (merged at sync); this entry records its entry into the 交付簿
+    _audit(m, user, "certificate.offline_record", iss, f"offline:{device}", copies=iss.copies, fee=iss.fee)
     return iss
 
 

@@ -105,6 +105,8 @@ class Issuance(TenantModel):
     reprint_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="reprints")
     # one per confirmation page: a second 「発行する」 (double click, back and resubmit) finds the first issuance
     request_token = models.CharField(max_length=32, blank=True)
+    # set on certificates issued by an offline kit (printed 「オフライン発行」; recorded here when the kit syncs)
+    offline_device = models.CharField("オフライン発行の端末", max_length=64, blank=True)
 
     class Meta:
         ordering = ["-issued_at", "-id"]

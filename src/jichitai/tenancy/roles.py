@@ -42,6 +42,7 @@ class Perm:
     REGISTER_EVACUEES = "register_evacuees"
     CONFIRM_SAFETY = "confirm_safety"
     VIEW_VULNERABLE_PERSONS = "view_vulnerable_persons"
+    MANAGE_BCP = "manage_bcp"
 
 
 # The catalogue of permissions with their Japanese names (PermissionDefinition rows).
@@ -62,6 +63,7 @@ PERM_LABELS = {
     Perm.REGISTER_EVACUEES: "避難者の登録",
     Perm.CONFIRM_SAFETY: "安否確認",
     Perm.VIEW_VULNERABLE_PERSONS: "避難行動要支援者名簿の閲覧",
+    Perm.MANAGE_BCP: "業務継続計画（ICT-BCP）と訓練の管理",
 }
 
 _DISASTER = {Perm.DISASTER_RESPONSE, Perm.REGISTER_EVACUEES, Perm.CONFIRM_SAFETY, Perm.VIEW_VULNERABLE_PERSONS}
@@ -72,7 +74,8 @@ DEFAULT_ROLE_PERMS = {
     Role.OPERATOR: {Perm.MANAGE_TENANTS},
     Role.ADMIN: {Perm.VIEW_RESIDENTS, Perm.CHANGE_RESIDENTS, Perm.VIEW_INDIVIDUAL_NUMBER, Perm.VIEW_AUDIT,
                  Perm.VIEW_GAIJI, Perm.MANAGE_GAIJI, Perm.ISSUE_CERTIFICATES, Perm.VOID_CERTIFICATES,
-                 Perm.MANAGE_CERTIFICATE_SETTINGS, Perm.MANAGE_STAFF, Perm.MANAGE_PRIVACY_SETTINGS} | _DISASTER,
+                 Perm.MANAGE_CERTIFICATE_SETTINGS, Perm.MANAGE_STAFF, Perm.MANAGE_PRIVACY_SETTINGS,
+                 Perm.MANAGE_BCP} | _DISASTER,
     Role.CLERK: {Perm.VIEW_RESIDENTS, Perm.CHANGE_RESIDENTS, Perm.VIEW_INDIVIDUAL_NUMBER, Perm.VIEW_GAIJI,
                  Perm.ISSUE_CERTIFICATES},
     Role.VIEWER: {Perm.VIEW_RESIDENTS},

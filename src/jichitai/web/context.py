@@ -24,4 +24,13 @@ def staff_context(request):
         "can_manage_privacy_settings": has_perm(user, Perm.MANAGE_PRIVACY_SETTINGS),
         "can_manage_staff": has_perm(user, Perm.MANAGE_STAFF),
         "can_disaster_response": has_perm(user, Perm.DISASTER_RESPONSE),
+        "can_manage_bcp": has_perm(user, Perm.MANAGE_BCP),
+        "offline_kit": _offline_kit(),
     }
+
+
+def _offline_kit():
+    """On an offline kit: its device and reserved certificate numbers, for the header's オフライン運用中 banner."""
+    from jichitai.continuity import offline
+
+    return offline.kit_state() if offline.offline_mode() else None
