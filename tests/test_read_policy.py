@@ -368,3 +368,23 @@ def test_export_leaves_out_a_protected_persons_extra_attributes(late, staff, tow
     full = (tmp_path / "f" / "person_extras.csv").read_text(encoding="utf-8")
     assert "秘匿0042" not in withheld and "公開0007" in withheld
     assert "秘匿0042" in full and "公開0007" in full
+
+
+def test_a_member_who_leaves_the_protected_household_keeps_the_old_address_withheld(late_family, staff, town_a):
+    """With the household rule on, a member's snapshots recorded in the protected person's household show the
+    protected address: leaving the household must not make them readable."""
+    p, child = late_family
+    household_rule_on(staff, town_a)
+    with tenant_scope(town_a.m):
+        child = Person.objects.get(pk=child.pk)
+        actions.register_move_within(town_a.actor(), child, expected_version=child.version, address="別町七丁目1番",
+                                     new_household_head=child, change_date=D(2025, 4, 1),
+                                     notification_date=D(2025, 4, 1))
+        child = Person.objects.get(pk=child.pk)
+        assert child.household_id != p.household_id and not policy.person_is_protected(child)
+        entries = person_history(child, staff["viewer_a"], town_a.m)
+        assert [e.view.address for e in entries] == [policy.WITHHELD, "別町七丁目1番"]
+        assert [e.view.address for e in person_history(child, staff["admin_a"], town_a.m)] == [SECOND,
+                                                                                              "別町七丁目1番"]
+    body = client_for(staff["clerk_a"]).get(f"/residents/{child.pk}/").content.decode()
+    assert_no_secret(body, "person page of the member who left")

@@ -23,4 +23,6 @@ def set_household_rule(user, enabled: bool, *, terminal: str = "system") -> Priv
         append(m, "privacy.household_rule", actor=user, terminal=terminal, object_type="setting",
                object_id="protect_household_members", detail={"old": old, "new": bool(enabled)})
     m._privacy_household_rule = bool(enabled)
+    m.__dict__.pop("_privacy_protected_household_nos", None)
+    m.__dict__.pop("_privacy_protected_addresses", None)
     return setting

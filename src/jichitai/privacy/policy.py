@@ -172,11 +172,45 @@ def manifest_entry(reader: Reader) -> dict:
 
 # ---------------------------------------------------------------- what of a row a reader sees
 
+def _protected_household_nos() -> frozenset:
+    """The 世帯番号 of the households with a protected resident now (household rule on), read once per municipality
+    object like household_rule()."""
+    from jichitai.residents.models import Household
+    from jichitai.tenancy.scope import require_municipality
+
+    m = require_municipality()
+    cached = getattr(m, "_privacy_protected_household_nos", None)
+    if cached is None:
+        cached = frozenset(Household.objects.filter(id__in=_protected_households_q())
+                           .values_list("household_no", flat=True))
+        m._privacy_protected_household_nos = cached
+    return cached
+
+
+def _protected_addresses() -> frozenset:
+    """The current addresses of the protected households (household rule on), once per municipality object."""
+    from jichitai.residents.models import Person
+    from jichitai.tenancy.scope import require_municipality
+
+    m = require_municipality()
+    cached = getattr(m, "_privacy_protected_addresses", None)
+    if cached is None:
+        cached = frozenset(a for a in Person.objects.filter(household_id__in=_protected_households_q())
+                           .values_list("address", flat=True).distinct() if a)
+        m._privacy_protected_addresses = cached
+    return cached
+
+
 def withholds_address(reader: Reader, *, person_protected: bool, snapshot: dict | None = None) -> bool:
     """Whether this reader gets no address for this row: the person is protected now, or the snapshot was recorded
-    while they were."""
-    protected = person_protected or bool(snapshot and snapshot.get("dv_protected"))
-    return protected and not reader.dv_addresses
+    while they were, or (household rule on) it was recorded in a household that has a protected resident now — a
+    member who has left that household still has its protected address in his earlier snapshots."""
+    if reader.dv_addresses:
+        return False
+    if person_protected or (snapshot and snapshot.get("dv_protected")):
+        return True
+    hh = snapshot.get("household_no") if snapshot else None
+    return bool(hh) and household_rule() and hh in _protected_household_nos()
 
 
 def redact(data: dict, reader: Reader, *, person_protected: bool) -> tuple[dict, bool]:
@@ -190,6 +224,11 @@ def redact(data: dict, reader: Reader, *, person_protected: bool) -> tuple[dict,
         for f in ADDRESS_FIELDS:
             if f in out:
                 out[f] = reader.withheld_value if out[f] else (out[f] if reader.kind == "staff" else None)
+    elif out.get("previous_address") and not reader.dv_addresses and household_rule() \
+            and out["previous_address"] in _protected_addresses():
+        # a member who left a protected household (rule on): his 前住所 is that household's protected address
+        out["previous_address"] = reader.withheld_value
+        withheld = True
     if not reader.individual_number and "individual_number" in out:
         out["individual_number"] = mask_individual_number(out["individual_number"]) if reader.kind == "staff" \
             else None
