@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from jichitai.audit.models import AuditEvent
 from jichitai.tenancy import actions
-from jichitai.tenancy.models import Municipality, PermissionDefinition, RoleDefinition, StaffUser
+from jichitai.tenancy.models import Municipality, PermissionDefinition, Prefecture, RoleDefinition, StaffUser
 from jichitai.tenancy.roles import Perm, Role, ensure_default_roles, has_perm, perms_for_role
 from jichitai.tenancy.scope import tenant_scope
 
@@ -336,3 +336,50 @@ def test_inactive_users_have_no_permissions(staff):
     clerk = staff["clerk_a"]
     clerk.is_active = False
     assert not has_perm(clerk, Perm.VIEW_RESIDENTS)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_admins_disabling_each_other_at_once_leave_one_admin(monkeypatch):
+    """The 'last admin' check holds under concurrency: each action locks the municipality's active admins first,
+    so the second waits and then sees a single admin (PostgreSQL; SQLite serialises writers anyway)."""
+    import threading
+    import time
+
+    from django.db import connection, connections
+
+    from jichitai.tenancy.actions import StaffRuleError
+
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent writers need a server database (SQLite's in-memory test database serialises them)")
+    pref = Prefecture.objects.create(code="44", name="大分県")
+    m = Municipality.objects.create(code="44204", name="日田市", prefecture=pref)
+    a, b = make_user("admin-x", Role.ADMIN, m), make_user("admin-y", Role.ADMIN, m)
+    original = actions._event
+
+    def slow_event(*args, **kwargs):
+        time.sleep(0.4)  # hold the transaction open so that the two really overlap
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(actions, "_event", slow_event)
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def disable(actor, target):
+        try:
+            barrier.wait()
+            actions.set_staff_active(actor, "test", target, False)
+            outcomes.append("disabled")
+        except StaffRuleError as e:
+            outcomes.append(str(e))
+        except Exception as e:  # noqa: BLE001 - reported below
+            outcomes.append(repr(e))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=disable, args=(a, b)), threading.Thread(target=disable, args=(b, a))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["disabled", "最後の管理者は利用停止にできません"], outcomes
+    assert StaffUser.objects.filter(municipality=m, role=Role.ADMIN, is_active=True).count() == 1

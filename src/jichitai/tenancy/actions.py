@@ -94,6 +94,13 @@ def _check_username(username):
         raise StaffRuleError({"username": errors})
 
 
+def _lock_active_admins(municipality) -> list:
+    """The pks of the municipality's active admins, locked (FOR UPDATE) until the transaction ends: two admins
+    disabling or demoting each other at the same moment cannot both pass the 'last admin' check (the second waits
+    and then sees one admin)."""
+    return list(_active_admins(municipality).select_for_update().order_by("pk").values_list("pk", flat=True))
+
+
 def _active_admins(municipality):
     return StaffUser.objects.filter(municipality=municipality, role=Role.ADMIN, is_active=True)
 
@@ -148,11 +155,12 @@ def create_first_admin(operator, terminal, municipality, *, username, display_na
 def update_staff(actor, terminal, target, *, display_name, role, can_view_dv_protected):
     _require_target(actor, target)
     _check_role(role)
+    admins = _lock_active_admins(target.municipality)  # before the target: one lock order for every writer
     target = StaffUser.objects.select_for_update().get(pk=target.pk)
     if target.pk == actor.pk and role != target.role:
         raise StaffRuleError({"role": "自分自身の役割は変更できません"})
     if target.role == Role.ADMIN and role != Role.ADMIN and target.is_active \
-            and _active_admins(target.municipality).count() <= 1:
+            and len(admins) <= 1:
         raise StaffRuleError({"role": "最後の管理者の役割は変更できません"})
     before = _snapshot(target)
     target.display_name, target.role, target.can_view_dv_protected = display_name, role, can_view_dv_protected
@@ -168,11 +176,12 @@ def set_staff_active(actor, terminal, target, active: bool):
     """Disable (利用停止) or re-enable a member of staff. A disabled user cannot sign in and their open
     sessions end at their next request."""
     _require_target(actor, target)
+    admins = _lock_active_admins(target.municipality) if not active else []
     target = StaffUser.objects.select_for_update().get(pk=target.pk)
     if not active:
         if target.pk == actor.pk:
             raise StaffRuleError("自分自身を利用停止にはできません")
-        if target.role == Role.ADMIN and target.is_active and _active_admins(target.municipality).count() <= 1:
+        if target.role == Role.ADMIN and target.is_active and len(admins) <= 1:
             raise StaffRuleError("最後の管理者は利用停止にできません")
     if target.is_active == active:
         raise StaffRuleError("既にその状態です")
