@@ -292,11 +292,12 @@ def test_sigkill_during_sync_then_resume_gives_the_identical_state(tmp_path):
         subprocess.run([JICHITAI, "offline", "export", "--dir", str(tmp_path / "laptop"), "--out", str(sync)],
                        env=base.env, check=True, capture_output=True)
         clean, killed = base.clone("clean"), base.clone("killed")
+        clean.env["JICHITAI_OFFLINE_SYNC_BATCH"] = "4"
         clean.sh("offline", "sync", "--municipality", "44204", str(sync))
         want = json.loads(clean.sh("shell", "-c", DIGEST).stdout.split("DIGEST ", 1)[1])
         assert len(want["synced"]) == 40 and len(want["intakes"]) == 40 and want["merges"] == 1 and want["chain_ok"]
         rng = random.Random(os.getpid())
-        kenv = dict(killed.env, JICHITAI_OFFLINE_SYNC_SLEEP="0.05")
+        kenv = dict(killed.env, JICHITAI_OFFLINE_SYNC_SLEEP="0.05", JICHITAI_OFFLINE_SYNC_BATCH="4")
         kills = attempts = 0
         while attempts < 8 and kills < 2:
             attempts += 1
@@ -312,6 +313,7 @@ def test_sigkill_during_sync_then_resume_gives_the_identical_state(tmp_path):
         assert kills >= 1, f"no kill in {attempts} attempts"
         partial = json.loads(killed.sh("shell", "-c", DIGEST).stdout.split("DIGEST ", 1)[1])
         assert len(partial["synced"]) < 40 and len(partial["synced"]) == len(partial["intakes"])
+        assert len(partial["synced"]) % 4 == 0   # whole batches only
         killed.sh("offline", "sync", "--municipality", "44204", str(sync))
         got = json.loads(killed.sh("shell", "-c", DIGEST).stdout.split("DIGEST ", 1)[1])
         assert got == want
