@@ -406,6 +406,8 @@ def save_ledger(user, disaster_id: int, household_id: int, data: dict, *, expect
             if expected_version is not None and led.version != expected_version:
                 raise ValidationError("この被災者台帳は他の職員が更新しました。画面を開き直してから入力してください。")
             for f, val in v.items():
+                if f == "whereabouts" and f not in data:
+                    continue  # not offered to a reader from whom it is withheld (DV): kept as it is
                 setattr(led, f, val)
             led.version += 1
             led.updated_by, led.updated_at = user.username, now

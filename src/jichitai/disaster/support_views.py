@@ -12,7 +12,7 @@ from jichitai.certificates import actions as certificate_actions
 from jichitai.certificates.render import FontsMissing
 from jichitai.privacy import policy
 from jichitai.residents.actions import RuleError
-from jichitai.tenancy.roles import Perm
+from jichitai.tenancy.roles import Perm, has_perm
 from jichitai.web.decorators import staff_required
 
 from . import queries
@@ -239,12 +239,21 @@ def ledger_list(request, disaster_id):
                   status=400 if request.method == "POST" else 200)
 
 
+def _ledger_form(request, led, data=None):
+    """The ledger's edit form; without the 居所 field for a reader from whom it is withheld (DV)."""
+    view = sq.ledger_view(led, policy.for_staff(request.user))
+    form = sf.LedgerForm(data, initial={
+        **{f: getattr(led, f) for f in sa.LEDGER_FIELDS},
+        "consent_date": led.consent_date.isoformat() if led.consent_date else "", "version": led.version})
+    if view.address_withheld:
+        del form.fields["whereabouts"]
+    return form
+
+
 def _ledger_page(request, led, *, status=200, **forms):
     view = sq.ledger_view(led, policy.for_staff(request.user))
-    ctx = {"v": view, "led": led,
-           "ledger_form": forms.get("ledger_form") or sf.LedgerForm(initial={
-               **{f: getattr(led, f) for f in sa.LEDGER_FIELDS},
-               "consent_date": led.consent_date.isoformat() if led.consent_date else "", "version": led.version}),
+    ctx = {"v": view, "led": led, "may_issue": has_perm(request.user, Perm.ISSUE_CERTIFICATES),
+           "ledger_form": forms.get("ledger_form") or _ledger_form(request, led),
            "assessment_form": forms.get("assessment_form") or sf.AssessmentForm(),
            "relief_form": forms.get("relief_form") or sf.ReliefForm(),
            "provision_form": forms.get("provision_form") or sf.ProvisionForm(),
@@ -270,7 +279,7 @@ def ledger(request, ledger_id):
 
 def _post(request, ledger_id, form_cls, key, call, ok):
     led = _ledger_or_404(ledger_id)
-    form = form_cls(request.POST)
+    form = _ledger_form(request, led, request.POST) if form_cls is sf.LedgerForm else form_cls(request.POST)
     if form.is_valid():
         try:
             call(led, dict(form.cleaned_data))
@@ -315,7 +324,7 @@ def provision_add(request, ledger_id):
                  "台帳情報の提供を記録しました。")
 
 
-@staff_required(Perm.ISSUE_CERTIFICATES)
+@staff_required(Perm.DISASTER_RESPONSE)  # and the certificate engine checks ISSUE_CERTIFICATES
 @require_POST
 def certificate(request, ledger_id):
     """罹災証明書: a confirmation page (opens on 「修正する」, so a stray Enter never issues), then the PDF."""
