@@ -411,9 +411,10 @@ def test_the_certificate_is_issued_logged_printed_and_verified(town, staff, ledg
         with pytest.raises(RuleError, match="交付します"):
             sa.issue_victim_certificate(staff["clerk_a"], ledger.pk, requester_kind="third_party")
         out = sa.issue_victim_certificate(staff["clerk_a"], ledger.pk, requester_kind="self")
+        household_no = town["head"].household.household_no
     iss = out.issuance
     assert iss.kind == Kind.DISASTER_VICTIM and iss.fee == 0 and iss.status == IssuanceStatus.ISSUED
-    assert iss.options["grade"] == DamageGrade.LARGE_HALF and iss.household_no == town["head"].household.household_no
+    assert iss.options["grade"] == DamageGrade.LARGE_HALF and iss.household_no == household_no
     s = squash(pdftotext(out.pdf))
     assert "罹災証明書" in s and "山田太郎" in s and "山田花子" in s
     assert "大分県日田市三本松二丁目3番5号" in s and "令和8年7月豪雨" in s
