@@ -475,3 +475,18 @@ def test_a_protected_households_certificate_needs_the_dv_right(town, staff, ledg
         if font_path("ipamjm.ttf") is not None:
             out = sa.issue_victim_certificate(staff["admin_a"], led.pk, requester_kind="self")
             assert out.issuance.options["grade"] == DamageGrade.HALF
+
+
+def test_the_demo_seed_is_idempotent_and_finds_a_declared_disaster(town_a, staff):
+    from jichitai.demo.support_seed import seed_support
+    from jichitai.disaster import queries as dq
+
+    town_a.family(family_name="古川", kana="フルカワ", address="豆田町5番1号", birth_date=dt.date(1940, 1, 1))
+    with tenant_scope(town_a.m):
+        act = da.declare_disaster(staff["admin_a"], name="既に宣言済みの災害", kind="flood", occurred_at=WHEN)
+        first = seed_support(town_a.m, staff["admin_a"], n_entries=5)
+        assert first["vulnerable"] == 1 and first["ledgers"] == 1 and first["assessments"] == 1
+        assert dq.current_activation() == act  # used, not declared again
+        again = seed_support(town_a.m, staff["admin_a"], n_entries=5)
+        assert again == {"vulnerable": 0, "ledgers": 0, "assessments": 0}
+        assert sq.ledgers(act.disaster_id).count() == 1
