@@ -226,6 +226,10 @@ def test_the_screen_withholds_the_address_and_needs_the_right(town, staff):
     entry = client_for(staff["disaster_a"]).get(f"/disaster/vulnerable/{town['entries'][3].pk}/").content.decode()
     assert DV_ADDRESS not in entry and policy.WITHHELD in entry
     assert len(audit_events(town["m"], action="disaster.vulnerable_view")) == 2
+    assert len(audit_events(town["m"], action="disaster.vulnerable_entry_view")) == 1
+    other = client_for(staff["admin_b"])  # another municipality's entry is not found
+    assert other.get(f"/disaster/vulnerable/{town['entries'][0].pk}/").status_code == 404
+    assert other.get(f"/disaster/vulnerable/new/{town['head'].pk}/").status_code == 404
 
 
 def test_the_entry_form_saves_through_the_action(town, staff):

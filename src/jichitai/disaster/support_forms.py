@@ -47,7 +47,7 @@ class DelistForm(forms.Form):
 
 
 class ImportForm(forms.Form):
-    file = forms.FileField(label="福祉部局の名簿（CSV、UTF-8、見出し行あり）")
+    file = forms.FileField(label="福祉部局の名簿（CSV、UTF-8、見出し行あり）", widget=forms.ClearableFileInput(attrs={"autofocus": True}))
 
 
 class FindHouseholdForm(forms.Form):

@@ -132,6 +132,10 @@ def entry(request, vp_id=None, person_id=None):
             return redirect("vulnerable_edit", saved.pk)
         except ValidationError as e:
             _apply_errors(form, e)
+    if request.method == "GET":
+        record_event(request.municipality, "disaster.vulnerable_entry_view", actor=request.user, request=request,
+                     object_type="vulnerable_person", object_id=str(vp.pk) if vp else "",
+                     detail={"atena_no": person.atena_no})
     reader = policy.for_staff(request.user)
     data, _ = policy.redact({"address": person.address}, reader, person_protected=policy.person_is_protected(person))
     return render(request, "disaster/roster_entry.html", {
@@ -230,11 +234,10 @@ def ledger_list(request, disaster_id):
                     _apply_errors(form, e)
             if led is not None:
                 return redirect("victim_ledger", led.pk)
-    rows = []
     reader = policy.for_staff(request.user)
-    for led in sq.ledgers(act.disaster_id):
-        view = sq.ledger_view(led, reader)
-        rows.append(view)
+    rows = [sq.ledger_view(led, reader) for led in sq.ledgers(act.disaster_id)]
+    record_event(request.municipality, "disaster.ledger_list_view", actor=request.user, request=request,
+                 object_type="disaster", object_id=str(act.disaster_id), detail={"count": len(rows)})
     return render(request, "disaster/ledger_list.html", {"act": act, "rows": rows, "form": form},
                   status=400 if request.method == "POST" else 200)
 
