@@ -71,8 +71,10 @@ def town(town_a, staff):
                                                         "consent_date": dt.date(2026, 4, 2)})
         e_old = sa.save_vulnerable_person(u, old.pk, {"physical_disability_grade": "1", "disability_type": "visual",
                                                       "consent": "agreed", "consent_date": dt.date(2026, 4, 3)})
-        e_hidden = sa.save_vulnerable_person(u, hidden.pk, {"mental_disability_grade": 2, "consent": "agreed",
-                                                            "consent_date": dt.date(2026, 4, 4)})
+        e_hidden = sa.save_vulnerable_person(staff["admin_a"], hidden.pk, {  # DV: only staff with the right
+            "mental_disability_grade": 2, "consent": "agreed", "consent_date": dt.date(2026, 4, 4),
+            "plan_destination": "隈小学校体育館", "plan_route": "姉が迎えに行く"})
+        sa.add_supporter(staff["admin_a"], e_hidden.pk, {"kind": "neighbour", "name": "後藤 姉", "contact": "090-9"})
         sa.add_supporter(u, e_head.pk, {"kind": "welfare_commissioner", "name": "民生 一子", "contact": "090-1111-2222",
                                         "implements_plan": True})
     return {"m": town_a.m, "head": head, "wife": wife, "child": child, "old": old, "hidden": hidden,
@@ -156,6 +158,14 @@ def test_a_dv_protected_persons_address_only_for_staff_with_the_right_and_never_
         assert mine[pid].address == DV_ADDRESS and mine[pid].district == "隈一丁目"
         assert theirs[pid].address == policy.WITHHELD and theirs[pid].district == sq.PROTECTED_DISTRICT
         assert DV_ADDRESS not in repr(theirs[pid])
+        assert theirs[pid].plan_destination == theirs[pid].plan_route == policy.WITHHELD
+        assert theirs[pid].supporters == [] and [s.name for s in mine[pid].supporters] == ["後藤 姉"]
+        assert mine[pid].plan_destination == "隈小学校体育館"
+        for write in (lambda: sa.save_vulnerable_person(staff["disaster_a"], pid, {"infant": True}),
+                      lambda: sa.add_supporter(staff["disaster_a"], town["entries"][3].pk,
+                                               {"kind": "other", "name": "x"})):
+            with pytest.raises(ValidationError, match="支援措置対象者の住所を閲覧できる職員"):
+                write()
         da.declare_disaster(staff["disaster_a"], name="地震", kind="earthquake", occurred_at=WHEN)
         assert pid not in {r.person_id for r in provided(staff["admin_a"])}  # not even for the DV-right admin
         with pytest.raises(ValueError):  # the provided list is never made with protected addresses
@@ -224,9 +234,10 @@ def test_the_screen_withholds_the_address_and_needs_the_right(town, staff):
         assert client_for(staff[who]).get("/disaster/vulnerable/").status_code == 403
         assert client_for(staff[who]).get("/disaster/vulnerable/roster.csv").status_code == 403
     entry = client_for(staff["disaster_a"]).get(f"/disaster/vulnerable/{town['entries'][3].pk}/").content.decode()
-    assert DV_ADDRESS not in entry and policy.WITHHELD in entry
+    assert DV_ADDRESS not in entry and policy.WITHHELD in entry and "隈小学校" not in entry and "後藤 姉" not in entry
+    assert "隈小学校" in client_for(staff["admin_a"]).get(f"/disaster/vulnerable/{town['entries'][3].pk}/").content.decode()
     assert len(audit_events(town["m"], action="disaster.vulnerable_view")) == 2
-    assert len(audit_events(town["m"], action="disaster.vulnerable_entry_view")) == 1
+    assert len(audit_events(town["m"], action="disaster.vulnerable_entry_view")) == 2
     other = client_for(staff["admin_b"])  # another municipality's entry is not found
     assert other.get(f"/disaster/vulnerable/{town['entries'][0].pk}/").status_code == 404
     assert other.get(f"/disaster/vulnerable/new/{town['head'].pk}/").status_code == 404

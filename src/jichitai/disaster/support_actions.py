@@ -47,6 +47,15 @@ def _roster_user(user):
     return _require(user, Perm.VIEW_VULNERABLE_PERSONS, Perm.DISASTER_RESPONSE)
 
 
+PROTECTED_ENTRY = ("DV等支援措置の対象の方の名簿情報（避難先・避難支援等関係者を含む）は、支援措置対象者の住所を閲覧できる"
+                   "職員が入力してください。")
+
+
+def _check_protected(user, person):
+    if sq.entry_withheld(user, person):
+        raise ValidationError(PROTECTED_ENTRY)
+
+
 def clean_roster_values(data: dict, today: dt.date | None = None) -> tuple[dict, dict]:
     """(cleaned values, errors by field) for a 名簿 entry — from the form or a CSV row alike."""
     today = today or timezone.localdate()
@@ -125,6 +134,7 @@ def save_vulnerable_person(user, person_id: int, data: dict, *, expected_version
         person = Person.objects.select_for_update().filter(pk=person_id).first()
         if person is None:
             raise ValidationError("指定された住民が見つかりません。")
+        _check_protected(user, person)
         vp = VulnerablePerson.objects.select_for_update().filter(person=person).first()
         if vp is None and person.status != Status.RESIDENT:
             errors["__all__"] = "消除された方は名簿に掲載できません。"
@@ -187,9 +197,10 @@ def add_supporter(user, vp_id: int, data: dict, *, terminal: str = "system") -> 
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
-        vp = VulnerablePerson.objects.select_for_update().filter(pk=vp_id).first()
+        vp = VulnerablePerson.objects.select_for_update().filter(pk=vp_id).select_related("person").first()
         if vp is None:
             raise ValidationError("指定された名簿情報が見つかりません。")
+        _check_protected(user, vp.person)
         s = Supporter.objects.create(vulnerable=vp, kind=kind, name=name, contact=contact,
                                      implements_plan=bool(data.get("implements_plan")))
         append(m, "disaster.supporter_add", actor=user, terminal=terminal, object_type="vulnerable_person",
@@ -200,9 +211,10 @@ def add_supporter(user, vp_id: int, data: dict, *, terminal: str = "system") -> 
 def remove_supporter(user, supporter_id: int, *, terminal: str = "system") -> None:
     m = _roster_user(user)
     with transaction.atomic():
-        s = Supporter.objects.select_for_update().filter(pk=supporter_id).first()
+        s = Supporter.objects.select_for_update().filter(pk=supporter_id).select_related("vulnerable__person").first()
         if s is None:
             raise ValidationError("指定された避難支援等関係者が見つかりません。")
+        _check_protected(user, s.vulnerable.person)
         vp_id, kind = s.vulnerable_id, s.kind
         s.delete()
         append(m, "disaster.supporter_remove", actor=user, terminal=terminal, object_type="vulnerable_person",

@@ -157,13 +157,16 @@ def roster(reader: policy.Reader, *, purpose: str = PURPOSE_INTERNAL, district: 
                                        person_protected=p.pk in protected)
         address = " ".join(x for x in (data["address"], data.get("address_katagaki")) if x) or data["address"]
         dist = PROTECTED_DISTRICT if withheld else district_of(p.address)
+        hidden = reader.withheld_value if withheld else None  # the 避難先・経路 and supporters tell whereabouts too
         rows.append(RosterRow(
             id=vp.pk, person_id=p.pk, atena_no=p.atena_no, name=p.full_name, kana=p.full_kana,
             birth_date=p.birth_date, age=age_on(p.birth_date, today), sex=Sex(p.sex).label,
             address=address, district=dist, phone=vp.phone, other_contact=vp.other_contact, reasons=reasons(vp),
             elderly_only_household=p.household_id in elderly, consent=ConsentStatus(vp.consent).label,
-            consent_date=vp.consent_date, supporters=sups.get(vp.pk, []), plan_destination=vp.plan_destination,
-            plan_route=vp.plan_route, plan_notes=vp.plan_notes, plan_date=vp.plan_date, address_withheld=withheld,
+            consent_date=vp.consent_date, supporters=[] if withheld else sups.get(vp.pk, []),
+            plan_destination=hidden if withheld else vp.plan_destination,
+            plan_route=hidden if withheld else vp.plan_route, plan_notes=vp.plan_notes, plan_date=vp.plan_date,
+            address_withheld=withheld,
             version=vp.version))
     if district:
         rows = [r for r in rows if r.district == district]
@@ -178,6 +181,12 @@ def by_district(rows: list[RosterRow]) -> list[tuple[str, list[RosterRow]]]:
             out.append((r.district, []))
         out[-1][1].append(r)
     return out
+
+
+def entry_withheld(user, person: Person) -> bool:
+    """Whether this staff member gets a protected person's entry without its whereabouts (address, 避難先・経路,
+    避難支援等関係者) — and so may not edit it."""
+    return policy.withholds_address(policy.for_staff(user), person_protected=policy.person_is_protected(person))
 
 
 def vulnerable_entry(vp_id) -> VulnerablePerson | None:

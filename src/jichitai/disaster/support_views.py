@@ -121,8 +121,11 @@ def entry(request, vp_id=None, person_id=None):
     person = vp.person if vp else sq.person_for_entry(person_id)
     if person is None:
         raise Http404
+    withheld = sq.entry_withheld(request.user, person)
     form = sf.RosterEntryForm(request.POST or None, initial=_initial(vp) if vp else {"consent": "unknown"})
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and withheld:
+        form.add_error(None, sa.PROTECTED_ENTRY)
+    elif request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
         version = data.pop("version")
         try:
@@ -139,8 +142,9 @@ def entry(request, vp_id=None, person_id=None):
     reader = policy.for_staff(request.user)
     data, _ = policy.redact({"address": person.address}, reader, person_protected=policy.person_is_protected(person))
     return render(request, "disaster/roster_entry.html", {
-        "form": form, "vp": vp, "person": person, "address": data["address"],
-        "supporters": sq.supporters_of(vp) if vp else [], "supporter_form": sf.SupporterForm(),
+        "form": form, "vp": vp, "person": person, "address": data["address"], "withheld": withheld,
+        "protected_message": sa.PROTECTED_ENTRY,
+        "supporters": sq.supporters_of(vp) if vp and not withheld else [], "supporter_form": sf.SupporterForm(),
         "delist_form": sf.DelistForm()}, status=400 if request.method == "POST" else 200)
 
 
