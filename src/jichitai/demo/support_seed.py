@@ -81,6 +81,15 @@ def seed_support(m, admin, *, seed=2026, n_entries=24, today=None) -> dict:
                                                 "implements_plan": kind == "welfare_commissioner"},
                                  terminal=DEMO_TERMINAL)
             done["vulnerable"] += 1
+        # one DV-protected resident, entered by the admin (who has the right): other staff see the row withheld
+        hidden = (Person.objects.filter(status=Status.RESIDENT, dv_protected=True).exclude(pk__in=listed)
+                  .order_by("pk").values_list("pk", flat=True).first())
+        if hidden is not None:
+            sa.save_vulnerable_person(admin, hidden, {
+                "other_reason": "避難に介助が必要（個別に調整）", "consent": "agreed",
+                "consent_date": today - dt.timedelta(days=40), "plan_destination": "（庁内で個別に調整）"},
+                terminal=DEMO_TERMINAL)
+            done["vulnerable"] += 1
         if m.code != "44204":
             return done
         act = disaster_queries.current_activation()
