@@ -5,7 +5,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 
 from jichitai.audit.actions import record_event, terminal_of
 from jichitai.certificates import actions as certificate_actions
@@ -148,9 +148,18 @@ def entry(request, vp_id=None, person_id=None):
         "delist_form": sf.DelistForm()}, status=400 if request.method == "POST" else 200)
 
 
+def _entry_or_404(vp_id):
+    vp = sq.vulnerable_entry(vp_id)
+    if vp is None:
+        raise Http404
+    return vp
+
+
 @staff_required(VIEW)
-@require_POST
 def supporter_add(request, vp_id):
+    _entry_or_404(vp_id)  # another municipality's id is not found, whatever the method
+    if request.method != "POST":
+        return redirect("vulnerable_edit", vp_id)
     form = sf.SupporterForm(request.POST)
     if form.is_valid():
         try:
@@ -164,8 +173,12 @@ def supporter_add(request, vp_id):
 
 
 @staff_required(VIEW)
-@require_POST
 def supporter_remove(request, vp_id, supporter_id):
+    vp = _entry_or_404(vp_id)
+    if supporter_id not in {s.pk for s in sq.supporters_of(vp)}:
+        raise Http404
+    if request.method != "POST":
+        return redirect("vulnerable_edit", vp_id)
     try:
         sa.remove_supporter(request.user, supporter_id, terminal=terminal_of(request))
         messages.success(request, "避難支援等関係者を削除しました。")
@@ -175,8 +188,10 @@ def supporter_remove(request, vp_id, supporter_id):
 
 
 @staff_required(VIEW)
-@require_POST
 def delist(request, vp_id):
+    _entry_or_404(vp_id)
+    if request.method != "POST":
+        return redirect("vulnerable_edit", vp_id)
     try:
         sa.delist_vulnerable_person(request.user, vp_id, reason=request.POST.get("reason", ""),
                                     terminal=terminal_of(request))
@@ -286,6 +301,8 @@ def ledger(request, ledger_id):
 
 def _post(request, ledger_id, form_cls, key, call, ok):
     led = _ledger_or_404(ledger_id)
+    if request.method != "POST":
+        return redirect("victim_ledger", led.pk)
     form = _ledger_form(request, led, request.POST) if form_cls is sf.LedgerForm else form_cls(request.POST)
     if form.is_valid():
         try:
@@ -298,7 +315,6 @@ def _post(request, ledger_id, form_cls, key, call, ok):
 
 
 @staff_required(Perm.DISASTER_RESPONSE)
-@require_POST
 def ledger_save(request, ledger_id):
     def call(led, d):
         version = d.pop("version")
@@ -308,7 +324,6 @@ def ledger_save(request, ledger_id):
 
 
 @staff_required(Perm.DISASTER_RESPONSE)
-@require_POST
 def assessment_add(request, ledger_id):
     return _post(request, ledger_id, sf.AssessmentForm, "assessment_form",
                  lambda led, d: sa.record_damage_assessment(request.user, led.pk, d, terminal=terminal_of(request)),
@@ -316,7 +331,6 @@ def assessment_add(request, ledger_id):
 
 
 @staff_required(Perm.DISASTER_RESPONSE)
-@require_POST
 def relief_add(request, ledger_id):
     return _post(request, ledger_id, sf.ReliefForm, "relief_form",
                  lambda led, d: sa.record_relief(request.user, led.pk, d, terminal=terminal_of(request)),
@@ -324,7 +338,6 @@ def relief_add(request, ledger_id):
 
 
 @staff_required(Perm.DISASTER_RESPONSE)
-@require_POST
 def provision_add(request, ledger_id):
     return _post(request, ledger_id, sf.ProvisionForm, "provision_form",
                  lambda led, d: sa.record_ledger_provision(request.user, led.pk, terminal=terminal_of(request), **d),
@@ -332,10 +345,11 @@ def provision_add(request, ledger_id):
 
 
 @staff_required(Perm.DISASTER_RESPONSE)  # and the certificate engine checks ISSUE_CERTIFICATES
-@require_POST
 def certificate(request, ledger_id):
     """罹災証明書: a confirmation page (opens on 「修正する」, so a stray Enter never issues), then the PDF."""
     led = _ledger_or_404(ledger_id)
+    if request.method != "POST":
+        return redirect("victim_ledger", led.pk)
     form = sf.VictimCertificateForm(request.POST)
     if form.is_valid():
         d = form.cleaned_data
