@@ -464,6 +464,10 @@ def test_the_certificate_through_the_screens_with_a_confirmation_step(town, staf
                          {"requester_kind": "self", "copies": 1, "step": "confirm"})
     page = confirm.content.decode()
     assert confirm.status_code == 200 and "全壊" in page and 'value="edit" autofocus' in page
+    assert "<dt>手数料</dt><dd>0円</dd>" in page
+    back = admin.post(f"/disaster/ledger/{ledger.pk}/certificate/",
+                      {"requester_kind": "agent", "requester_name": "代理 人", "copies": 2, "step": "edit"})
+    assert back.status_code == 200 and 'value="代理 人"' in back.content.decode()  # the input kept
     with tenant_scope(town["m"]):
         assert not Issuance.objects.exists()
     token = page.split('name="token" value="')[1].split('"')[0]

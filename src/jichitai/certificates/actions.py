@@ -540,6 +540,12 @@ def build_disaster_document(m, settings: dict, iss: Issuance, persons: list, opt
         footer_note=settings.get("footer_note", ""), options_note="", code=code)
 
 
+def disaster_certificate_fee(user, *, requester_kind: str, copies: int) -> int:
+    """The fee a 罹災証明書 request would be charged (for the confirmation page). Writes nothing."""
+    m = _check_user(user)
+    return _fee(config.effective(m), Kind.DISASTER_VICTIM, requester_kind, int(copies), False)
+
+
 def issue_disaster_certificate(user, *, persons: list, facts: dict, requester_kind: str, requester_name="",
                                purpose="", copies=1, token="", terminal="system", today=None) -> Outcome:
     """Issue a 罹災証明書 for a household (`persons`: its current members, head first) from a damage assessment's

@@ -371,14 +371,22 @@ def certificate(request, ledger_id):
                     form.add_error(None, str(e))
                 else:
                     _apply_errors(form, e)
-        elif request.POST.get("step") != "edit":
+        elif request.POST.get("step") == "edit":
+            return _ledger_page(request, led, certificate_form=form)
+        else:
             latest = sq.latest_assessment(led)
             if latest is None:
                 form.add_error(None, "この世帯には住家の被害認定（調査結果）がないため、罹災証明書を発行できません。"
                                      "先に被害認定を登録してください。")
             else:
+                try:
+                    fee = certificate_actions.disaster_certificate_fee(
+                        request.user, requester_kind=d["requester_kind"], copies=d["copies"])
+                except RuleError as e:
+                    _apply_errors(form, e)
+                    return _ledger_page(request, led, status=403, certificate_form=form)
                 view = sq.ledger_view(led, policy.for_staff(request.user))
-                return render(request, "disaster/certificate_confirm.html", {
+                return render(request, "disaster/certificate_confirm.html", {"fee": fee,
                     "form": form, "led": led, "v": view, "latest": latest, "token": secrets.token_urlsafe(16),
                     "requester_label": dict(form.fields["requester_kind"].choices)[d["requester_kind"]]})
     return _ledger_page(request, led, status=400, certificate_form=form)
