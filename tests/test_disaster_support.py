@@ -348,6 +348,8 @@ def test_the_ledger_carries_the_statutory_items(town, staff, ledger):
         v = sq.ledger_view(sq.ledger(ledger.pk), policy.for_staff(u))
         assert [m["name"] for m in v.members] == ["山田　太郎", "山田　花子", "山田　一郎"]  # 世帯の構成
         assert v.members[0]["vulnerable"] == "要介護4" and v.members[1]["vulnerable"] == "妊産婦"  # 要配慮者
+        blind = sq.ledger_view(sq.ledger(ledger.pk), policy.for_staff(u), show_vulnerable=False)
+        assert {m["vulnerable"] for m in blind.members} == {sq.NO_RIGHT}  # without VIEW_VULNERABLE_PERSONS
         assert v.address == "三本松二丁目3番5号" and v.whereabouts == "三本松小学校体育館"
         assert v.latest.pk == second.pk and len(v.assessments) == 2
         assert [r.amount for r in v.relief] == [None, 1_000_000] and len(v.provisions) == 1

@@ -28,6 +28,7 @@ from .models.support import (CareLevel, ConsentStatus, DamageAssessment, Disabil
 ELDERLY_AGE = 65
 PROTECTED_DISTRICT = "（支援措置のため住所非表示）"
 PURPOSE_INTERNAL = "internal"
+NO_RIGHT = "（名簿の閲覧権限がないため表示しません）"
 PURPOSE_PROVISION = "provision"
 
 # 町字 from the address text, until a 町字 master lands: everything before the first 番地 number
@@ -261,12 +262,15 @@ class LedgerView:
     issuances: list
 
 
-def ledger_view(ledger_obj: VictimLedger, reader: policy.Reader, today: dt.date | None = None) -> LedgerView:
-    """The 被災者台帳 of one household, every statutory item, as `reader` may see it."""
+def ledger_view(ledger_obj: VictimLedger, reader: policy.Reader, today: dt.date | None = None, *,
+                show_vulnerable: bool = True) -> LedgerView:
+    """The 被災者台帳 of one household, every statutory item, as `reader` may see it (`show_vulnerable`: the reader
+    may see the 名簿's 事由, Perm.VIEW_VULNERABLE_PERSONS)."""
     today = today or timezone.localdate()
     members = household_members(ledger_obj.household)
     protected = policy.protected_person_ids(members)
-    vps = {vp.person_id: vp for vp in VulnerablePerson.objects.filter(person__in=members, is_listed=True)}
+    vps = {vp.person_id: vp for vp in VulnerablePerson.objects.filter(person__in=members, is_listed=True)} \
+        if show_vulnerable else {}
     rows, withheld_any, address = [], False, None
     for p in members:
         data, withheld = policy.redact({"address": p.address, "address_katagaki": p.address_katagaki,
@@ -279,7 +283,7 @@ def ledger_view(ledger_obj: VictimLedger, reader: policy.Reader, today: dt.date 
         rows.append({"person": p, "name": p.full_name, "kana": p.full_kana, "birth_date": p.birth_date,
                      "age": age_on(p.birth_date, today), "sex": Sex(p.sex).label, "relationship": p.relationship,
                      "individual_number": data["individual_number"],
-                     "vulnerable": "、".join(reasons(vp)) if vp else ""})
+                     "vulnerable": "、".join(reasons(vp)) if vp else "" if show_vulnerable else NO_RIGHT})
     whereabouts = ledger_obj.whereabouts
     if withheld_any and whereabouts:
         whereabouts = reader.withheld_value

@@ -273,7 +273,8 @@ def _ledger_form(request, led, data=None):
 
 
 def _ledger_page(request, led, *, status=200, **forms):
-    view = sq.ledger_view(led, policy.for_staff(request.user))
+    view = sq.ledger_view(led, policy.for_staff(request.user),
+                          show_vulnerable=has_perm(request.user, Perm.VIEW_VULNERABLE_PERSONS))
     ctx = {"v": view, "led": led, "may_issue": has_perm(request.user, Perm.ISSUE_CERTIFICATES),
            "ledger_form": forms.get("ledger_form") or _ledger_form(request, led),
            "assessment_form": forms.get("assessment_form") or sf.AssessmentForm(),
