@@ -511,3 +511,20 @@ def test_the_demo_seed_is_idempotent_and_finds_a_declared_disaster(town_a, staff
         again = seed_support(town_a.m, staff["admin_a"], n_entries=5)
         assert again == {"vulnerable": 0, "ledgers": 0, "assessments": 0}
         assert sq.ledgers(act.disaster_id).count() == 1
+
+
+def test_delisting_takes_a_person_off_every_list_and_a_bad_upload_is_refused(town, staff):
+    u = staff["disaster_a"]
+    with tenant_scope(town["m"]):
+        e_old = town["entries"][2]
+        with pytest.raises(ValidationError, match="理由"):
+            sa.delist_vulnerable_person(u, e_old.pk, reason=" ")
+        sa.delist_vulnerable_person(u, e_old.pk, reason="施設に入所")
+        assert town["old"].pk not in sq.vulnerable_person_ids()
+        assert town["old"].pk not in {r.person_id for r in provided(u)}
+        with pytest.raises(ValidationError, match="すでに終了"):
+            sa.delist_vulnerable_person(u, e_old.pk, reason="施設に入所")
+        sa.save_vulnerable_person(u, town["old"].pk, {"care_level": "care2", "consent": "unknown"})  # listed again
+        assert town["old"].pk in sq.vulnerable_person_ids()
+    r = client_for(u).post("/disaster/vulnerable/import/", {"file": io.BytesIO("宛名番号,要介護度\n１,要介護\n".encode("cp932"))})
+    assert r.status_code == 400 and "UTF-8 として読めません" in r.content.decode()
