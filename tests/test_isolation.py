@@ -20,7 +20,8 @@ from jichitai.tenancy.scope import TenantScopeError, tenant_scope
 D = dt.date
 
 # kwargs that identify a tenant-owned object, and how to fill them with B's objects
-OBJECT_KWARGS = {"person_id", "household_id", "event_id", "mapping_id", "issuance_id", "staff_id"}
+OBJECT_KWARGS = {"person_id", "household_id", "event_id", "mapping_id", "issuance_id", "staff_id",
+                 "activation_id", "shelter_id", "disaster_id", "vp_id", "supporter_id", "ledger_id"}  # + disaster
 # kwargs that are not object ids
 OTHER_KWARGS = {"kind", "name", "code", "key", "rest"}
 # patterns that take no object id: skipped by the sweep (each listed on purpose, with why)
@@ -64,6 +65,15 @@ NO_OBJECT_PATTERNS = {
     "staff_mfa_policy": "admin only; the own municipality's two-step sign-in setting",
     "platform_first_admin": "operator only (403 for municipal staff); `code` is a municipality code; refused once "
                             "the municipality has an admin (tests/test_staff.py)",
+    "disaster_home": "the own municipality's disasters and shelters only (scoped managers)",
+    "disaster_declare": "declares for the own municipality",
+    "disaster_shelter_new": "creates a shelter in the own municipality",
+    "disaster_operator_declare": "operator only (MANAGE_TENANTS)",
+    "vulnerable_roster": "the own municipality's 名簿 only (scoped managers; tests/test_disaster_support.py)",
+    "vulnerable_roster_pdf": "the own municipality's 名簿 only",
+    "vulnerable_roster_csv": "the own municipality's 名簿 only",
+    "vulnerable_find": "looks up a 宛名番号 in the own municipality only",
+    "vulnerable_import": "imports into the own municipality; 宛名番号 resolved in it only",
 }
 
 
@@ -128,13 +138,28 @@ def world(town_a, town_b, staff):
                                                                                 address="隈一丁目1番"),
                                            change_date=D(2020, 5, 1), notification_date=D(2020, 5, 1))
         a_persons = list(Person.objects.all())
+    with tenant_scope(town_b.m):  # the disaster app's objects of B (declaration, shelter, 名簿, 被災者台帳)
+        from jichitai.disaster import actions as disaster_actions
+        from jichitai.disaster import support_actions as support
+
+        admin_b = staff["admin_b"]
+        act = disaster_actions.declare_disaster(admin_b, name="綾町豪雨", kind="flood",
+                                                occurred_at=timezone.now() - dt.timedelta(hours=1))
+        shelter = disaster_actions.save_shelter(admin_b, {"code": "B1", "name": "綾小学校", "kind": "designated",
+                                                          "address": "大字南俣1番", "capacity_day": 10,
+                                                          "capacity_night": 10})
+        vp = support.save_vulnerable_person(admin_b, b_head.pk, {"care_level": "care3", "consent": "unknown"})
+        sup = support.add_supporter(admin_b, vp.pk, {"kind": "welfare_commissioner", "name": "綾野民生委員"})
+        led = support.save_ledger(admin_b, act.disaster_id, b_head.household_id, {})
+        b_disaster_ids = {"activation_id": act.pk, "shelter_id": shelter.pk, "disaster_id": act.disaster_id,
+                          "vp_id": vp.pk, "supporter_id": sup.pk, "ledger_id": led.pk}
     with tenant_scope(town_b.m):
         b_events = list(AuditEvent.objects.all())
     assert len(b_events) >= 8 and len(b_households) == 3
     return {
         "a": town_a.m, "b": town_b.m, "a_head": a_head, "a_other": a_other, "a_persons": a_persons,
         "b_persons": b_persons, "b_households": b_households, "b_events": b_events, "b_codes": b_codes,
-        "b_staff": list(StaffUser.objects.filter(municipality=town_b.m)), "b_lone": lone, "b_head": b_head, "b_gaiji": b_gaiji, "b_issuances": b_issuances,
+        "b_staff": list(StaffUser.objects.filter(municipality=town_b.m)), "b_lone": lone, "b_head": b_head, "b_gaiji": b_gaiji, "b_issuances": b_issuances, "b_disaster_ids": b_disaster_ids,
         "b_secrets": ["綾町", B_FAMILY, B_KANA, "南俣", "北俣", "入野", "綾瀬川", "綾小路", "アヤセガワ", "admin-b", "clerk-b", "綾ベンダー", "綾野探偵社",
                       *b_codes],
     }
@@ -149,6 +174,7 @@ def _fill(name, kwargs, world):
         "mapping_id": [g.pk for g in world["b_gaiji"]],
         "issuance_id": [i.pk for i in world["b_issuances"]],
         "staff_id": [u.pk for u in world["b_staff"]],
+        **{k: [v] for k, v in world["b_disaster_ids"].items()},
     }
     combos = [{}]
     for kw in sorted(kwargs):
@@ -191,7 +217,11 @@ def test_every_url_with_an_object_id_is_404_for_another_municipality(world, staf
     assert checked == {"person_detail", "person_change", "household_detail", "household_change", "audit_detail",
                        "gaiji_review", "gaiji_glyph", "certificate_issue", "certificate_detail", "certificate_void",
                        "certificate_reprint", "staff_edit", "staff_unlock", "staff_reset_password",
-                       "staff_reset_mfa", "staff_disable", "staff_enable"}
+                       "staff_reset_mfa", "staff_disable", "staff_enable",
+                       "disaster_end", "disaster_shelter_edit", "disaster_shelter_open",
+                       "vulnerable_new", "vulnerable_edit", "vulnerable_delist", "vulnerable_supporter_add",
+                       "vulnerable_supporter_remove", "victim_ledger_list", "victim_ledger", "victim_ledger_save",
+                       "victim_assessment_add", "victim_relief_add", "victim_provision_add", "victim_certificate"}
     assert set(NO_OBJECT_PATTERNS) <= set(seen), "a listed pattern no longer exists: update the list"
     assert requests > 100
     # B's data is untouched by all those POSTs
@@ -443,7 +473,9 @@ def _own_pages(world, staff):
     for name, p in iter_patterns(get_resolver().url_patterns):
         kwargs = _kwargs_of(p)
         if name in ("logout", "login", "interchange_export") or kwargs & {"mapping_id", "issuance_id", "name",
-                                                                          "code", "key", "rest"}:
+                                                                          "code", "key", "rest", "activation_id",
+                                                                          "shelter_id", "disaster_id", "vp_id",
+                                                                          "supporter_id", "ledger_id"}:
             continue  # no A object of that kind here / not a tenant page (the API: tests/test_api.py)
         if "kind" in kwargs:
             scope = "person" if "person_id" in kwargs else "household" if "household_id" in kwargs else "new"

@@ -36,7 +36,8 @@ DV_REFUSAL = ("DV等支援措置の対象者が含まれるため、第三者か
 FAILED_RENDER = "PDFの作成に失敗したため自動的に取り消しました"
 
 KIND_PREFIX = {Kind.RESIDENT_COPY: "resident_copy", Kind.REMOVED_COPY: "removed_copy",
-               Kind.ENTRY_CERTIFICATE: "entry_certificate", Kind.MOVE_OUT_CERTIFICATE: "move_out_certificate"}
+               Kind.ENTRY_CERTIFICATE: "entry_certificate", Kind.MOVE_OUT_CERTIFICATE: "move_out_certificate",
+               Kind.DISASTER_VICTIM: "disaster_victim"}
 HOUSEHOLD_KINDS = {Kind.RESIDENT_COPY, Kind.REMOVED_COPY, Kind.MOVE_OUT_CERTIFICATE}
 OPTION_KEYS = tuple(render.OPTION_LABELS)
 
@@ -91,6 +92,8 @@ def validate(user, req: CertificateRequest) -> tuple[list, dict]:
     """Check a request against the rules; return the persons (rows, in print order) and the cleaned options.
     Raises RuleError with Japanese messages keyed by form field."""
     errors = {}
+    if req.kind == Kind.DISASTER_VICTIM:
+        raise RuleError({"kind": "罹災証明書は被災者台帳（住家の被害認定）から発行してください"})
     if req.kind not in Kind.values:
         errors["kind"] = "証明書の種類を選んでください"
     if req.layout not in Layout.values:
@@ -339,9 +342,9 @@ def _refuse(m, user, req, persons, opts, terminal, reason) -> Outcome:
     return Outcome(issuance=iss, refused=True, message=reason)
 
 
-def _render_and_finish(m, user, settings, iss, persons, opts, terminal) -> Outcome:
+def _render_and_finish(m, user, settings, iss, persons, opts, terminal, *, build=None) -> Outcome:
     try:
-        rendered = render.render_document(build_document(m, settings, iss, persons, opts))
+        rendered = render.render_document((build or build_document)(m, settings, iss, persons, opts))
     except Exception as exc:
         with transaction.atomic():
             Issuance.objects.filter(pk=iss.pk).update(status=IssuanceStatus.VOIDED, void_reason=FAILED_RENDER,
@@ -480,6 +483,8 @@ def reprint(user, issuance: Issuance, *, reason, terminal="system", today=None) 
     is issued for the same request, without a second fee."""
     m = _check_user(user)
     reason = _clean_reason(reason)
+    if issuance.kind == Kind.DISASTER_VICTIM:
+        return reprint_disaster_certificate(user, issuance, reason=reason, terminal=terminal, today=today)
     req = CertificateRequest(kind=issuance.kind, layout=issuance.layout, person_ids=list(issuance.person_ids),
                              options=dict(issuance.options), requester_kind=issuance.requester_kind,
                              requester_name=issuance.requester_name, purpose=issuance.purpose,
@@ -500,3 +505,146 @@ def reprint(user, issuance: Issuance, *, reason, terminal="system", today=None) 
         iss = _create(m, user, req, persons, opts, settings, reprint_of=original, today=today)
         _audit(m, user, "certificate.reprint", iss, terminal, reason=reason, original_issue_no=original.issue_no)
     return _render_and_finish(m, user, settings, iss, persons, opts, terminal)
+
+
+# ---------------------------------------------------------------- 罹災証明書 (災害対策基本法 第90条の2)
+#
+# Issued per household from its latest damage assessment (住家の被害認定), which the disaster app passes in as
+# plain facts (`facts`): the engine knows nothing of disasters, and the issuance row keeps exactly what was
+# certified (options), so a reprint prints the same facts under a new 発行番号. Same log, numbers, codes, fee setting
+# (標準 0円) and verification page as every other certificate.
+
+DISASTER_FACT_KEYS = ("assessment_id", "disaster_id", "disaster_name", "occurred_on", "building_address",
+                      "grade", "grade_label", "survey_kind_label", "surveyed_on", "damage_ratio")
+DISASTER_REQUESTERS = (RequesterKind.SELF, RequesterKind.SAME_HOUSEHOLD, RequesterKind.AGENT)
+
+
+def _disaster_request(req_kind, name, purpose, copies) -> dict:
+    errors = {}
+    if req_kind not in DISASTER_REQUESTERS:
+        errors["requester_kind"] = "罹災証明書は、被災世帯の世帯員（本人・同一世帯）または代理人の申請に限り交付します"
+    name, purpose = (name or "").strip(), (purpose or "").strip()
+    if req_kind == RequesterKind.AGENT and not name:
+        errors["requester_name"] = "代理人の申請では、代理人の氏名を入力してください"
+    if len(name) > 120:
+        errors["requester_name"] = "申請者氏名は120文字以内で入力してください"
+    if len(purpose) > 200:
+        errors["purpose"] = "使用目的は200文字以内で入力してください"
+    try:
+        copies = int(copies)
+    except (TypeError, ValueError):
+        copies = 0
+    if not 1 <= copies <= MAX_COPIES:
+        errors["copies"] = f"通数は1〜{MAX_COPIES}の数で入力してください"
+    if errors:
+        raise RuleError(errors)
+    return {"name": name, "purpose": purpose, "copies": copies}
+
+
+def _check_disaster_persons(user, persons):
+    if not persons:
+        raise RuleError({"__all__": "この世帯には現在の世帯員がいないため、罹災証明書を作成できません"})
+    if policy.protected_person_ids(persons) and not policy.for_staff(user).dv_addresses:
+        raise RuleError({"__all__": "DV等支援措置の対象者がいる世帯です。罹災証明書には被災住家の所在地が記載されるため、"
+                                    "支援措置対象者の住所を閲覧できる職員が発行してください"})
+
+
+def build_disaster_document(m, settings: dict, iss: Issuance, persons: list, opts: dict) -> render.Document:
+    """The 罹災証明書 (after the Cabinet Office's 統一様式): household, dwelling, disaster, and the grade marked among
+    all six."""
+    from jichitai.disaster.models.support import DamageGrade  # labels only
+
+    head = persons[0]
+    marks = "　".join(("■" if g.value == opts["grade"] else "□") + g.label for g in DamageGrade)
+    rows = [
+        render.Row("世帯主氏名", render.joined_name(head.family_name, head.given_name), mj=True,
+                   kana=render.joined_name(head.family_name_kana, head.given_name_kana)
+                   if settings.get("show_kana", True) else ""),
+        render.Row("世帯構成員", "、".join(render.joined_name(p.family_name, p.given_name) for p in persons)
+                   + f"（{len(persons)}人）", mj=True),
+        render.Row("被災住家の所在地", render.full_address(m, opts["building_address"]), mj=True),
+        render.Row("災害名", opts["disaster_name"]),
+        render.Row("災害発生日", render.wareki_text(opts["occurred_on"])),
+        render.Row("住家の被害の程度", marks),
+        render.Row("被害認定の調査", f"{opts['survey_kind_label']}（{render.wareki_text(opts['surveyed_on'])}）"),
+    ]
+    if iss.requester_kind == RequesterKind.AGENT:
+        rows.append(render.Row("申請者", f"{iss.requester_name}（代理人）", mj=True))
+    code = signing.make_code(iss)
+    return render.Document(
+        title=settings.get("title_disaster_victim", Kind.DISASTER_VICTIM.label), kind=iss.kind,
+        layout=Layout.INDIVIDUAL, municipality_label=f"{m.prefecture.name}{m.name}", header_rows=[],
+        entries=[render.Entry(number=1, rows=rows)], per_page=1,
+        attestation=settings.get("attestation_disaster_victim", ""), issue_date=iss.issue_date,
+        mayor_title=settings.get("mayor_title", ""), mayor_name=settings.get("mayor_name", ""),
+        office_name=settings.get("office_name", ""),
+        seal_uri=settings.get("seal_image") or render.seal_png_uri(settings.get("mayor_title", "")),
+        issue_no=iss.issue_no, qr_uri=qr.qr_png_data_uri(signing.verify_url(code)),
+        footer_note=settings.get("footer_note", ""), options_note="", code=code)
+
+
+def disaster_certificate_fee(user, *, requester_kind: str, copies: int) -> int:
+    """The fee a 罹災証明書 request would be charged (for the confirmation page). Writes nothing."""
+    m = _check_user(user)
+    return _fee(config.effective(m), Kind.DISASTER_VICTIM, requester_kind, int(copies), False)
+
+
+def issue_disaster_certificate(user, *, persons: list, facts: dict, requester_kind: str, requester_name="",
+                               purpose="", copies=1, token="", terminal="system", today=None) -> Outcome:
+    """Issue a 罹災証明書 for a household (`persons`: its current members, head first) from a damage assessment's
+    `facts` (DISASTER_FACT_KEYS). Logged in the 交付簿 like every certificate; the fee is the setting
+    fee_disaster_victim (標準 0円)."""
+    m = _check_user(user)
+    missing = [k for k in DISASTER_FACT_KEYS if facts.get(k) in (None, "")]
+    if missing:
+        raise RuleError({"__all__": "住家の被害認定の内容が不足しているため発行できません"})
+    clean = _disaster_request(requester_kind, requester_name, purpose, copies)
+    _check_disaster_persons(user, persons)
+    req = CertificateRequest(kind=Kind.DISASTER_VICTIM, person_ids=[p.pk for p in persons],
+                             requester_kind=requester_kind, requester_name=clean["name"], purpose=clean["purpose"],
+                             copies=clean["copies"], token=token)
+    opts = {k: facts[k] for k in DISASTER_FACT_KEYS}
+    settings = config.effective(m)
+    try:
+        with transaction.atomic():
+            _check_token(req)
+            iss = _create(m, user, req, persons, opts, settings, today=today)
+            _audit(m, user, "certificate.issue", iss, terminal, fee=iss.fee, copies=iss.copies,
+                   assessment_id=opts["assessment_id"], grade=opts["grade"])
+    except IntegrityError:
+        done = Issuance.objects.filter(request_token=req.token).first() if req.token else None
+        if done is None:
+            raise
+        raise AlreadyIssued(done) from None
+    return _render_and_finish(m, user, settings, iss, persons, opts, terminal, build=build_disaster_document)
+
+
+def reprint_disaster_certificate(user, issuance: Issuance, *, reason, terminal="system", today=None) -> Outcome:
+    """再発行 of a 罹災証明書: the same certified facts, the household's current members, a new 発行番号."""
+    m = _check_user(user)
+    reason = _clean_reason(reason)
+    persons = [p for p in queries_subjects(issuance) if p.status == Status.RESIDENT]
+    _check_disaster_persons(user, persons)
+    req = CertificateRequest(kind=issuance.kind, person_ids=[p.pk for p in persons],
+                             requester_kind=issuance.requester_kind, requester_name=issuance.requester_name,
+                             purpose=issuance.purpose, copies=issuance.copies)
+    settings = config.effective(m)
+    with transaction.atomic():
+        original = _get_for_update(issuance.pk)
+        if original.status != IssuanceStatus.ISSUED:
+            raise RuleError("発行済みの証明書だけが再発行できます")
+        if not _may_void(user, original):
+            raise RuleError("この証明書を再発行する権限がありません（発行当日の発行者本人または管理者のみ）")
+        Issuance.objects.filter(pk=original.pk).update(
+            status=IssuanceStatus.VOIDED, void_reason=f"再発行のため取消：{reason}", voided_by=user,
+            voided_at=timezone.now())
+        iss = _create(m, user, req, persons, dict(original.options), settings, reprint_of=original, today=today)
+        _audit(m, user, "certificate.reprint", iss, terminal, reason=reason, original_issue_no=original.issue_no)
+    return _render_and_finish(m, user, settings, iss, persons, dict(original.options), terminal,
+                              build=build_disaster_document)
+
+
+def queries_subjects(issuance):
+    from .queries import subjects
+
+    return subjects(issuance)

@@ -100,6 +100,8 @@ SETTINGS: dict[str, SettingDef] = {d.key: d for d in [
     _fee("fee_removed_copy", "手数料（除票の写し）", 300),
     _fee("fee_entry_certificate", "手数料（住民票記載事項証明書）", 300),
     _fee("fee_move_out_certificate", "手数料（転出証明書）", 0),
+    _m("attestation_disaster_victim", "認証文（罹災証明書）", "上記のとおり、相違ないことを証明します。", _PH),
+    _fee("fee_disaster_victim", "手数料（罹災証明書）", 0),
     SettingDef("seal_image", "公印の画像", "PNG または SVG、512KBまで。未登録のときは標準の印影（仮）を印字します。"
                "SVG はスクリプトや外部参照を含まないものに限ります。", "image", ""),
     SettingDef("household_rows_per_page", "世帯連記式の1枚あたり人数", "2〜8人。", "int", 4, min=2, max=8),
@@ -110,6 +112,7 @@ SETTINGS: dict[str, SettingDef] = {d.key: d for d in [
     _t("title_removed_copy", "表題（除票の写し）", "除票の写し", _PH),
     _t("title_entry_certificate", "表題（住民票記載事項証明書）", "住民票記載事項証明書", _PH),
     _t("title_move_out_certificate", "表題（転出証明書）", "転出証明書", _PH),
+    _t("title_disaster_victim", "表題（罹災証明書）", "罹災証明書", _PH),
 ]}
 
 

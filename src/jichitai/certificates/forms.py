@@ -8,7 +8,8 @@ OPTION_FIELDS = tuple(OPTION_LABELS)
 
 
 class IssueForm(forms.Form):
-    kind = forms.ChoiceField(label="証明書の種類", choices=Kind.choices)
+    # 罹災証明書 is issued from a damage assessment (被災者台帳), not from this form
+    kind = forms.ChoiceField(label="証明書の種類", choices=[c for c in Kind.choices if c[0] != Kind.DISASTER_VICTIM])
     layout = forms.ChoiceField(label="様式", choices=Layout.choices, initial=Layout.INDIVIDUAL,
                                widget=forms.RadioSelect)
     person_ids = forms.TypedMultipleChoiceField(label="記載する人", coerce=int, widget=forms.CheckboxSelectMultiple,

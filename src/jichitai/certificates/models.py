@@ -52,6 +52,7 @@ class Kind(models.TextChoices):
     REMOVED_COPY = "removed_copy", "除票の写し"
     ENTRY_CERTIFICATE = "entry_certificate", "住民票記載事項証明書"
     MOVE_OUT_CERTIFICATE = "move_out_certificate", "転出証明書"
+    DISASTER_VICTIM = "disaster_victim", "罹災証明書"  # 災害対策基本法 第90条の2; issued from a damage assessment
 
 
 class Layout(models.TextChoices):

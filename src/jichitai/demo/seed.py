@@ -27,6 +27,7 @@ from jichitai.tenancy.scope import tenant_scope
 
 from .bulk import generate_municipality, make_generator
 from .data import OTHER_PLACES, PILOT_BY_CODE, PILOT_MUNICIPALITIES, PREFECTURES
+from .support_seed import seed_support
 
 logger = logging.getLogger(__name__)
 
@@ -294,11 +295,12 @@ def seed_demo(*, scale=0.1, seed=2026, codes=None, reset=False, out=print, quiet
         with transaction.atomic():
             stats = generate_municipality(m, n, seed=seed, progress=progress)
         stories = run_stories(m, admins[m.pk], seed=seed, n_hint=n)
+        support = seed_support(m, admins[m.pk], seed=seed)  # 避難行動要支援者名簿・被災者台帳 (idempotent)
         record_event(m, "demo.seeded", actor=None, object_type="municipality", object_id=m.code,
                      detail={"persons": stats["persons"], "households": stats["households"],
                              "history": stats["history"], "removed": stats["removed"],
                              "foreign": stats["foreign"], "stories": stories, "scale": scale, "seed": seed})
-        summary["municipalities"][m.code] = {**stats, "stories": stories}
+        summary["municipalities"][m.code] = {**stats, "stories": stories, "support": support}
         summary["persons"] += stats["persons"]
         say(f"  {m.prefecture.name}{m.name} ({m.code}): 住民 {stats['persons']:,} 人 / 世帯 {stats['households']:,}"
             f" / 除票 {stats['removed']:,} / 外国人 {stats['foreign']:,} / 異動 {sum(stories.values())} 件"

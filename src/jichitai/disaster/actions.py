@@ -154,3 +154,7 @@ AUDIT_LABELS = {
     "disaster.shelter_create": "避難所の登録", "disaster.shelter_update": "避難所の変更",
     "disaster.shelter_open": "避難所の開設", "disaster.shelter_close": "避難所の閉鎖",
 }
+
+from .support_actions import AUDIT_LABELS as _SUPPORT_LABELS  # noqa: E402  (名簿・被災者台帳)
+
+AUDIT_LABELS.update(_SUPPORT_LABELS)

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
@@ -10,4 +10,5 @@ urlpatterns = [
     path("disaster/shelters/<int:shelter_id>/", views.shelter_edit, name="disaster_shelter_edit"),
     path("disaster/shelters/<int:shelter_id>/open/", views.shelter_open, name="disaster_shelter_open"),
     path("platform/disasters/declare/", views.operator_declare, name="disaster_operator_declare"),
+    path("", include("jichitai.disaster.support_urls")),  # 名簿・被災者台帳・罹災証明書
 ]

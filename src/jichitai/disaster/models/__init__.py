@@ -5,3 +5,5 @@ evacuees  — evacuees, check-in/out history, safety notes, cross-municipality g
 support   — 避難行動要支援者名簿, 被災者台帳, damage assessments (added by its part)
 """
 from .core import Disaster, DisasterActivation, EvacuationPlace, Shelter, ShelterKind  # noqa: F401
+from .support import (  # noqa: F401
+    DamageAssessment, LedgerProvision, ReliefMeasure, Supporter, VictimLedger, VulnerablePerson)
