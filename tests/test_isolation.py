@@ -21,7 +21,8 @@ D = dt.date
 
 # kwargs that identify a tenant-owned object, and how to fill them with B's objects
 OBJECT_KWARGS = {"person_id", "household_id", "event_id", "mapping_id", "issuance_id", "staff_id",
-                 "activation_id", "shelter_id", "disaster_id", "vp_id", "supporter_id", "ledger_id"}  # + disaster
+                 "activation_id", "shelter_id", "disaster_id", "vp_id", "supporter_id", "ledger_id",  # + disaster
+                 "drill_id", "conflict_id", "intake_id"}  # + continuity
 # kwargs that are not object ids
 OTHER_KWARGS = {"kind", "name", "code", "key", "rest"}
 # patterns that take no object id: skipped by the sweep (each listed on purpose, with why)
@@ -74,6 +75,15 @@ NO_OBJECT_PATTERNS = {
     "vulnerable_roster_csv": "the own municipality's 名簿 only",
     "vulnerable_find": "looks up a 宛名番号 in the own municipality only",
     "vulnerable_import": "imports into the own municipality; 宛名番号 resolved in it only",
+    "bcp_plan": "the own municipality's ICT-BCP only (scoped managers; tests/test_bcp.py)",
+    "bcp_plan_edit": "saves a revision of the own municipality's plan",
+    "bcp_plan_print": "the own municipality's plan",
+    "bcp_plan_pdf": "the own municipality's plan",
+    "bcp_drills": "the own municipality's drills; creates one in it",
+    "offline_kits": "the own municipality's kits, conflicts and 届出; a sync file of another municipality is "
+                    "refused (tests/test_offline_kit.py)",
+    "offline_intakes": "the own municipality's 届出 received offline",
+    "offline_intake_new": "only on an offline kit (the kit holds one municipality)",
 }
 
 
@@ -153,6 +163,18 @@ def world(town_a, town_b, staff):
         led = support.save_ledger(admin_b, act.disaster_id, b_head.household_id, {})
         b_disaster_ids = {"activation_id": act.pk, "shelter_id": shelter.pk, "disaster_id": act.disaster_id,
                           "vp_id": vp.pk, "supporter_id": sup.pk, "ledger_id": led.pk}
+        # the continuity app's objects of B (a drill, an offline kit's conflict and 届出)
+        from jichitai.continuity import bcp_actions
+        from jichitai.continuity import offline as offline_kit
+        from jichitai.continuity.offline_models import OfflineIntake, SyncConflict
+
+        drill = bcp_actions.plan_drill(admin_b, scenario="restore", title="綾町の復元訓練", planned_for=D(2026, 12, 1))
+        kit = offline_kit.reserve_kit(admin_b, device="aya-1", block_size=10)
+        conflict = SyncConflict.objects.create(uuid="b-conflict", kit=kit, kind="intake.queued", reason="綾町の競合",
+                                               created_at=timezone.now(), payload={"payload": {}})
+        intake = OfflineIntake.objects.create(uuid="b-intake", kit=kit, received_at=timezone.now(),
+                                              received_by="clerk-b", kind="other", notifier="綾野届出人", memo="綾町の届出")
+        b_disaster_ids.update(drill_id=drill.pk, conflict_id=conflict.pk, intake_id=intake.pk)
     with tenant_scope(town_b.m):
         b_events = list(AuditEvent.objects.all())
     assert len(b_events) >= 8 and len(b_households) == 3
@@ -221,7 +243,8 @@ def test_every_url_with_an_object_id_is_404_for_another_municipality(world, staf
                        "disaster_end", "disaster_shelter_edit", "disaster_shelter_open",
                        "vulnerable_new", "vulnerable_edit", "vulnerable_delist", "vulnerable_supporter_add",
                        "vulnerable_supporter_remove", "victim_ledger_list", "victim_ledger", "victim_ledger_save",
-                       "victim_assessment_add", "victim_relief_add", "victim_provision_add", "victim_certificate"}
+                       "victim_assessment_add", "victim_relief_add", "victim_provision_add", "victim_certificate",
+                       "bcp_drill", "bcp_drill_action", "offline_decide", "offline_intake_done"}
     assert set(NO_OBJECT_PATTERNS) <= set(seen), "a listed pattern no longer exists: update the list"
     assert requests > 100
     # B's data is untouched by all those POSTs
@@ -475,7 +498,8 @@ def _own_pages(world, staff):
         if name in ("logout", "login", "interchange_export") or kwargs & {"mapping_id", "issuance_id", "name",
                                                                           "code", "key", "rest", "activation_id",
                                                                           "shelter_id", "disaster_id", "vp_id",
-                                                                          "supporter_id", "ledger_id"}:
+                                                                          "supporter_id", "ledger_id", "drill_id",
+                                                                          "conflict_id", "intake_id"}:
             continue  # no A object of that kind here / not a tenant page (the API: tests/test_api.py)
         if "kind" in kwargs:
             scope = "person" if "person_id" in kwargs else "household" if "household_id" in kwargs else "new"

@@ -3,11 +3,11 @@ from pathlib import Path
 from django.contrib import messages
 from django.contrib.staticfiles import finders
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 
 from jichitai.audit.actions import record_event, terminal_of
 from jichitai.tenancy.roles import Perm
@@ -110,8 +110,11 @@ def drill(request, drill_id: int):
 
 
 @staff_required(Perm.MANAGE_BCP)
-@require_POST
 def drill_action(request, drill_id: int):
+    if queries.drill(drill_id) is None:  # another municipality's id: 404 whatever the method
+        raise Http404
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
     what = request.POST.get("do")
     try:
         if what == "start":

@@ -3,8 +3,9 @@ import tempfile
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 
 from jichitai.audit.actions import terminal_of
 from jichitai.tenancy.roles import Perm
@@ -53,8 +54,11 @@ def kits(request):
 
 
 @staff_required(Perm.MANAGE_BCP)
-@require_POST
 def decide(request, conflict_id: int):
+    if not SyncConflict.objects.filter(pk=conflict_id).exists():  # another municipality's id: 404 for any method
+        raise Http404
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
     try:
         offline.decide_conflict(request.user, conflict_id, accept=request.POST.get("accept") == "1",
                                 note=request.POST.get("note", ""), terminal=terminal_of(request))
@@ -73,8 +77,11 @@ def intakes(request):
 
 
 @staff_required(Perm.CHANGE_RESIDENTS)
-@require_POST
 def intake_done(request, intake_id: int):
+    if not OfflineIntake.objects.filter(pk=intake_id).exists():
+        raise Http404
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
     try:
         offline.finish_intake(request.user, intake_id, terminal=terminal_of(request))
         messages.success(request, "処理済みにしました。")
