@@ -45,6 +45,8 @@ INSTALLED_APPS = [
     "jichitai.migration.apps.Config",
     "jichitai.api.apps.Config",
     "jichitai.certificates.apps.Config",
+    "jichitai.chouaza.apps.Config",
+    "jichitai.lists.apps.Config",
     "jichitai.demo",
     "jichitai.web",
     "django_otp",

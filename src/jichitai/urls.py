@@ -7,6 +7,8 @@ urlpatterns = [
     path("", include("jichitai.api.urls")),
     path("", include("jichitai.certificates.urls")),
     path("", include("jichitai.privacy.urls")),
+    path("", include("jichitai.chouaza.urls")),
+    path("", include("jichitai.lists.urls")),
 ]
 
 handler403 = "jichitai.web.views.permission_denied"

@@ -23,4 +23,5 @@ def staff_context(request):
         "can_manage_certificate_settings": has_perm(user, Perm.MANAGE_CERTIFICATE_SETTINGS),
         "can_manage_privacy_settings": has_perm(user, Perm.MANAGE_PRIVACY_SETTINGS),
         "can_manage_staff": has_perm(user, Perm.MANAGE_STAFF),
+        "can_manage_chouaza": has_perm(user, Perm.MANAGE_CHOUAZA),
     }
