@@ -140,12 +140,12 @@ def audit_log(request):
     verification = verify_chain(request.municipality.code) if request.GET.get("verify") else None
     q = request.GET.copy()
     q.pop("page", None)
-    rows = rows[:PAGE]
-    labels = person_labels(request.user, [i for e in rows if e.object_type == "person"
+    shown = rows[:PAGE]
+    labels = person_labels(request.user, [i for e in shown if e.object_type == "person"
                                           for i in e.object_id.split(",")])
     return render(request, "audit/log.html", {
         "form": form, "page": page,
-        "rows": [(e, action_label(e.action), object_text(e, labels)) for e in rows],
+        "rows": [(e, action_label(e.action)) for e in shown], "targets": [object_text(e, labels) for e in shown],
         "has_next": len(rows) > PAGE, "qs": q.urlencode(), "verification": verification, "page_note": page_note,
     })
 

@@ -41,6 +41,12 @@ class ChouazaAddressMixin:
 
         focus_first_field(self)
 
+    def add_error(self, field, error):
+        # the rules name `address` (hidden here): show their messages at the 番地・号 the clerk typed
+        if field == self.address_field and "banchi" in self.fields:
+            field = "banchi"
+        super().add_error(field, error)
+
     def clean(self):
         d = super().clean()
         if "chouaza" not in self.fields:

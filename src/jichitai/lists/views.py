@@ -28,7 +28,7 @@ def _output(request, table, form, template="lists/table.html", extra=None):
                  request=request, object_type="list", object_id=FILE_NAMES.get(table.title, "") if table else "",
                  detail={"list": table.title if table else "", "format": fmt, "rows": len(table.rows) if table else 0,
                          "withheld": table.withheld if table else 0,
-                         "filter": {k: str(v) for k, v in (form.cleaned_data.items() if ok else []) if v}})
+                         "filter": {k: str(v) for k, v in (form.cleaned_data.items() if ok and form.is_bound else []) if v}})
     if table is not None and fmt != "html" and not table.truncated:
         name = f"{FILE_NAMES[table.title]}-{request.municipality.code}"
         if fmt == "pdf":
