@@ -45,7 +45,11 @@ def char_allowed(unit: str) -> bool:
     base = unit[0]
     if len(unit) == 1 and (_is_kana(base) or base in NAME_SYMBOLS or _is_latin(base) or base in LATIN_SYMBOLS):
         return True
-    return moji.by_ucs(unit) is not None
+    if moji.by_ucs(unit) is not None:
+        return True
+    # a base character of the MJ table with a variation sequence registered in the IVD (Adobe-Japan1,
+    # Hanyo-Denshi …) or a standardized variant: a registered form of an MJ character
+    return len(unit) > 1 and moji.by_ucs(unit[0]) is not None and bool(moji.ivs_collections(unit))
 
 
 def name_char_errors(text: str) -> list[str]:
