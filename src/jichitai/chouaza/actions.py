@@ -192,7 +192,7 @@ def import_csv(user, data: bytes, *, terminal="system", check_only=False, system
     Chouaza.objects.filter(pk__in=[c.pk for c in plan.removed]).delete()
     # a renamed 町字 may take the name of another that is renamed in the same file: free the names first
     for r, old in plan.changed:
-        Chouaza.objects.filter(pk=old.pk).update(name_key=f"\x00{old.pk}")
+        Chouaza.objects.filter(pk=old.pk).update(name_key=f"#{old.pk}#")  # no real name holds digits
     for r, old in plan.changed:
         Chouaza.objects.filter(pk=old.pk).update(name_key=address_key(r.name), **r.values())
     Chouaza.objects.bulk_create([Chouaza(municipality=m, code=r.code, name_key=address_key(r.name), **r.values())
