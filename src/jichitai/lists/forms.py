@@ -26,7 +26,8 @@ class PeriodForm(FocusFirstMixin, forms.Form):
             return d
         today = timezone.localdate()
         df, dt_ = d.get("date_from"), d.get("date_to")
-        df, dt_ = df or dt_ or today, dt_ or df or today
+        df = df or dt_ or today
+        dt_ = dt_ or max(df, today)  # from a date on: up to today
         d["date_from"], d["date_to"] = df, dt_
         if df > dt_:
             self.add_error("date_to", "終了日が開始日より前になっています")

@@ -33,6 +33,11 @@ class Table:
     truncated: int = 0                            # rows matched beyond MAX_ROWS (nothing is listed then)
     withheld: int = 0                             # rows with an address withheld by the read policy
 
+    @property
+    def screen_rows(self):
+        """(cells, link) per row: on screen the first cell links to the record."""
+        return [(row, self.links[i] if i < len(self.links) else "") for i, row in enumerate(self.rows)]
+
 
 def _name(family, given):
     return f"{family}　{given}".strip("　")
