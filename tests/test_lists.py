@@ -246,6 +246,19 @@ def test_every_event_code_has_a_japanese_label_and_is_offered_in_the_filter(staf
 
 def test_filtering_by_any_offered_code_works(env, staff):
     admin = client_for(staff["admin_a"])
-    assert admin.get("/lists/movers/", {"date_from": "2020-04-01"}).status_code == 200
+    recent = (timezone.localdate() - dt.timedelta(days=30)).isoformat()
+    assert admin.get("/lists/movers/", {"date_from": recent}).status_code == 200
     r = admin.get("/audit/", {"action": "list.view"})
     assert r.status_code == 200 and {e.action for e, _ in r.context["rows"]} == {"list.view"}
+
+
+def test_a_period_from_a_date_runs_to_today_and_defaults_to_today(env, staff):
+    c = client_for(staff["clerk_a"])
+    start = timezone.localdate() - dt.timedelta(days=300)
+    t = c.get("/lists/movers/", {"date_from": start.strftime("%Y年%m月%d日").replace("年0", "年").replace("月0", "月")}
+              ).context["t"]
+    assert t.conditions.startswith(f"異動日 {start.isoformat()}〜{today()}")
+    r = c.get("/lists/movers/", {"date_from": "令和6年4月1日"})  # to today: more than 366 days
+    assert r.status_code == 400 and "366日以内" in r.content.decode()
+    assert c.get("/lists/movers/").context["t"].conditions.startswith(f"異動日 {today()}〜{today()}")
+    assert c.get("/lists/daily/", {"date_to": "2024-04-01"}).context["t"].conditions == "期間 2024-04-01〜2024-04-01"
