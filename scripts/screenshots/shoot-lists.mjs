@@ -36,7 +36,8 @@ writeFileSync(join(dir, "daily.pdf"), await pdf.body());
 execFileSync("pdftoppm", ["-png", "-r", "70", "-f", "1", "-l", "1", "-singlefile", join(dir, "daily.pdf"),
   `${out}/daily_totals_pdf`]);
 
-const from = new Date(Date.now() - 365 * 86400000).toISOString().slice(0, 10);
+const from = new Date(Date.now() - 60 * 86400000).toISOString().slice(0, 10);
 await clerk.goto(base + `/lists/movers/?date_from=${from}`);
-await clerk.screenshot({ path: `${out}/movers_list.png`, fullPage: true });
+await clerk.setViewportSize({ width: 1280, height: 1400 });
+await clerk.screenshot({ path: `${out}/movers_list.png` });  // the top of the list
 await browser.close();

@@ -28,6 +28,7 @@ class Table:
     rows: list = field(default_factory=list)      # lists of text cells
     links: list = field(default_factory=list)     # per row: URL of the record, or "" (screen only)
     mj_columns: set = field(default_factory=set)  # columns holding names (printed in IPAmj明朝)
+    nowrap_columns: set = field(default_factory=set)  # dates and numbers: never broken on screen
     summary: list = field(default_factory=list)   # [(label, value)] under the title (日計 etc.)
     conditions: str = ""                          # the filters, as text (printed on every format)
     truncated: int = 0                            # rows matched beyond MAX_ROWS (nothing is listed then)
@@ -76,7 +77,7 @@ def issuance_table(*, date_from, date_to, clerk="", kind="", name="", status="")
         f"期間 {_period(date_from, date_to)}", clerk and f"処理者 {clerk}", kind and f"種類 {Kind(kind).label}",
         status and f"状態 {IssuanceStatus(status).label}", name and f"氏名 {name}"]))
     t = Table("交付簿", ["発行番号", "処理日時", "種類", "対象者（宛名番号）", "請求者", "通数", "手数料", "状態", "処理者"],
-              mj_columns={3, 4}, conditions=conditions)
+              mj_columns={3, 4}, nowrap_columns={0, 1, 5, 6}, conditions=conditions)
     if len(issuances) > MAX_ROWS:
         t.truncated = len(issuances)
         return t
@@ -155,7 +156,7 @@ def movers_table(reader, *, date_from, date_to, kinds=()) -> Table:
     n = qs.count()
     labels = [ChangeKind(k).label for k in kinds]
     t = Table("異動者一覧", ["異動日", "届出日", "異動事由", "宛名番号", "氏名", "生年月日", "性別", "住所", "方書", "世帯番号"],
-              mj_columns={4, 7, 8},
+              mj_columns={4, 7, 8}, nowrap_columns={0, 1, 2, 3, 5, 9},
               conditions="　".join(filter(None, [f"異動日 {_period(date_from, date_to)}",
                                                  labels and "異動事由 " + "・".join(labels)])))
     if n > MAX_ROWS:
