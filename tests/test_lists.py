@@ -262,3 +262,12 @@ def test_a_period_from_a_date_runs_to_today_and_defaults_to_today(env, staff):
     assert r.status_code == 400 and "366日以内" in r.content.decode()
     assert c.get("/lists/movers/").context["t"].conditions.startswith(f"異動日 {today()}〜{today()}")
     assert c.get("/lists/daily/", {"date_to": "2024-04-01"}).context["t"].conditions == "期間 2024-04-01〜2024-04-01"
+
+
+def test_a_pdf_too_long_asks_to_narrow(env, town_a, staff, monkeypatch):
+    from jichitai.lists import views
+
+    town_a.family(family_name="佐藤", kana="サトウ", address="隈2番")
+    monkeypatch.setattr(views, "PDF_MAX_ROWS", 1)
+    r = client_for(staff["clerk_a"]).get("/lists/households/", {"format": "pdf"})
+    assert r["Content-Type"].startswith("text/html") and "PDFは1行までです" in r.content.decode()

@@ -11,6 +11,7 @@ from jichitai.web.decorators import staff_required
 
 from . import export, forms, queries
 
+PDF_MAX_ROWS = 1000  # a PDF shares the certificate engine (one render at a time): longer lists as CSV
 FILE_NAMES = {"交付簿": "issuances", "日計表": "daily", "異動者一覧": "movers", "世帯一覧": "households"}
 
 
@@ -29,7 +30,8 @@ def _output(request, table, form, template="lists/table.html", extra=None):
                  detail={"list": table.title if table else "", "format": fmt, "rows": len(table.rows) if table else 0,
                          "withheld": table.withheld if table else 0,
                          "filter": {k: str(v) for k, v in (form.cleaned_data.items() if ok and form.is_bound else []) if v}})
-    if table is not None and fmt != "html" and not table.truncated:
+    pdf_too_long = fmt == "pdf" and table is not None and len(table.rows) > PDF_MAX_ROWS
+    if table is not None and fmt != "html" and not table.truncated and not pdf_too_long:
         name = f"{FILE_NAMES[table.title]}-{request.municipality.code}"
         if fmt == "pdf":
             try:
@@ -46,7 +48,8 @@ def _output(request, table, form, template="lists/table.html", extra=None):
         return resp
     q = request.GET.copy()
     q.pop("format", None)
-    ctx = {"t": table, "form": form, "qs": q.urlencode(), "formats": forms.FORMATS[1:], **(extra or {})}
+    ctx = {"t": table, "form": form, "qs": q.urlencode(), "formats": forms.FORMATS[1:], **(extra or {}),
+           "pdf_too_long": PDF_MAX_ROWS if pdf_too_long else 0}
     return render(request, template, ctx, status=200 if ok else 400)
 
 
