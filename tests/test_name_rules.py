@@ -106,3 +106,21 @@ def test_a_legacy_name_never_blocks_another_change(env):
     actions.correct_person(env.actor(), head, expected_version=head.version, changes={"family_name": "山田"},
                            change_date=D(2024, 5, 1), note="氏の誤記")
     assert env.fresh(env.head).family_name == "山田"
+
+
+def test_the_standard_layout_import_keeps_a_legacy_name_the_rules_would_refuse(town_a, munis, tmp_path):
+    """The bulk loaders carry the register as the source holds it (docs/architecture.md): a name entered before
+    the rules is exported and imported unchanged instead of failing the import."""
+    from django.core.management import call_command
+
+    from jichitai.tenancy.models import Municipality
+    from jichitai.tenancy.scope import tenant_scope
+
+    head, _, _ = town_a.family()
+    with tenant_scope(town_a.m):
+        Person.objects.filter(pk=head.pk).update(family_name="山田①")
+    Municipality.objects.create(code="44206", name="臼杵市", prefecture=town_a.m.prefecture)
+    call_command("export", "--municipality", "44204", str(tmp_path / "a"), "--include-protected-addresses")
+    call_command("import", str(tmp_path / "a"), "--municipality", "44206")
+    with tenant_scope(Municipality.objects.get(code="44206")):
+        assert Person.objects.filter(family_name="山田①").count() == 1
