@@ -6,6 +6,7 @@ import pytest
 from conftest import person_values
 from django.test import Client
 
+from jichitai.chouaza.normalize import kanji_of
 from jichitai.residents import actions, queries
 from jichitai.residents.queries import NAME_LAYERS, SearchCriteria, search_page
 from jichitai.tenancy.scope import tenant_scope
@@ -72,7 +73,9 @@ def test_the_total_is_counted_and_every_match_is_reachable(town_a, staff):
     """Of 231 高橋/タカハシ, 30 could never be reached (a silent cap at 200): now every one is on some page."""
     with tenant_scope(town_a.m):
         a = town_a.actor()
-        made = {_add(a, "高橋", f"{i:02d}", "タカハシ", f"イチ{i:02d}", address=f"中城町{i}番").pk for i in range(45)}
+        # names hold no digits (item 5): the i-th name is spelled with kanji numerals, its reading with kana
+        made = {_add(a, "高橋", kanji_of(i + 1), "タカハシ", "イチ" + "アイウエオカキクケコ"[i // 10] + "アイウエオカキクケコ"[i % 10],
+                     address=f"中城町{i}番").pk for i in range(45)}
         seen = set()
         for n in (1, 2, 3):
             page = search_page(SearchCriteria(name="高橋", kana="たかはし"), staff["clerk_a"], town_a.m, n)

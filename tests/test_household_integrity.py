@@ -10,6 +10,7 @@ from django.test import Client
 from test_rules import NothingWritten, expect_rule
 
 from jichitai.audit.models import AuditEvent
+from jichitai.chouaza.normalize import kanji_of
 from jichitai.residents import actions
 from jichitai.residents.actions import RuleError
 from jichitai.residents.models import Household, Person, PersonHistory, Status
@@ -221,7 +222,7 @@ class World:
             head = Person.objects.get(pk=hh.head_id) if hh else None
             address = head.address if head and r.random() < 0.8 else r.choice(ADDRESSES)
             prev = "大分県日田市隈1番" if r.random() < 0.05 else "福岡県福岡市中央区天神1番"
-            values = person_values(family_name="乱数", given_name=f"太{self.n}", address=address, previous_address=prev,
+            values = person_values(family_name="乱数", given_name="太" + kanji_of(self.n), address=address, previous_address=prev,
                                    relationship=r.choice(RELS + ["", "世帯主"]) if hh else "",
                                    birth_date=D(1990, 1, 1))
             return lambda check_only: actions.register_move_in(
@@ -231,7 +232,7 @@ class World:
             hh = self.pick(households)
             if hh is None:
                 return None
-            values = {"family_name": "乱数", "given_name": f"子{self.n}", "family_name_kana": "ランスウ",
+            values = {"family_name": "乱数", "given_name": kanji_of(self.n) + "子", "family_name_kana": "ランスウ",
                       "birth_date": change, "sex": r.choice(["1", "2"])}
             return lambda check_only: actions.register_birth(
                 a, household=hh, values=values, notification_date=notif,

@@ -20,7 +20,7 @@ from jichitai.tenancy.scope import TenantScopeError, tenant_scope
 D = dt.date
 
 # kwargs that identify a tenant-owned object, and how to fill them with B's objects
-OBJECT_KWARGS = {"person_id", "household_id", "event_id", "mapping_id", "issuance_id", "staff_id",
+OBJECT_KWARGS = {"person_id", "household_id", "event_id", "mapping_id", "issuance_id", "staff_id", "chouaza_id",
                  "activation_id", "shelter_id", "disaster_id", "vp_id", "supporter_id", "ledger_id",  # + disaster
                  "drill_id", "conflict_id", "intake_id"}  # + continuity
 # kwargs that are not object ids
@@ -64,6 +64,14 @@ NO_OBJECT_PATTERNS = {
     "staff_list": "admin only; the own municipality's staff only (tests/test_staff.py)",
     "staff_create": "admin only; creates staff in the own municipality",
     "staff_mfa_policy": "admin only; the own municipality's two-step sign-in setting",
+    "chouaza_list": "admin only (MANAGE_CHOUAZA); the own municipality's 町字 master (scoped manager)",
+    "chouaza_new": "admin only; adds a 町字 to the own municipality's master",
+    "chouaza_import": "admin only; replaces the own municipality's master (tests/test_chouaza.py)",
+    "lists_index": "links only",
+    "lists_issuances": "own 交付簿 only (scoped manager; tests/test_lists.py)",
+    "lists_daily": "own 日計表 only (scoped manager)",
+    "lists_movers": "own 異動者一覧 only (scoped manager, read policy)",
+    "lists_households": "own 世帯一覧 only (scoped manager, read policy)",
     "platform_first_admin": "operator only (403 for municipal staff); `code` is a municipality code; refused once "
                             "the municipality has an admin (tests/test_staff.py)",
     "disaster_home": "the own municipality's disasters and shelters only (scoped managers)",
@@ -138,6 +146,9 @@ def world(town_a, town_b, staff):
             issue_no="00000001", public_id="bIssuance0001", kind="resident_copy", person_ids=[b_head.pk],
             subject_atena_nos=[b_head.atena_no], requester_kind="third_party", requester_name="綾野探偵社",
             purpose="調査", issued_by=staff["clerk_b"], issued_at=timezone.now(), issue_date=D(2024, 1, 1))]
+        from jichitai.chouaza.actions import save_chouaza
+
+        b_chouaza = [save_chouaza(staff["admin_b"], {"code": "1", "name": "綾南俣", "kana": "アヤナンマタ"})]
         b_persons = list(Person.objects.all())
         b_households = list(Household.objects.all())
         b_codes = [p.resident_code for p in b_persons]
@@ -182,7 +193,8 @@ def world(town_a, town_b, staff):
         "a": town_a.m, "b": town_b.m, "a_head": a_head, "a_other": a_other, "a_persons": a_persons,
         "b_persons": b_persons, "b_households": b_households, "b_events": b_events, "b_codes": b_codes,
         "b_staff": list(StaffUser.objects.filter(municipality=town_b.m)), "b_lone": lone, "b_head": b_head, "b_gaiji": b_gaiji, "b_issuances": b_issuances, "b_disaster_ids": b_disaster_ids,
-        "b_secrets": ["綾町", B_FAMILY, B_KANA, "南俣", "北俣", "入野", "綾瀬川", "綾小路", "アヤセガワ", "admin-b", "clerk-b", "綾ベンダー", "綾野探偵社",
+        "b_chouaza": b_chouaza,
+        "b_secrets": ["綾町", B_FAMILY, B_KANA, "南俣", "北俣", "入野", "綾瀬川", "綾小路", "アヤセガワ", "admin-b", "clerk-b", "綾ベンダー", "綾野探偵社", "綾南俣",
                       *b_codes],
     }
 
@@ -195,6 +207,7 @@ def _fill(name, kwargs, world):
         "event_id": [e.pk for e in world["b_events"][:3]] + [world["b_events"][-1].pk],
         "mapping_id": [g.pk for g in world["b_gaiji"]],
         "issuance_id": [i.pk for i in world["b_issuances"]],
+        "chouaza_id": [c.pk for c in world["b_chouaza"]],
         "staff_id": [u.pk for u in world["b_staff"]],
         **{k: [v] for k, v in world["b_disaster_ids"].items()},
     }
@@ -239,7 +252,7 @@ def test_every_url_with_an_object_id_is_404_for_another_municipality(world, staf
     assert checked == {"person_detail", "person_change", "household_detail", "household_change", "audit_detail",
                        "gaiji_review", "gaiji_glyph", "certificate_issue", "certificate_detail", "certificate_void",
                        "certificate_reprint", "staff_edit", "staff_unlock", "staff_reset_password",
-                       "staff_reset_mfa", "staff_disable", "staff_enable",
+                       "staff_reset_mfa", "staff_disable", "staff_enable", "chouaza_edit",
                        "disaster_end", "disaster_shelter_edit", "disaster_shelter_open",
                        "vulnerable_new", "vulnerable_edit", "vulnerable_delist", "vulnerable_supporter_add",
                        "vulnerable_supporter_remove", "victim_ledger_list", "victim_ledger", "victim_ledger_save",
@@ -495,11 +508,12 @@ def _own_pages(world, staff):
     urls = []
     for name, p in iter_patterns(get_resolver().url_patterns):
         kwargs = _kwargs_of(p)
-        if name in ("logout", "login", "interchange_export") or kwargs & {"mapping_id", "issuance_id", "name",
-                                                                          "code", "key", "rest", "activation_id",
-                                                                          "shelter_id", "disaster_id", "vp_id",
-                                                                          "supporter_id", "ledger_id", "drill_id",
-                                                                          "conflict_id", "intake_id"}:
+        if name in ("logout", "login", "interchange_export") or kwargs & {"mapping_id", "issuance_id", "chouaza_id",
+                                                                          "name", "code", "key", "rest",
+                                                                          "activation_id", "shelter_id",
+                                                                          "disaster_id", "vp_id", "supporter_id",
+                                                                          "ledger_id", "drill_id", "conflict_id",
+                                                                          "intake_id"}:
             continue  # no A object of that kind here / not a tenant page (the API: tests/test_api.py)
         if "kind" in kwargs:
             scope = "person" if "person_id" in kwargs else "household" if "household_id" in kwargs else "new"

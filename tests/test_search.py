@@ -173,7 +173,8 @@ def test_pagination(town):
         a = actions.Actor(user=town["user"], terminal="t", municipality=town["m"])
         for i in range(PAGE_SIZE + 3):
             actions.register_move_in(a, values=person_values(family_name="松本", family_name_kana="マツモト",
-                                                             given_name=f"{i:02d}", given_name_kana="イチ",
+                                                             given_name="一二三四五六七八九十"[i % 10] + "一二三四五六七八九十"[i // 10],
+                                                             given_name_kana="イチ",
                                                              address=f"中城町{i}番"),
                                      change_date=D(2020, 5, 1), notification_date=D(2020, 5, 1))
     assert len(query_pks(town, name="松本")) == PAGE_SIZE + 3

@@ -25,9 +25,12 @@ await Promise.all([page.waitForNavigation(), page.keyboard.press("Enter")]);
 const href = await page.locator("table.results td.name a").first().getAttribute("href");
 await page.goto(base + href + "change/move_within/");
 let f = await focused();
-if (!f.includes("id_address")) fail("change form: focus not on the first field: " + f);
+// the demo has a 町字 master: the address is 町字 (a select, first) + 番地・号
+if (!f.includes("id_chouaza")) fail("change form: focus not on the first field: " + f);
 console.log("change form opens focused on", f);
-await page.keyboard.type("豆田町9番9号");
+await page.keyboard.press("ArrowDown");  // the first 町字 of the list
+await page.keyboard.press("Tab");
+await page.keyboard.type("9番9号");
 await page.fill("#id_change_date", "R8.11.20");
 await page.fill("#id_notification_date", "R8.11.25");
 await page.check("input[name=household_mode][value=all]");
@@ -38,7 +41,7 @@ f = await focused();
 if (!f.includes("戻って修正")) fail("confirmation: focus not on 戻って修正: " + f);
 console.log("confirmation opens focused on", f);
 await Promise.all([page.waitForNavigation(), page.keyboard.press("Enter")]);  // a stray Enter
-if ((await page.title()).includes("確認") || !(await page.inputValue("#id_address")).includes("豆田町9番9号"))
+if ((await page.title()).includes("確認") || !(await page.inputValue("#id_banchi")).includes("9番9号"))
   fail("a stray Enter on the confirmation did not go back to the form with the input: " + await page.title());
 console.log("stray Enter → back to the form, input kept; nothing registered");
 await page.focus("#id_notification_date");

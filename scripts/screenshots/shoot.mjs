@@ -14,7 +14,9 @@ const first = await clerk.locator("table.results td.name a").first().getAttribut
 await clerk.goto(base + first);
 await clerk.screenshot({ path: `${out}/person.png`, fullPage: true });
 await clerk.goto(base + first + "change/move_within/");
-await clerk.fill("#id_address", "豆田町5番1号");
+// the demo has a 町字 master: the address is entered as 町字 (chosen) + 番地・号
+await clerk.selectOption("#id_chouaza", { index: 2 });
+await clerk.fill("#id_banchi", "5番1号");
 await clerk.fill("#id_change_date", "R8.11.20");
 await clerk.fill("#id_notification_date", "令和8年11月25日");
 await clerk.check("input[name=household_mode][value=all]");  // the form asks how the household moves

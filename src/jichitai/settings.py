@@ -47,6 +47,8 @@ INSTALLED_APPS = [
     "jichitai.certificates.apps.Config",
     "jichitai.disaster.apps.Config",
     "jichitai.continuity.apps.Config",
+    "jichitai.chouaza.apps.Config",
+    "jichitai.lists.apps.Config",
     "jichitai.demo",
     "jichitai.web",
     "django_otp",

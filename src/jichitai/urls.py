@@ -10,6 +10,8 @@ urlpatterns = [
     path("", include("jichitai.disaster.urls")),
     path("", include("jichitai.continuity.bcp_urls")),
     path("", include("jichitai.continuity.offline_urls")),
+    path("", include("jichitai.chouaza.urls")),
+    path("", include("jichitai.lists.urls")),
 ]
 
 handler403 = "jichitai.web.views.permission_denied"

@@ -7,6 +7,7 @@ from jichitai.tenancy.roles import Perm
 from jichitai.web.decorators import staff_required
 
 from .actions import record_event
+from .queries import person_ids_for, person_labels
 from .models import AuditEvent
 from .verify import verify_chain
 
@@ -23,6 +24,18 @@ ACTION_LABELS = {
     "audit.terminal.register": "端末の登録", "audit.terminal.disable": "端末の無効化",
     "audit.terminal.enable": "端末の有効化", "audit.segment.open": "オフライン区間の開始",
     "audit.segment.merge": "オフライン区間の取り込み",
+    "auth.idle_timeout": "無操作による自動ログアウト",
+    "api.auth.revoked_key": "失効したAPIキーでの接続", "api.changes.denied": "異動情報APIの拒否",
+    "api.changes.read": "異動情報APIの読出し", "api.client.create": "API利用システムの登録",
+    "api.client.revoke": "API利用システムの失効",
+    "gaiji.registered": "外字の登録", "gaiji.auto_approved": "外字の自動承認（コード表一致）",
+    "gaiji.conflict": "外字の要確認（コードの不一致）", "gaiji.approved": "外字の承認",
+    "gaiji.unmappable": "外字の対応なし判定", "gaiji.reopened": "外字の再審査",
+    "gaiji.table_imported": "外字対応表の取込", "gaiji.registered_from_migration": "移行による外字の登録",
+    "migration.legacy_import": "旧システムからのデータ移行", "platform.tenant_created": "団体の登録（運用者）",
+    "tenant.purged": "団体データの削除（契約終了・デモの初期化）", "demo.seeded": "デモデータの作成",
+    "chouaza.import": "町字マスタの取込", "chouaza.save": "町字の登録・修正", "chouaza.delete": "町字の削除",
+    "list.view": "帳票の表示", "list.export": "帳票の出力（CSV・PDF）",
 }
 from jichitai.tenancy.actions import AUDIT_LABELS as _STAFF_LABELS  # noqa: E402  (staff identity events)
 
@@ -38,6 +51,13 @@ from jichitai.continuity.offline import AUDIT_LABELS as _OFFLINE_LABELS  # noqa:
 ACTION_LABELS.update(_OFFLINE_LABELS)
 
 
+def all_action_labels() -> dict:
+    """Every event code with its Japanese label: the table above and one 異動 code per 異動事由."""
+    from jichitai.residents.models import ChangeKind
+
+    return {**ACTION_LABELS, **{f"resident.change.{k.value}": f"異動: {k.label}" for k in ChangeKind}}
+
+
 def action_label(action: str) -> str:
     if action.startswith("resident.change."):
         from jichitai.residents.models import ChangeKind
@@ -50,17 +70,37 @@ def action_label(action: str) -> str:
 class AuditFilterForm(forms.Form):
     action = forms.ChoiceField(label="操作", required=False)
     actor = forms.CharField(label="操作者", required=False, max_length=150)
-    object_id = forms.CharField(label="対象ID", required=False, max_length=64)
+    object_id = forms.CharField(label="対象（宛名番号またはID）", required=False, max_length=64,
+                                help_text="住民は宛名番号で。複数の住民にかかわる記録も見つかります")
     date_from = forms.DateField(label="開始日", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(label="終了日", required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["action"].choices = [("", "すべて"), ("resident.change", "異動（すべて）")] + [
-            (k, v) for k, v in ACTION_LABELS.items()]
+            (code, label) for code, label in all_action_labels().items()]
 
 
 PAGE = 50
+
+
+def object_q(text):
+    """Events about `text` — a 宛名番号 or an id. An event about several persons stores their ids joined by
+    commas (residents.actions._audit), so each is matched as a whole element of that list."""
+    from django.db.models import Q
+
+    q = Q(object_id=text.strip())
+    for pid in person_ids_for(text):
+        q |= Q(object_type="person") & (Q(object_id=pid) | Q(object_id__startswith=f"{pid},")
+                                        | Q(object_id__endswith=f",{pid}") | Q(object_id__contains=f",{pid},"))
+    return q
+
+
+def object_text(e, labels):
+    """対象 as shown: for persons, 宛名番号 and name to those who may see them (policy), else the type and id."""
+    if e.object_type == "person" and labels:
+        return "、".join(labels.get(i, f"住民 {i}") for i in e.object_id.split(",") if i)
+    return f"{e.object_type} {e.object_id}".strip()
 MAX_PAGE = 10**7  # beyond any log (5億件); larger numbers would overflow the database's OFFSET
 
 
@@ -90,7 +130,7 @@ def audit_log(request):
         if d["actor"]:
             qs = qs.filter(actor_username=d["actor"].strip())
         if d["object_id"]:
-            qs = qs.filter(object_id=d["object_id"].strip())
+            qs = qs.filter(object_q(d["object_id"]))
         if d["date_from"]:
             qs = qs.filter(occurred_at__date__gte=d["date_from"])
         if d["date_to"]:
@@ -109,8 +149,12 @@ def audit_log(request):
     verification = verify_chain(request.municipality.code) if request.GET.get("verify") else None
     q = request.GET.copy()
     q.pop("page", None)
+    shown = rows[:PAGE]
+    labels = person_labels(request.user, [i for e in shown if e.object_type == "person"
+                                          for i in e.object_id.split(",")])
     return render(request, "audit/log.html", {
-        "form": form, "rows": [(e, action_label(e.action)) for e in rows[:PAGE]], "page": page,
+        "form": form, "page": page,
+        "rows": [(e, action_label(e.action)) for e in shown], "targets": [object_text(e, labels) for e in shown],
         "has_next": len(rows) > PAGE, "qs": q.urlencode(), "verification": verification, "page_note": page_note,
     })
 

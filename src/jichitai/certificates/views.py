@@ -76,14 +76,10 @@ def issue(request, person_id):
 
 @staff_required(Perm.ISSUE_CERTIFICATES)
 def log(request):
-    status = request.GET.get("status", "")
-    if status not in IssuanceStatus.values:
-        status = ""
-    page = queries.issuance_log(status=status, page=request.GET.get("page") or 1)
-    record_event(request.municipality, "certificate.log_view", actor=request.user, request=request,
-                 object_type="issuance", detail={"status": status, "page": page.number})
-    return render(request, "certificates/log.html", {"page": page, "status": status,
-                                                      "statuses": IssuanceStatus.choices})
+    """The 交付簿: filtered by period, clerk, kind, status and name, with the 日計 (lists app)."""
+    from jichitai.lists.views import issuances
+
+    return issuances(request)
 
 
 def _detail(request, iss, form, status=200):

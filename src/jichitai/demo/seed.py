@@ -26,6 +26,7 @@ from jichitai.tenancy.roles import Role
 from jichitai.tenancy.scope import tenant_scope
 
 from .bulk import generate_municipality, make_generator
+from .lists import seed_chouaza, seed_issuances
 from .data import OTHER_PLACES, PILOT_BY_CODE, PILOT_MUNICIPALITIES, PREFECTURES
 from .support_seed import seed_support
 
@@ -294,8 +295,12 @@ def seed_demo(*, scale=0.1, seed=2026, codes=None, reset=False, out=print, quiet
 
         with transaction.atomic():
             stats = generate_municipality(m, n, seed=seed, progress=progress)
+        towns = seed_chouaza(m, n, seed=seed)  # before the stories: their new addresses are checked against it
         stories = run_stories(m, admins[m.pk], seed=seed, n_hint=n)
         support = seed_support(m, admins[m.pk], seed=seed)  # 避難行動要支援者名簿・被災者台帳 (idempotent)
+        issued, why = seed_issuances(m, StaffUser.objects.get(username=f"clerk-{m.code}"), seed=seed)
+        if why:
+            say(f"    {m.name}: 証明書のデモ発行を省略しました / demo certificates skipped: {why}")
         record_event(m, "demo.seeded", actor=None, object_type="municipality", object_id=m.code,
                      detail={"persons": stats["persons"], "households": stats["households"],
                              "history": stats["history"], "removed": stats["removed"],
@@ -304,6 +309,7 @@ def seed_demo(*, scale=0.1, seed=2026, codes=None, reset=False, out=print, quiet
         summary["persons"] += stats["persons"]
         say(f"  {m.prefecture.name}{m.name} ({m.code}): 住民 {stats['persons']:,} 人 / 世帯 {stats['households']:,}"
             f" / 除票 {stats['removed']:,} / 外国人 {stats['foreign']:,} / 異動 {sum(stories.values())} 件"
+            f" / 町字 {towns} / 証明書 {issued} 件"
             f"  ({time.monotonic() - t0:.1f} s)")
     summary["seconds"] = round(time.monotonic() - started, 1)
     summary["logins"] = logins

@@ -75,6 +75,12 @@ def for_staff(user) -> Reader:
     )
 
 
+def identifies_persons(user) -> bool:
+    """Whether a staff member may see who a record is about (宛名番号 and name), e.g. on the audit screen:
+    those who may view residents. Addresses stay governed by `redact`."""
+    return has_perm(user, Perm.VIEW_RESIDENTS)
+
+
 def for_api_client(client) -> Reader:
     from jichitai.api.scopes import allowed_fields, sees_dv_addresses
 

@@ -79,7 +79,10 @@ CORRECTABLE_FIELDS = [f for f in PERSON_INPUT_FIELDS if f not in ("resident_code
 
 
 def address_key(text: str) -> str:
-    return unicodedata.normalize("NFKC", text or "").replace(" ", "").replace("\u3000", "")
+    """The one address normalisation (kanji, arabic and full-width numerals alike), for stored keys and search."""
+    from jichitai.chouaza.normalize import address_key as key
+
+    return key(text)
 
 
 def search_keys(family_name, given_name, family_name_kana, given_name_kana, address) -> dict:
@@ -175,6 +178,26 @@ def _validate_person_fields(values: dict, *, exclude_pk=None):
                 errors["resident_code"] = "この住民票コードは既に他の住民に記載されています（重複）"
     if values.get("is_foreign") and not values.get("nationality"):
         errors["nationality"] = "外国人住民は国籍・地域を入力してください"
+    if errors:
+        raise RuleError(errors)
+
+
+def _check_address_in_master(address, field="address"):
+    """An address entered inside the municipality names a 町字 of its master (町字 + 丁目 + 番地・号); free text
+    where the municipality has no master (chouaza.validation)."""
+    from jichitai.chouaza.validation import address_errors
+
+    errors = address_errors(address or "")
+    if errors:
+        raise RuleError({field: errors})
+
+
+def _check_names(values: dict, fields=None):
+    """Names and readings: registrable characters, the standard's lengths, katakana (residents.name_rules).
+    `fields`: only these (a correction checks what it changes, so a legacy name never blocks another change)."""
+    from .name_rules import name_errors
+
+    errors = name_errors(values if fields is None else {k: values.get(k) for k in fields})
     if errors:
         raise RuleError(errors)
 
@@ -373,6 +396,7 @@ def register_birth(actor: Actor, *, household: Household, values: dict, notifica
         raise RuleError({"relationship": "世帯には既に世帯主がいます。世帯主以外の続柄を入力してください"})
     _check_joins_at_household_address(household, values["address"], values.get("address_katagaki"))
     _validate_person_fields(values)
+    _check_names(values)
     if check_only:
         return None
     person = _create_person(actor, ChangeKind.BIRTH, household, values, birth, notification_date, note)
@@ -411,7 +435,10 @@ def register_move_in(actor: Actor, *, values: dict, change_date, notification_da
             raise RuleError({"relationship": "世帯には既に世帯主がいます。世帯主以外の続柄を入力してください"})
         if (values.get("address") or "").strip():
             _check_joins_at_household_address(household, values["address"], values.get("address_katagaki"))
+    if household is None and (values.get("address") or "").strip():
+        _check_address_in_master(values["address"])
     _validate_person_fields(values)
+    _check_names(values)
     if check_only:
         return None
     if household is None:
@@ -498,6 +525,8 @@ def register_move_within(actor: Actor, person: Person, *, expected_version, addr
         for p in movers:
             if p.pk != new_household_head.pk and not (relationships.get(p.pk) or "").strip():
                 raise RuleError({"relationships": f"{p.full_name} の新しい世帯主との続柄を入力してください"})
+    if join_household is None:  # joining: the household's address (checked below) is the address
+        _check_address_in_master(address)
     if join_household is not None:
         target = Household.objects.select_for_update().get(pk=join_household.pk)
         if target.pk == household.pk:
@@ -564,7 +593,10 @@ def correct_person(actor: Actor, person: Person, *, expected_version, changes: d
         raise RuleError("変更された項目がありません")
     merged = {f: getattr(person, f) for f in PERSON_INPUT_FIELDS}
     merged.update(changes)
+    if "address" in changed:
+        _check_address_in_master(merged["address"])
     _validate_person_fields(merged, exclude_pk=person.pk)
+    _check_names(merged, changed)
     if check_only:
         return None
     for k in changed:

@@ -3,6 +3,7 @@ import unicodedata
 
 from django import forms
 
+from jichitai.chouaza.forms import ChouazaAddressMixin
 from jichitai.common.wareki import DateInputError, parse_date
 from jichitai.privacy import policy
 
@@ -205,7 +206,7 @@ class BirthForm(PersonFieldsForm):
                 self.fields["hittosha"].initial = head[0].hittosha
 
 
-class MoveInForm(PersonFieldsForm):
+class MoveInForm(ChouazaAddressMixin, PersonFieldsForm):
     address = forms.CharField(label="住所（町字・番地）", max_length=200)
     address_katagaki = forms.CharField(label="方書", max_length=120, required=False)
     postal_code = forms.CharField(label="郵便番号", max_length=8, required=False)
@@ -245,7 +246,7 @@ MOVE_MODES = [("all", "世帯全員で転居する"), ("new", "転居先で新�
               ("join", "転居先の世帯に加わる（世帯合併）")]
 
 
-class MoveWithinForm(ChangeForm):
+class MoveWithinForm(ChouazaAddressMixin, ChangeForm):
     """転居. One household has one address: when the household has other members, the clerk chooses whether
     everyone moves, or the movers (the person and the members ticked) start a new household or join one at the
     new address. Nothing is preselected."""

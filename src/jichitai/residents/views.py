@@ -10,7 +10,7 @@ from django.urls import reverse
 from jichitai.tenancy.roles import Perm
 from jichitai.web.decorators import staff_required
 
-from . import actions, forms, queries
+from . import actions, forms, name_rules, queries
 from .actions import CONFLICT_MESSAGE, Actor, ConflictError, RuleError
 from .models import ChangeKind, Status
 
@@ -247,6 +247,7 @@ def _change(request, kind, *, person=None, household=None):
                 return redirect("household_detail", household_id=result.pk)
             return redirect("person_detail", person_id=result.pk)
         ctx["confirm_rows"] = _confirm_rows(form)
+        ctx["warnings"] = name_rules.reading_warnings(form.cleaned_data)  # warnings, never refusals
         return render(request, "residents/change_confirm.html", ctx)
     status = 422 if request.method == "POST" and step != "edit" else 200
     return render(request, "residents/change_form.html", ctx, status=status)

@@ -37,6 +37,7 @@ class Perm:
     MANAGE_CERTIFICATE_SETTINGS = "manage_certificate_settings"
     MANAGE_PRIVACY_SETTINGS = "manage_privacy_settings"
     MANAGE_STAFF = "manage_staff"
+    MANAGE_CHOUAZA = "manage_chouaza"  # the 町字 master (chouaza app; its migration 0002 grants it to admins)
     # the coming disaster app (nothing checks these yet)
     DISASTER_RESPONSE = "disaster_response"
     REGISTER_EVACUEES = "register_evacuees"
@@ -59,6 +60,7 @@ PERM_LABELS = {
     Perm.MANAGE_CERTIFICATE_SETTINGS: "証明書設定の変更",
     Perm.MANAGE_PRIVACY_SETTINGS: "個人情報保護の設定の変更",
     Perm.MANAGE_STAFF: "職員の管理",
+    Perm.MANAGE_CHOUAZA: "町字マスタの管理",
     Perm.DISASTER_RESPONSE: "災害対応",
     Perm.REGISTER_EVACUEES: "避難者の登録",
     Perm.CONFIRM_SAFETY: "安否確認",
@@ -75,7 +77,7 @@ DEFAULT_ROLE_PERMS = {
     Role.ADMIN: {Perm.VIEW_RESIDENTS, Perm.CHANGE_RESIDENTS, Perm.VIEW_INDIVIDUAL_NUMBER, Perm.VIEW_AUDIT,
                  Perm.VIEW_GAIJI, Perm.MANAGE_GAIJI, Perm.ISSUE_CERTIFICATES, Perm.VOID_CERTIFICATES,
                  Perm.MANAGE_CERTIFICATE_SETTINGS, Perm.MANAGE_STAFF, Perm.MANAGE_PRIVACY_SETTINGS,
-                 Perm.MANAGE_BCP} | _DISASTER,
+                 Perm.MANAGE_BCP, Perm.MANAGE_CHOUAZA} | _DISASTER,
     Role.CLERK: {Perm.VIEW_RESIDENTS, Perm.CHANGE_RESIDENTS, Perm.VIEW_INDIVIDUAL_NUMBER, Perm.VIEW_GAIJI,
                  Perm.ISSUE_CERTIFICATES},
     Role.VIEWER: {Perm.VIEW_RESIDENTS},

@@ -26,6 +26,7 @@ def staff_context(request):
         "can_disaster_response": has_perm(user, Perm.DISASTER_RESPONSE),
         "can_manage_bcp": has_perm(user, Perm.MANAGE_BCP),
         "offline_kit": _offline_kit(),
+        "can_manage_chouaza": has_perm(user, Perm.MANAGE_CHOUAZA),
     }
 
 
