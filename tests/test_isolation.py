@@ -181,7 +181,7 @@ def world(town_a, town_b, staff):
 
         drill = bcp_actions.plan_drill(admin_b, scenario="restore", title="綾町の復元訓練", planned_for=D(2026, 12, 1))
         kit = offline_kit.reserve_kit(admin_b, device="aya-1", block_size=10)
-        conflict = SyncConflict.objects.create(uuid="b-conflict", kit=kit, kind="intake.queued", reason="綾町の競合",
+        conflict = SyncConflict.objects.create(uuid="b-conflict", kit=kit, kind="intake_queued", reason="綾町の競合",
                                                created_at=timezone.now(), payload={"payload": {}})
         intake = OfflineIntake.objects.create(uuid="b-intake", kit=kit, received_at=timezone.now(),
                                               received_by="clerk-b", kind="other", notifier="綾野届出人", memo="綾町の届出")

@@ -374,7 +374,7 @@ def _create(m, user, req, persons, opts, settings, *, reprint_of=None, today=Non
             offline.certificate_block_check(iss.issue_no)
         except ValidationError as e:
             raise RuleError(" ".join(e.messages)) from None
-        offline.record("certificate.issued", offline_issuance_payload(iss), actor=user)
+        offline.record("certificate_issued", offline_issuance_payload(iss), actor=user)
     return iss
 
 

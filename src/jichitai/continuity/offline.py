@@ -639,7 +639,7 @@ def queue_intake(user, *, kind: str, atena_no: str, notifier: str, memo: str, te
         payload = {"kind": kind, "atena_no": person.atena_no if person else "",
                    "person_version": person.version if person else None, "notifier": notifier.strip(),
                    "memo": memo.strip()}
-        record("intake.queued", payload, actor=user)
+        record("intake_queued", payload, actor=user)
         append(m, "offline.intake", actor=user, terminal=terminal, object_type="person",
                object_id=str(person.pk) if person else "", detail={"kind": kind})
 
@@ -708,7 +708,7 @@ class Conflict(Exception):
     """An event that cannot be applied as it is: it goes to the conflict queue with this reason."""
 
 
-@applier("intake.queued")
+@applier("intake_queued")
 def _apply_intake(kit, ev, user):
     from jichitai.residents.models import Person
 
@@ -727,7 +727,7 @@ def _apply_intake(kit, ev, user):
     return "queued"
 
 
-@applier("certificate.issued")
+@applier("certificate_issued")
 def _apply_certificate(kit, ev, user):
     from jichitai.certificates.actions import record_offline_issuance
 
@@ -841,7 +841,7 @@ def decide_conflict(user, conflict_id: int, *, accept: bool, note: str, terminal
         if c.status != "open":
             raise ValidationError("この競合はすでに判断されています。")
         if accept:
-            if c.kind != "intake.queued":
+            if c.kind != "intake_queued":
                 raise ValidationError("この種類の記録は破棄のみできます（内容を確認し、必要なら窓口で登録してください）。")
             ev, p = c.payload, c.payload["payload"]
             OfflineIntake.objects.create(uuid=c.uuid, kit=c.kit, received_at=dt.datetime.fromisoformat(ev["local_time"]),

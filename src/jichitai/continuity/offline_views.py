@@ -110,5 +110,5 @@ def intake_new(request):
 
     return render(request, "continuity/offline_intake.html", {
         "form": form, "kinds": dict(offline.INTAKE_KINDS),
-        "queued": OutboxEvent.objects.filter(kind="intake.queued").order_by("-seq")[:50]},
+        "queued": OutboxEvent.objects.filter(kind="intake_queued").order_by("-seq")[:50]},
         status=400 if request.method == "POST" else 200)
