@@ -554,6 +554,8 @@ AUDIT_LABELS.update({
     "disaster.grant_create": "広域避難の照会許可", "disaster.grant_revoke": "広域避難の照会許可の取消",
     "disaster.crossarea_lookup": "広域避難の照会", "disaster.pfif_import": "PFIFの取込",
     "disaster.pfif_export": "PFIFの出力", "disaster.safety_board": "安否確認の集計の閲覧",
-    "disaster.unconfirmed_list": "安否未確認者の一覧の閲覧",
+    "disaster.unconfirmed_list": "安否未確認者の一覧の閲覧", "disaster.evacuee_list": "避難者一覧の閲覧",
+    "disaster.evacuee_view": "避難者の閲覧", "disaster.review_view": "照合の確認画面の閲覧",
+    "disaster.crossarea_refused": "広域避難の照会（拒否）",
 })
 _ = CONFIRMED_STATUSES  # re-exported for callers

@@ -302,7 +302,7 @@ def pfif_export_rows(municipality, *, min_entry_date=None):
     persons whose record or notes were entered since then (notes: only the new ones)."""
     from .pfif import _SEX, _z, pfif_domain
 
-    qs = Evacuee.objects.filter(consent_public=True).select_related("shelter").order_by("updated_at", "id")
+    qs = Evacuee.objects.filter(consent_public=True).select_related("shelter").order_by("id")
     if min_entry_date is not None:
         qs = qs.filter(Q(updated_at__gte=min_entry_date) | Q(notes__entry_date__gte=min_entry_date)).distinct()
     evs = list(qs)
