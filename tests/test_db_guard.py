@@ -48,7 +48,6 @@ CROSS_TENANT_ALLOWED = {
     "src/jichitai/guard/management/commands/flush.py": "flush runs as the schema owner",
     "src/jichitai/demo/bulk.py": "bulk COPY as the owner (PostgreSQL refuses COPY FROM under RLS); rows checked",
     "src/jichitai/disaster/crossarea.py": "広域避難: a host reads a grant of the origin (checked before any lookup)",
-    "src/jichitai/disaster/models/evacuees.py": "defines all_tenants of the append-only movements and safety notes",
     "benchmarks/": "benchmarks measure across municipalities and create indexes",
 }
 RAW_SQL_ALLOWED = {

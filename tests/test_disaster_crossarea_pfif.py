@@ -85,7 +85,7 @@ def test_no_grant_expired_or_revoked_grants_refuse_the_lookup(origin, munis, sta
     with tenant_scope(a):
         g2 = actions.grant_lookup(staff["admin_a"], "45383", expires_at=timezone.now() + dt.timedelta(hours=1),
                                   reason="延長")
-    LookupGrant.all_tenants.filter(pk=g2.pk).update(expires_at=timezone.now() - dt.timedelta(seconds=1))
+        LookupGrant.objects.filter(pk=g2.pk).update(expires_at=timezone.now() - dt.timedelta(seconds=1))
     with tenant_scope(b):
         with pytest.raises(crossarea.GrantRefused, match="有効期限"):
             crossarea.lookup(staff["admin_b"], g2.pk, ROWS)
