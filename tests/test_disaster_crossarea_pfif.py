@@ -246,3 +246,31 @@ def test_pfif_and_grant_pages(origin, munis, staff):
     r = c.post("/disaster/grants/", {"host": "45383", "expires_at": "2000-01-01T00:00", "reason": "x"})
     assert r.status_code == 400 and "有効期限" in r.content.decode()
     assert client_for(staff["clerk_a"]).get("/disaster/grants/").status_code == 403
+
+
+def test_the_disaster_command_imports_csv_and_pfif_and_exports(origin, munis, staff, tmp_path):
+    from django.core.management import CommandError, call_command
+
+    a, _ = munis
+    with tenant_scope(a):
+        s = actions.save_shelter(staff["disaster_a"], {"code": "S01", "name": "体育館", "kind": "designated",
+                                                       "address": "x", "capacity_day": 5, "capacity_night": 5})
+        actions.set_shelter_open(staff["disaster_a"], s.pk, True)
+    f = tmp_path / "list.csv"
+    f.write_text("氏名,フリガナ,生年月日,居所,公表\n山田太郎,ヤマダタロウ,1975-04-01,S01,○\n,x,,S01,\n", encoding="utf-8")
+    with pytest.raises(CommandError, match="nothing was written"):
+        call_command("disaster", "import-evacuees", "--municipality", "44204", "--user", "disaster-a",
+                     "--input", str(f))
+    f.write_text("氏名,フリガナ,生年月日,居所,公表\n山田太郎,ヤマダタロウ,1975-04-01,S01,○\n", encoding="utf-8")
+    with pytest.raises(CommandError, match="権限"):
+        call_command("disaster", "import-evacuees", "--municipality", "44204", "--user", "clerk-a", "--input", str(f))
+    call_command("disaster", "import-evacuees", "--municipality", "44204", "--user", "disaster-a", "--input", str(f))
+    out = tmp_path / "out.xml"
+    call_command("disaster", "pfif-export", "--municipality", "44204", "--user", "disaster-a", "--output", str(out))
+    assert "山田太郎" in out.read_text(encoding="utf-8")
+    call_command("disaster", "pfif-import", "--municipality", "44204", "--user", "disaster-a", "--input",
+                 str(PEERS / "test.pfif-1.2.xml"), "--domain", "test.google.com")
+    with tenant_scope(a):
+        assert PfifRecord.objects.count() == 1
+    with pytest.raises(CommandError, match="unknown municipality"):
+        call_command("disaster", "pfif-export", "--municipality", "99999", "--user", "x", "--output", str(out))
