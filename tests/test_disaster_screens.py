@@ -128,3 +128,26 @@ def test_safety_board_unconfirmed_list_notes_and_dashboard(scene):
     assert page.count("<svg") == 2 and "確認済み 1人" in page and "三本松小学校" in page
     assert "http://" not in page.split("<svg", 1)[1].replace('xmlns="http://www.w3.org/2000/svg"', "")
     assert client_for(scene.u.__class__.objects.get(username="viewer-a")).get("/disaster/safety/").status_code == 403
+
+
+def test_every_entry_screen_focuses_one_field_and_a_stray_enter_never_confirms_a_match(scene):
+    import re
+
+    c = client_for(scene.u)
+    with tenant_scope(scene.m):
+        [e], _ = actions.register_evacuees(scene.u, [{"full_name": "山田一郎", "place": "S01"}])
+    assert e.match_state == "review"
+    for url in ("/disaster/evacuees/", "/disaster/quick/", "/disaster/import/", "/disaster/review/",
+                "/disaster/safety/unconfirmed/", "/disaster/grants/", "/disaster/pfif/import/",
+                f"/disaster/evacuees/{e.pk}/"):
+        body = c.get(url).content.decode()
+        focused = re.findall(r"<(?:input|select|textarea|button)[^>]*\bautofocus\b[^>]*>", body)
+        assert len(focused) == 1, (url, focused)
+    body = c.get("/disaster/review/").content.decode()
+    form = body.split(f'action="/disaster/review/{e.pk}/"')[1]
+    first_button = re.search(r"<button[^>]*>", form).group(0)
+    assert 'value="skip"' in first_button  # Enter on a candidate submits this one
+    c.post(f"/disaster/review/{e.pk}/", {"person": scene.child.pk, "decision": "skip"})
+    with tenant_scope(scene.m):
+        assert Evacuee.objects.get(pk=e.pk).person_id is None
+    assert not audit_events(scene.m, action="disaster.evacuee_link")

@@ -82,8 +82,20 @@ def seed_disaster(m, *, seed=2026, out=print):
                                           "believed_missing": "家族が連絡を取れないと申出",
                                           "information_sought": "親族から安否の問い合わせ"}[st], terminal="demo")
         host = Municipality.objects.filter(code="45383").first()
+        travellers = [_written(p, rng) for p in Person.objects.filter(
+            status=Status.RESIDENT, dv_protected=False).exclude(household_id__in=heads[:40]).order_by("-pk")[:4]]
         if host is not None:
             actions.grant_lookup(user, host.code, expires_at=timezone.now() + dt.timedelta(days=7),
                                  reason="大雨による広域避難（綾町の避難所への避難者）", terminal="demo")
+    host_admin = StaffUser.objects.filter(username="admin-45383").first()
+    if host is not None and host_admin is not None:  # the host: 日田市's residents at 綾町's shelter
+        with tenant_scope(host):
+            actions.declare_disaster(host_admin, name="令和8年12月 大雨（受入・デモ）", kind="flood",
+                                     occurred_at=timezone.now() - dt.timedelta(hours=20))
+            s = actions.save_shelter(host_admin, {"code": "A01", "name": "綾町中央公民館", "kind": "designated",
+                                                  "address": "大字南俣1番地", "capacity_day": 100,
+                                                  "capacity_night": 80})
+            actions.set_shelter_open(host_admin, s.pk, True)
+            actions.register_evacuees(host_admin, [{**t, "place": "A01"} for t in travellers], terminal="demo")
     out(f"  {m.name}: 災害「{act.disaster.name}」、避難者 {n + len(VISITORS)} 人、安否情報 60 件（デモ）")
     return n + len(VISITORS)

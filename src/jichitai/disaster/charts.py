@@ -50,10 +50,10 @@ def progress_line(points, total: int, width=720, height=240) -> str:
              f'<line x1="{left}" y1="{top + ph}" x2="{left + pw}" y2="{top + ph}" stroke="#333"/>',
              f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + ph}" stroke="#333"/>',
              f'<path d="{path}" fill="none" stroke="#2f6db5" stroke-width="2.5"/>']
-    for k in (0, len(points) // 2, len(points) - 1):
+    for k, anchor in ((0, "start"), (len(points) // 2, "middle"), (len(points) - 1, "end")):
         t, n = points[k]
         x, y = xy[k]
-        parts.append(f'<text x="{x:.1f}" y="{top + ph + 16}" font-size="11" text-anchor="middle">'
+        parts.append(f'<text x="{x:.1f}" y="{top + ph + 16}" font-size="11" text-anchor="{anchor}">'
                      f'{escape(t.astimezone().strftime("%m-%d %H:%M"))}</text>')
         parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="#2f6db5"><title>{n}人</title></circle>')
     last = points[-1][1]

@@ -270,7 +270,7 @@ def confirmation_progress(points: int = 12):
     act = current_activation()
     if act is None:
         return []
-    start, end = act.declared_at, timezone.now()
+    start, end = min(act.declared_at, act.disaster.occurred_at), timezone.now()  # since the disaster occurred
     if end <= start:
         end = start + _dt.timedelta(hours=1)
     first = {}

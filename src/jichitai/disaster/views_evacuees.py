@@ -174,8 +174,11 @@ def review(request):
 @staff_required(Perm.REGISTER_EVACUEES)
 @require_POST
 def review_decide(request, evacuee_id: int):
+    decision = request.POST.get("decision")
+    if decision not in ("link", "none"):  # 後で確認する — also what a stray Enter on a candidate sends
+        return redirect("disaster_review")
     try:
-        if request.POST.get("decision") == "none":
+        if decision == "none":
             actions.mark_non_resident(request.user, evacuee_id, terminal=terminal_of(request))
             messages.success(request, "住民以外（該当なし）として確定しました。")
         else:
