@@ -92,6 +92,12 @@ def test_no_grant_expired_or_revoked_grants_refuse_the_lookup(origin, munis, sta
         with pytest.raises(PermissionDenied):
             crossarea.lookup(staff["clerk_b"], g2.pk, ROWS)
     assert len(audit_events(b, action="disaster.crossarea_lookup")) == 1
+    # every refusal is audited: the host's chain each time, the origin's when the grant is theirs
+    assert [json.loads(e.detail)["reason"][:6] for e in audit_events(b, action="disaster.crossarea_refused")] == [
+        "照会の許可が", "照会の許可は", "照会の許可の"]  # none, revoked, expired (the clerk: no permission, no lookup)
+    # A's chain: A itself tried B's grant (as a host without one), then B's refused lookups of A's grants
+    assert [json.loads(e.detail)["reason"][:6] for e in audit_events(a, action="disaster.crossarea_refused")] == [
+        "照会の許可が", "照会の許可は", "照会の許可の"]
 
 
 def test_bad_grants_are_refused_and_the_operator_grants_only_during_a_declared_disaster(origin, munis, staff):

@@ -8,7 +8,8 @@ The only cross-tenant code of the disaster app (allow-listed in tests/test_db_gu
    reader without DV rights;
 3. drops every candidate who is DV-protected in the origin (privacy.policy), and returns minimal fields only
    (MINIMAL_FIELDS: no 宛名番号, 住民票コード, 個人番号, address, household);
-4. appends one audit entry to the origin's chain and one to the host's, in the same transaction.
+4. appends one audit entry to the origin's chain and one to the host's, in the same transaction; a refused
+   lookup is audited as `disaster.crossarea_refused` (host; origin too when the grant is theirs).
 """
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -47,12 +48,24 @@ def _grant_for_host(grant_id, host):
     with cross_tenant("広域避難: read one grant of its origin to check it names this host"):
         g = LookupGrant.all_tenants.select_related("municipality", "host").filter(pk=grant_id).first()
     if g is None or g.host_id != host.pk:
-        raise GrantRefused("照会の許可がありません / no grant for this municipality")
+        return None, "照会の許可がありません / no grant for this municipality"
     if g.revoked_at is not None:
-        raise GrantRefused("照会の許可は取り消されています / the grant was revoked")
+        return g, "照会の許可は取り消されています / the grant was revoked"
     if g.expires_at <= timezone.now():
-        raise GrantRefused("照会の許可の有効期限が切れています / the grant has expired")
-    return g
+        return g, "照会の許可の有効期限が切れています / the grant has expired"
+    return g, ""
+
+
+def _refuse(user, host, g, grant_id, why, terminal):
+    """A refused lookup is audited too: on the host's chain, and on the origin's when the grant is theirs."""
+    detail = {"grant": grant_id, "host": host.code, "reason": why}
+    with transaction.atomic():
+        append(host, "disaster.crossarea_refused", actor=user, terminal=terminal, object_type="lookup_grant",
+               object_id=str(grant_id), detail=detail)
+        if g is not None and g.host_id == host.pk:
+            append(g.municipality, "disaster.crossarea_refused", actor=user, terminal=terminal,
+                   object_type="lookup_grant", object_id=str(grant_id), detail=detail)
+    raise GrantRefused(why)
 
 
 def lookup(user, grant_id: int, rows: list[dict], *, terminal: str = "system") -> list[dict]:
@@ -67,8 +80,10 @@ def lookup(user, grant_id: int, rows: list[dict], *, terminal: str = "system") -
         raise ValidationError("照会する避難者がいません / no rows")
     if len(rows) > 5000:
         raise ValidationError("1回に照会できるのは5000人までです / at most 5000 rows")
+    g, why = _grant_for_host(grant_id, host)
+    if why:
+        _refuse(user, host, g, grant_id, why, terminal)
     with transaction.atomic():
-        g = _grant_for_host(grant_id, host)
         origin = g.municipality
         reader = policy.for_export(user, include_protected_addresses=False, purpose=f"crossarea:{host.code}")
         with tenant_scope(origin):

@@ -285,8 +285,6 @@ def grant_lookup(request, grant_id: int):
     try:
         results = crossarea.lookup(request.user, grant_id, rows, terminal=terminal_of(request))
     except crossarea.GrantRefused as e:
-        record_event(request.municipality, "disaster.crossarea_refused", actor=request.user, request=request,
-                     object_type="lookup_grant", object_id=str(grant_id), detail={"reason": e.message})
         messages.error(request, e.message)
         return redirect("disaster_grants")
     except ValidationError as e:
