@@ -60,6 +60,7 @@ RAW_SQL_ALLOWED = {
     "src/jichitai/interchange/export.py": "export: COPY TO / server-side cursors, snapshots for worker processes",
     "src/jichitai/interchange/importer.py": "standard-layout import through the bulk writer",
     "src/jichitai/migration/importer.py": "legacy import through the bulk writer",
+    "src/jichitai/disaster/bulk.py": "evacuee registration through the bulk writer (executemany / COPY)",
     "src/jichitai/guard/db.py": "row-level security, grants, triggers, session settings",
     "src/jichitai/guard/purge.py": "the one sanctioned purge path",
     "benchmarks/": "benchmarks (EXPLAIN, indexes, ANALYZE, database creation)",

@@ -191,35 +191,38 @@ def _register(user, m, act, rows, *, source, terminal, now):
     results = match(m, [{"name": r["full_name"], "kana": r["kana"], "birth": r["birth_text"], "sex": r["sex"],
                          "address": r["address"], "group": r["group_key"], "evacuee_id": None} for r in rows],
                     for_staff(user))
-    objs = []
-    for r, res in zip(rows, results):
+    from .bulk import insert_evacuees
+
+    evs, moves = [], []
+    for i, (r, res) in enumerate(zip(rows, results)):
         shelter = r["shelter"]
-        e = Evacuee(
-            municipality=m, activation=act, full_name=r["full_name"], kana=r["kana"], birth_text=r["birth_text"],
-            birth_date=r["birth_date"], sex=r["sex"], address=r["address"], nationality=r["nationality"],
-            injury=r["injury"], place_kind=r["place_kind"], place_note=r["place_note"], contact=r["contact"],
-            consent_family=r["consent_family"], consent_acquaintance=r["consent_acquaintance"],
-            consent_public=r["consent_public"], group_key=r["group_key"], presence=r["presence"],
-            status=EvacueeStatus.CHECKED_IN if shelter else EvacueeStatus.OUTSIDE, shelter=shelter,
-            source=source, created_by=user.username, match_candidates=res.candidates)
         top = res.candidates[0] if res.candidates else None
         if res.decision == "auto" and top:
-            e.person_id, e.match_state = top["person_id"], MatchState.LINKED
+            person_id, state = top["person_id"], MatchState.LINKED
         elif res.decision == "review" and res.candidates:
-            e.match_state = MatchState.REVIEW
+            person_id, state = None, MatchState.REVIEW
         else:
-            e.match_state = MatchState.NONE
-        objs.append(e)
-    created = Evacuee.objects.bulk_create(objs)
-    if any(e.pk is None for e in created):  # backends without RETURNING: read the ids back in order
-        created = list(Evacuee.objects.filter(created_by=user.username).order_by("-id")[: len(objs)])[::-1]
-    EvacueeMovement.objects.bulk_create([EvacueeMovement(
-        municipality=m, evacuee_id=e.pk, kind=MovementKind.CHECK_IN if e.shelter_id else MovementKind.OUTSIDE,
-        shelter_id=e.shelter_id, place_kind=e.place_kind, presence=e.presence, at=now, operator=user.username,
-        terminal=terminal) for e in created])
-    counts = {s: sum(1 for e in created if e.match_state == s) for s in
-              (MatchState.LINKED, MatchState.REVIEW, MatchState.NONE)}
-    return created, {"registered": len(created), "auto_linked": counts[MatchState.LINKED],
+            person_id, state = None, MatchState.NONE
+        evs.append({
+            "municipality_id": m.pk, "activation_id": act.pk, "full_name": r["full_name"], "kana": r["kana"],
+            "birth_text": r["birth_text"], "birth_date": r["birth_date"], "sex": r["sex"], "address": r["address"],
+            "nationality": r["nationality"], "injury": r["injury"], "place_kind": r["place_kind"],
+            "place_note": r["place_note"], "contact": r["contact"], "consent_family": r["consent_family"],
+            "consent_acquaintance": r["consent_acquaintance"], "consent_public": r["consent_public"],
+            "group_key": r["group_key"], "presence": r["presence"],
+            "status": EvacueeStatus.CHECKED_IN if shelter else EvacueeStatus.OUTSIDE,
+            "shelter_id": shelter.pk if shelter else None, "person_id": person_id, "match_state": state,
+            "match_candidates": list(res.candidates), "duplicate_group": res.duplicate_group or "",
+            "source": source, "created_at": now, "created_by": user.username, "updated_at": now})
+        moves.append({"municipality_id": m.pk, "evacuee_id": i,
+                      "kind": MovementKind.CHECK_IN if shelter else MovementKind.OUTSIDE,
+                      "shelter_id": shelter.pk if shelter else None, "from_shelter_id": None,
+                      "place_kind": r["place_kind"], "presence": r["presence"], "at": now,
+                      "operator": user.username, "terminal": terminal})
+    created = insert_evacuees(evs, moves)
+    states = [e["match_state"] for e in evs]
+    counts = {s: states.count(s) for s in (MatchState.LINKED, MatchState.REVIEW, MatchState.NONE)}
+    return created, {"registered": len(evs), "auto_linked": counts[MatchState.LINKED],
                      "review": counts[MatchState.REVIEW], "none": counts[MatchState.NONE]}
 
 
@@ -236,8 +239,9 @@ def register_evacuees(user, rows: list[dict], *, source: str = "desk", terminal:
         clean = clean_rows(rows, _open_shelters_by_code())
         now = timezone.now()
         created, counts = _register(user, m, act, clean, source=source, terminal=terminal, now=now)
+        ids = list(created.values_list("pk", flat=True))
         append(m, "disaster.evacuees_register", actor=user, terminal=terminal, object_type="evacuee",
-               object_id=",".join(str(e.pk) for e in created)[:200], detail={"source": source, **counts})
+               object_id=f"{ids[0]}-{ids[-1]}", detail={"source": source, **counts})
     return created, counts
 
 
@@ -253,8 +257,9 @@ def import_evacuees_csv(user, data: bytes | str, *, terminal: str = "system"):
         clean = parse_csv(data, _open_shelters_by_code())
         now = timezone.now()
         created, counts = _register(user, m, act, clean, source="csv", terminal=terminal, now=now)
+        ids = list(created.values_list("pk", flat=True))
         append(m, "disaster.evacuees_import", actor=user, terminal=terminal, object_type="evacuee",
-               object_id=str(created[0].pk) if created else "", detail={"source": "csv", **counts})
+               object_id=f"{ids[0]}-{ids[-1]}", detail={"source": "csv", **counts})
     return created, counts
 
 

@@ -68,6 +68,7 @@ class Evacuee(TenantModel):
                                related_name="+", verbose_name="住民")
     match_state = models.CharField("照合", max_length=10, choices=MatchState.choices, default=MatchState.PENDING)
     match_candidates = models.JSONField("照合候補", default=list, blank=True)
+    duplicate_group = models.CharField("重複の可能性（同じ人の別登録）", max_length=40, blank=True)
     source = models.CharField("登録元", max_length=20, default="desk")  # desk / csv / host
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.CharField(max_length=150)
