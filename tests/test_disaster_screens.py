@@ -138,7 +138,7 @@ def test_every_entry_screen_focuses_one_field_and_a_stray_enter_never_confirms_a
         [e], _ = actions.register_evacuees(scene.u, [{"full_name": "山田一郎", "place": "S01"}])
     assert e.match_state == "review"
     for url in ("/disaster/evacuees/", "/disaster/quick/", "/disaster/import/", "/disaster/review/",
-                "/disaster/safety/unconfirmed/", "/disaster/grants/", "/disaster/pfif/import/",
+                "/disaster/safety/unconfirmed/", "/disaster/grants/", "/disaster/pfif/import/", "/disaster/inquiry/",
                 f"/disaster/evacuees/{e.pk}/"):
         body = c.get(url).content.decode()
         focused = re.findall(r"<(?:input|select|textarea|button)[^>]*\bautofocus\b[^>]*>", body)
@@ -151,3 +151,26 @@ def test_every_entry_screen_focuses_one_field_and_a_stray_enter_never_confirms_a
     with tenant_scope(scene.m):
         assert Evacuee.objects.get(pk=e.pk).person_id is None
     assert not audit_events(scene.m, action="disaster.evacuee_link")
+
+
+def test_an_inquiry_is_answered_only_within_the_evacuees_consent_and_never_about_a_protected_person(scene):
+    with tenant_scope(scene.m):
+        actions.register_evacuees(scene.u, [
+            {"full_name": "佐藤　一郎", "kana": "サトウイチロウ", "place": "S01", "consent_family": "はい",
+             "injury": "足を骨折"},
+            {"full_name": "山田花子", "kana": "ヤマダハナコ", "birth_text": "1977-08-15", "sex": "女", "place": "S01",
+             "consent_family": "はい", "consent_acquaintance": "はい", "consent_public": "はい"}])  # protected
+    c = client_for(scene.u)
+    ask = lambda name, who: c.post("/disaster/inquiry/", {"name": name, "inquirer": who,  # noqa: E731
+                                                         "inquirer_name": "佐藤次郎 090-0000-0000"}).content.decode()
+    body = ask("佐藤一郎", "family")
+    assert "避難されています（三本松小学校体育館" in body and "足を骨折" in body
+    body = ask("さとう いちろう", "acquaintance")
+    assert "回答への同意がないため" in body and "三本松" not in body.split("回答</h2>")[1]
+    for who in ("family", "acquaintance", "public"):
+        body = ask("山田花子", who)
+        assert "該当する避難者の情報は見つかりません" in body and "同意" not in body.split("回答</h2>")[1]
+    assert len(audit_events(scene.m, action="disaster.inquiry")) == 5
+    r = c.post("/disaster/inquiry/", {"name": "佐藤一郎", "inquirer": "family", "inquirer_name": "x",
+                                      "birth": "2月30日"})
+    assert r.status_code == 400

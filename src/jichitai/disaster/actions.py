@@ -561,6 +561,6 @@ AUDIT_LABELS.update({
     "disaster.pfif_export": "PFIFの出力", "disaster.safety_board": "安否確認の集計の閲覧",
     "disaster.unconfirmed_list": "安否未確認者の一覧の閲覧", "disaster.evacuee_list": "避難者一覧の閲覧",
     "disaster.evacuee_view": "避難者の閲覧", "disaster.review_view": "照合の確認画面の閲覧",
-    "disaster.crossarea_refused": "広域避難の照会（拒否）",
+    "disaster.crossarea_refused": "広域避難の照会（拒否）", "disaster.inquiry": "安否情報の照会への回答",
 })
 _ = CONFIRMED_STATUSES  # re-exported for callers

@@ -80,3 +80,12 @@ class PfifImportForm(forms.Form):
                                     widget=forms.TextInput(attrs={"autofocus": True,
                                                                   "placeholder": "例: personfinder.google.org"}))
     file = forms.FileField(label="PFIFファイル（XML）")
+
+
+class InquiryForm(forms.Form):
+    name = forms.CharField(label="照会された方の氏名またはフリガナ", max_length=100,
+                           widget=forms.TextInput(attrs={"autofocus": True}))
+    birth = forms.CharField(label="生年月日（分かれば）", max_length=20, required=False)
+    inquirer = forms.ChoiceField(label="照会者", choices=[("family", "同居の親族"), ("acquaintance", "知人その他"),
+                                                       ("public", "一般")])
+    inquirer_name = forms.CharField(label="照会者の氏名・連絡先（記録のため）", max_length=100)

@@ -349,3 +349,39 @@ def grants_given():
 
 
 _ = (CONFIRMED_STATUSES,)
+
+
+# ---------------------------------------------------------------- 安否情報の照会への回答
+
+INQUIRER_KINDS = {"family": "同居の親族", "acquaintance": "知人その他", "public": "一般（公表）"}
+
+
+def answer_inquiry(name: str, inquirer: str, *, birth=None):
+    """What may be answered to someone asking about `name` (安否情報の照会への回答): per evacuee found by the written
+    name (spaces ignored) or reading, the answer allowed by that evacuee's consent for this kind of inquirer. A
+    DV-protected resident (or an evacuee who may be one) is never confirmed to exist: the answer is the same as for
+    nobody found. Returns (answers, found_any_answerable)."""
+    from jichitai.moji.kana import kana_key, name_key
+
+    if inquirer not in INQUIRER_KINDS:
+        raise ValueError(inquirer)
+    nk, kk = name_key(name or ""), kana_key(name or "")
+    if not nk:
+        return []
+    cands = [e for e in Evacuee.objects.select_related("shelter").order_by("id")
+             if name_key(e.full_name) == nk or (kk and kana_key(e.kana) == kk)]
+    if birth is not None:
+        cands = [e for e in cands if e.birth_date in (None, birth)]
+    prot = evacuee_protection(cands)
+    consent = {"family": "consent_family", "acquaintance": "consent_acquaintance", "public": "consent_public"}[inquirer]
+    out = []
+    for e in cands:
+        if prot[e.pk]:
+            continue  # never say anything, not even "no consent": that would confirm the person is here
+        if not getattr(e, consent):
+            out.append({"full_name": e.full_name, "answer": "回答への同意がないため、お答えできません。"})
+            continue
+        where = e.shelter.name if e.shelter_id else e.get_place_kind_display()
+        out.append({"full_name": e.full_name, "answer": f"避難されています（{where}、{e.get_status_display()}）。"
+                    + (f" 負傷・疾病: {e.injury}" if e.injury and inquirer != "public" else "")})
+    return out

@@ -32,4 +32,5 @@ urlpatterns += [
     path("disaster/pfif/export.xml", ev.pfif_export, name="disaster_pfif_export"),
     path("disaster/pfif/import/", ev.pfif_import, name="disaster_pfif_import"),
     path("disaster/dashboard/", ev.dashboard, name="disaster_dashboard"),
+    path("disaster/inquiry/", ev.inquiry, name="disaster_inquiry"),
 ]

@@ -360,3 +360,32 @@ def dashboard(request):
 
 
 _ = PermissionDenied
+
+
+@staff_required(Perm.CONFIRM_SAFETY)
+@require_http_methods(["GET", "POST"])
+def inquiry(request):
+    """安否情報の照会への回答: what the staff member may tell an inquirer, by the evacuee's consent."""
+    from jichitai.common.wareki import DateInputError, parse_date
+
+    from .forms import InquiryForm
+
+    form = InquiryForm(request.POST or None)
+    answers, status = None, 200
+    if request.method == "POST":
+        if form.is_valid():
+            d = form.cleaned_data
+            birth = None
+            if d["birth"]:
+                try:
+                    birth = parse_date(d["birth"])
+                except DateInputError as e:
+                    form.add_error("birth", str(e))
+            if form.is_valid():
+                answers = queries.answer_inquiry(d["name"], d["inquirer"], birth=birth)
+                record_event(request.municipality, "disaster.inquiry", actor=request.user, request=request,
+                             detail={"inquirer": d["inquirer"], "inquirer_name": d["inquirer_name"],
+                                     "asked_for": d["name"], "answered": len(answers)})
+        if not form.is_valid():
+            status = 400
+    return render(request, "disaster/inquiry.html", {"form": form, "answers": answers}, status=status)
