@@ -280,3 +280,23 @@ def test_the_disaster_command_imports_csv_and_pfif_and_exports(origin, munis, st
         assert PfifRecord.objects.count() == 1
     with pytest.raises(CommandError, match="unknown municipality"):
         call_command("disaster", "pfif-export", "--municipality", "99999", "--user", "x", "--output", str(out))
+
+
+def test_the_operators_grant_screen(origin, munis, staff):
+    op = client_for(staff["operator"])
+    later = (timezone.localtime() + dt.timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
+    r = op.post("/platform/disasters/grants/", {"origin": "45383", "host": "44204", "expires_at": later,
+                                               "reason": "x"})
+    assert r.status_code == 400 and "宣言中の災害がない" in r.content.decode()
+    r = op.post("/platform/disasters/grants/", {"origin": "44204", "host": "45383", "expires_at": later,
+                                               "reason": "運用者による許可"})
+    assert r.status_code == 302
+    page = op.get("/platform/disasters/grants/").content.decode()
+    assert "運用者による許可" in page and "有効" in page
+    import re
+
+    gid = re.search(r'name="grant" value="(\d+)"', page).group(1)
+    op.post("/platform/disasters/grants/", {"action": "revoke", "grant": gid, "origin": "44204"})
+    assert "取消" in op.get("/platform/disasters/grants/").content.decode()
+    assert len(audit_events(munis[1], action="disaster.grant_revoke")) == 1
+    assert client_for(staff["admin_a"]).get("/platform/disasters/grants/").status_code == 403

@@ -113,3 +113,10 @@ def lookup(user, grant_id: int, rows: list[dict], *, terminal: str = "system") -
         append(host, "disaster.crossarea_lookup", actor=user, terminal=terminal, object_type="lookup_grant",
                object_id=str(g.pk), detail=detail)
     return out
+
+
+def all_grants(limit: int = 200):
+    """For the platform operator: every grant (no personal data: origin, host, dates, reason), newest first."""
+    with cross_tenant("広域避難: the operator lists grants of every origin (no personal data)"):
+        return list(LookupGrant.all_tenants.select_related("municipality", "host")
+                    .order_by("-granted_at", "-id")[:limit])

@@ -89,3 +89,12 @@ class InquiryForm(forms.Form):
     inquirer = forms.ChoiceField(label="照会者", choices=[("family", "同居の親族"), ("acquaintance", "知人その他"),
                                                        ("public", "一般")])
     inquirer_name = forms.CharField(label="照会者の氏名・連絡先（記録のため）", max_length=100)
+
+
+class OperatorGrantForm(GrantForm):
+    origin = forms.CharField(label="被災団体コード", max_length=6, widget=forms.TextInput(attrs={"autofocus": True}))
+    field_order = ["origin", "host", "expires_at", "reason"]
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.fields["host"].widget.attrs.pop("autofocus", None)

@@ -33,4 +33,5 @@ urlpatterns += [
     path("disaster/pfif/import/", ev.pfif_import, name="disaster_pfif_import"),
     path("disaster/dashboard/", ev.dashboard, name="disaster_dashboard"),
     path("disaster/inquiry/", ev.inquiry, name="disaster_inquiry"),
+    path("platform/disasters/grants/", ev.operator_grants, name="disaster_operator_grants"),
 ]

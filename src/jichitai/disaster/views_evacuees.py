@@ -389,3 +389,37 @@ def inquiry(request):
         if not form.is_valid():
             status = 400
     return render(request, "disaster/inquiry.html", {"form": form, "answers": answers}, status=status)
+
+
+@staff_required(Perm.MANAGE_TENANTS)
+@require_http_methods(["GET", "POST"])
+def operator_grants(request):
+    """The platform operator grants 広域避難 lookups on an origin's behalf (only during a disaster declared for the
+    origin) and revokes them."""
+    from .forms import OperatorGrantForm
+
+    form = OperatorGrantForm(request.POST if request.POST.get("action") != "revoke" else None, initial={
+        "expires_at": (timezone.localtime() + dt.timedelta(days=7)).strftime("%Y-%m-%dT%H:%M")})
+    status = 200
+    if request.method == "POST" and request.POST.get("action") == "revoke":
+        try:
+            actions.revoke_grant(request.user, _int(request.POST.get("grant")) or 0,
+                                 origin_code=request.POST.get("origin", ""), terminal=terminal_of(request))
+            messages.success(request, "照会の許可を取り消しました。")
+        except ValidationError as e:
+            messages.error(request, " ".join(e.messages))
+        return redirect("disaster_operator_grants")
+    if request.method == "POST":
+        if form.is_valid():
+            d = form.cleaned_data
+            try:
+                actions.grant_lookup_by_operator(request.user, d["origin"], d["host"], expires_at=d["expires_at"],
+                                                 reason=d["reason"], terminal=terminal_of(request))
+                messages.success(request, "照会を許可しました。両団体の監査ログに記録しました。")
+                return redirect("disaster_operator_grants")
+            except ValidationError as e:
+                for field, errs in e.message_dict.items():
+                    form.add_error(field if field in form.fields else None, errs)
+        status = 400
+    return render(request, "disaster/operator_grants.html", {"form": form, "grants": crossarea.all_grants(),
+                                                             "now": timezone.now()}, status=status)
