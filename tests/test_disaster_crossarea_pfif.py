@@ -177,6 +177,11 @@ def test_what_the_person_finder_files_hold_is_read_as_meant(munis, staff):
         again = actions.import_pfif(u, (PEERS / "test.pfif-1.2-believed-dead.xml").read_bytes(),
                                     source_domain="test.google.com")
         assert again["notes"] == 0 and "重複" in again["problems"][0]["reason"]
+        again = actions.import_pfif(u, (PEERS / "test.pfif-1.4.xml").read_bytes(), source_domain="test.google.com")
+        assert again["persons"] == 0 and again["notes"] == 0
+        assert any(p["record"] == "test.google.com/person.21009" and "重複" in p["reason"]
+                   for p in again["problems"])
+        assert PfifRecord.objects.count() == 1
 
 
 @pytest.mark.parametrize("doc,msg", [

@@ -525,6 +525,9 @@ def import_pfif(user, data: bytes, *, source_domain: str, terminal: str = "syste
             rid = p["person_record_id"]
             if rid in existing:
                 rec = PfifRecord.objects.get(record_id=rid)
+                if not p.get("existing"):  # a person record sent again: kept as first received, and said so
+                    problems.append({"record": rid, "line": p.get("line"),
+                                     "reason": "取込済みの人物レコードです（重複、内容は更新しません） / already imported"})
             else:
                 rec = PfifRecord.objects.create(record_id=rid, full_name=p["full_name"], source_date=p["source_date"],
                                                 entry_date=now, expiry_date=p.get("expiry_date"),

@@ -210,7 +210,7 @@ def parse_document(data: bytes, *, source_domain: str):
         if rid in by_id:
             problems.append({"record": rid, "line": node.line, "reason": "同じ person_record_id が文書内で重複しています"})
             continue
-        p = {"person_record_id": rid, "full_name": f["full_name"][:500], "source_date": sd,
+        p = {"person_record_id": rid, "full_name": f["full_name"][:500], "source_date": sd, "line": node.line,
              "expiry_date": parse_datetime(f.get("expiry_date", "")), "fields": f, "notes": []}
         for nn in note_nodes:
             n, bad = _note(nn, version, source_domain, rid)
