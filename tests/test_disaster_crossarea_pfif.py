@@ -201,8 +201,6 @@ def test_unreadable_or_unsafe_documents_are_refused_whole(munis, staff, doc, msg
 
 
 def test_only_consented_unprotected_evacuees_are_exported_and_the_feed_is_incremental(origin, munis, staff):
-    from jichitai.disaster.evacuee_rows import FIELDS  # noqa: F401
-
     a, _ = munis
     u = staff["disaster_a"]
     with tenant_scope(a):

@@ -6,7 +6,7 @@ import datetime as dt
 import json
 
 import pytest
-from conftest import audit_events, person_values
+from conftest import audit_events
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
@@ -85,7 +85,7 @@ def test_a_household_registered_at_the_desk_is_matched_and_counted_by_day_and_ni
         == ["disaster.evacuee_link", "disaster.evacuee_unlink"]
 
 
-def test_bad_rows_refuse_the_whole_group_with_their_line_numbers(disaster):
+def test_bad_rows_refuse_the_whole_group_with_their_line_numbers(disaster, staff):
     d = disaster
     with pytest.raises(ValidationError) as e:
         actions.register_evacuees(d.u, [row(), row(full_name="", birth_text="R1.2.30"),
@@ -100,7 +100,7 @@ def test_bad_rows_refuse_the_whole_group_with_their_line_numbers(disaster):
     assert not Evacuee.objects.exists() and not EvacueeMovement.objects.exists()
     assert not audit_events(d.m, action="disaster.evacuees_register")
     with pytest.raises(PermissionDenied):
-        actions.register_evacuees(d.town.user.__class__.objects.get(username="clerk-a"), [row()])
+        actions.register_evacuees(staff["clerk_a"], [row()])
 
 
 CSV_OK = ("氏名,フリガナ,生年月日,性別,住所,国籍,負傷・疾病,居所,連絡先,家族への開示,知人への開示,公表,世帯グループ\n"

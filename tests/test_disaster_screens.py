@@ -38,7 +38,7 @@ def quick_post(**lines):
     return data
 
 
-def test_quick_entry_registers_a_household_as_one_group_and_reports_the_matching(scene):
+def test_quick_entry_registers_a_household_as_one_group_and_reports_the_matching(scene, staff):
     c = client_for(scene.u)
     page = c.get("/disaster/quick/").content.decode()
     assert 'name="l0-full_name" value="" size="14" aria-label="1人目 氏名" autofocus' in page
@@ -62,8 +62,7 @@ def test_quick_entry_registers_a_household_as_one_group_and_reports_the_matching
     with tenant_scope(scene.m):
         assert Evacuee.objects.count() == 2
     assert c.post("/disaster/quick/", quick_post()).status_code == 400
-    assert client_for(Person and scene.u.__class__.objects.get(username="clerk-a")).get(
-        "/disaster/quick/").status_code == 403
+    assert client_for(staff["clerk_a"]).get("/disaster/quick/").status_code == 403
 
 
 def test_csv_page_refuses_a_bad_file_with_lines_and_the_review_screen_confirms(scene):
@@ -110,7 +109,7 @@ def test_whereabouts_of_a_protected_evacuee_are_withheld_on_every_page(scene, st
     assert "山田　花子" not in body
 
 
-def test_safety_board_unconfirmed_list_notes_and_dashboard(scene):
+def test_safety_board_unconfirmed_list_notes_and_dashboard(scene, staff):
     c = client_for(scene.u)
     body = c.get("/disaster/safety/").content.decode()
     assert "三本松二丁目" in body and "（支援措置のため地区を表示しません）" in body
@@ -127,7 +126,7 @@ def test_safety_board_unconfirmed_list_notes_and_dashboard(scene):
     page = c.get("/disaster/dashboard/").content.decode()
     assert page.count("<svg") == 2 and "確認済み 1人" in page and "三本松小学校" in page
     assert "http://" not in page.split("<svg", 1)[1].replace('xmlns="http://www.w3.org/2000/svg"', "")
-    assert client_for(scene.u.__class__.objects.get(username="viewer-a")).get("/disaster/safety/").status_code == 403
+    assert client_for(staff["viewer_a"]).get("/disaster/safety/").status_code == 403
 
 
 def test_every_entry_screen_focuses_one_field_and_a_stray_enter_never_confirms_a_match(scene):

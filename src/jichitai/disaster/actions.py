@@ -160,7 +160,7 @@ AUDIT_LABELS = {
 # 2, 4, 7, 8). Rows are validated by evacuee_rows.clean_row (one validation for the desk, the CSV and the command).
 
 from .models.evacuees import (  # noqa: E402
-    CONFIRMED_STATUSES, Evacuee, EvacueeMovement, EvacueeStatus, LookupGrant, MatchState, MovementKind, PfifRecord,
+    Evacuee, EvacueeMovement, EvacueeStatus, LookupGrant, MatchState, MovementKind, PfifRecord,
     PfifStatus, Presence, SafetyNote,
 )
 
@@ -566,4 +566,3 @@ AUDIT_LABELS.update({
     "disaster.evacuee_view": "避難者の閲覧", "disaster.review_view": "照合の確認画面の閲覧",
     "disaster.crossarea_refused": "広域避難の照会（拒否）", "disaster.inquiry": "安否情報の照会への回答",
 })
-_ = CONFIRMED_STATUSES  # re-exported for callers

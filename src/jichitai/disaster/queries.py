@@ -42,7 +42,7 @@ from jichitai.privacy import policy  # noqa: E402
 
 from .districts import district_of  # noqa: E402
 from .models.evacuees import (  # noqa: E402
-    CONFIRMED_STATUSES, Evacuee, EvacueeMovement, EvacueeStatus, LookupGrant, MatchState, PfifRecord, PfifStatus,
+    Evacuee, EvacueeMovement, EvacueeStatus, LookupGrant, MatchState, PfifRecord, PfifStatus,
     Presence, SafetyNote,
 )
 
@@ -347,8 +347,6 @@ def pfif_records():
 def grants_given():
     return LookupGrant.objects.select_related("host").order_by("-granted_at", "-id")
 
-
-_ = (CONFIRMED_STATUSES,)
 
 
 # ---------------------------------------------------------------- 安否情報の照会への回答

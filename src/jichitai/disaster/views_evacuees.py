@@ -3,7 +3,7 @@ the permission (decorators), call a query or an action, render."""
 import datetime as dt
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -358,8 +358,6 @@ def dashboard(request):
         "confirmed": progress[-1][1] if progress else 0, "residents": total,
         "review": queries.review_queue().count()})
 
-
-_ = PermissionDenied
 
 
 @staff_required(Perm.CONFIRM_SAFETY)

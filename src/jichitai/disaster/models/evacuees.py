@@ -132,10 +132,6 @@ class PfifStatus(models.TextChoices):
     BELIEVED_DEAD = "believed_dead", "死亡の情報あり"
 
 
-# The statuses that answer "is this person safe / accounted for?" (安否の確認済み)
-CONFIRMED_STATUSES = (PfifStatus.IS_NOTE_AUTHOR, PfifStatus.BELIEVED_ALIVE, PfifStatus.BELIEVED_DEAD)
-
-
 class PfifRecord(TenantModel):
     """A person record imported from another PFIF repository (Person Finder); kept as received. `data` holds the
     PFIF fields by their 1.4 names (older versions mapped)."""

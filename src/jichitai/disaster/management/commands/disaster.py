@@ -4,9 +4,7 @@ Each subcommand is one entry of SUBCOMMANDS: (name, help, function adding its ar
 add theirs to the table (the matcher's `match`), nothing else changes. Every subcommand acts as a named staff
 member of the municipality (`--user`), whose permissions the actions check, and is audited like the screens.
 """
-import datetime as dt
 import json
-import sys
 from pathlib import Path
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -111,5 +109,3 @@ class Command(BaseCommand):
             except OSError as e:
                 raise CommandError(str(e)) from None
 
-
-_ = (dt, sys)
