@@ -14,7 +14,8 @@ def occupancy_bars(shelters, width=720) -> str:
              f'role="img" aria-label="避難所の収容状況（昼間・夜間、定員比）" class="chart">']
     for i, s in enumerate(shelters):
         y = 10 + i * row_h
-        parts.append(f'<text x="0" y="{y + 16}" font-size="13">{escape(s.name[:14])}</text>')
+        name = s.name if len(s.name) <= 12 else s.name[:11] + "…"
+        parts.append(f'<text x="0" y="{y + 16}" font-size="13">{escape(name)}<title>{escape(s.name)}</title></text>')
         for j, (label, n, cap, color) in enumerate((("昼", s.day_count, s.capacity_day, "#2f6db5"),
                                                     ("夜", s.night_count, s.capacity_night, "#6b4fa3"))):
             yy = y + j * 18
