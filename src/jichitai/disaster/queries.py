@@ -102,7 +102,7 @@ def evacuee_views(evacuees, reader: policy.Reader) -> list[dict]:
             "place": w if hide else e.get_place_kind_display(), "place_note": w if hide else e.place_note,
             "status": e.get_status_display(), "status_code": e.status, "presence": e.get_presence_display(),
             "match_state": e.match_state, "match_label": e.get_match_state_display(), "person_id": e.person_id,
-            "group_key": e.group_key, "consent_family": e.consent_family,
+            "group_key": e.group_key, "duplicate_group": e.duplicate_group, "consent_family": e.consent_family,
             "consent_acquaintance": e.consent_acquaintance, "consent_public": e.consent_public,
             "protected": prot[e.pk], "withheld": hide, "candidates": e.match_candidates or [],
         })
