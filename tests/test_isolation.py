@@ -21,6 +21,7 @@ D = dt.date
 
 # kwargs that identify a tenant-owned object, and how to fill them with B's objects
 OBJECT_KWARGS = {"person_id", "household_id", "event_id", "mapping_id", "issuance_id", "staff_id"}
+OBJECT_KWARGS |= {"activation_id", "shelter_id", "evacuee_id", "grant_id"}  # the disaster app (#12)
 # kwargs that are not object ids
 OTHER_KWARGS = {"kind", "name", "code", "key", "rest"}
 # patterns that take no object id: skipped by the sweep (each listed on purpose, with why)
@@ -65,6 +66,20 @@ NO_OBJECT_PATTERNS = {
     "platform_first_admin": "operator only (403 for municipal staff); `code` is a municipality code; refused once "
                             "the municipality has an admin (tests/test_staff.py)",
 }
+NO_OBJECT_PATTERNS.update({  # the disaster app (#12): every list reads the own municipality through its queries
+    "disaster_home": "own activations and shelters only", "disaster_declare": "declares for the own municipality",
+    "disaster_shelter_new": "creates in the own municipality",
+    "disaster_operator_declare": "operator only; municipalities by code, no personal data",
+    "disaster_evacuees": "own evacuees only (B's evacuee name checked below)",
+    "disaster_quick": "registers in the own municipality", "disaster_import": "registers in the own municipality",
+    "disaster_review": "own review queue only", "disaster_safety": "own board only",
+    "disaster_unconfirmed": "own residents only", "disaster_safety_note": "a person / evacuee id of B is refused "
+    "as not found by the action (tests/test_disaster_evacuees.py)",
+    "disaster_grants": "own grants given, grants naming the own municipality as host",
+    "disaster_pfif_export": "own consented evacuees only", "disaster_pfif_import": "imports into the own municipality",
+    "disaster_dashboard": "own counts only", "disaster_inquiry": "own evacuees only",
+    "disaster_operator_grants": "operator only; grants carry no personal data",
+})
 
 
 def iter_patterns(patterns, ns=""):
@@ -128,6 +143,24 @@ def world(town_a, town_b, staff):
                                                                                 address="隈一丁目1番"),
                                            change_date=D(2020, 5, 1), notification_date=D(2020, 5, 1))
         a_persons = list(Person.objects.all())
+    with tenant_scope(town_b.m):  # the disaster app (#12): B's disaster, shelter, evacuee and a grant to a third town
+        from django.utils import timezone
+
+        from jichitai.disaster import actions as d_actions
+        from jichitai.tenancy.models import Municipality
+
+        third = Municipality.objects.create(code="45201", name="宮崎市", prefecture=town_b.m.prefecture)
+        b_act = d_actions.declare_disaster(staff["admin_b"], name="綾の豪雨", kind="flood",
+                                           occurred_at=timezone.now() - dt.timedelta(hours=1))
+        b_shelter = d_actions.save_shelter(staff["admin_b"], {"code": "B01", "name": "綾の体育館", "kind": "designated",
+                                                              "address": "大字南俣1番", "capacity_day": 9,
+                                                              "capacity_night": 9})
+        d_actions.set_shelter_open(staff["admin_b"], b_shelter.pk, True)
+        [b_evacuee], _ = d_actions.register_evacuees(staff["admin_b"], [{"full_name": "綾避難者", "place": "B01"}])
+        b_grant = d_actions.grant_lookup(staff["admin_b"], third.code, reason="x",
+                                         expires_at=timezone.now() + dt.timedelta(days=1))
+        b_disaster = {"activation_id": [b_act.pk], "shelter_id": [b_shelter.pk], "evacuee_id": [b_evacuee.pk],
+                      "grant_id": [b_grant.pk]}
     with tenant_scope(town_b.m):
         b_events = list(AuditEvent.objects.all())
     assert len(b_events) >= 8 and len(b_households) == 3
@@ -135,7 +168,8 @@ def world(town_a, town_b, staff):
         "a": town_a.m, "b": town_b.m, "a_head": a_head, "a_other": a_other, "a_persons": a_persons,
         "b_persons": b_persons, "b_households": b_households, "b_events": b_events, "b_codes": b_codes,
         "b_staff": list(StaffUser.objects.filter(municipality=town_b.m)), "b_lone": lone, "b_head": b_head, "b_gaiji": b_gaiji, "b_issuances": b_issuances,
-        "b_secrets": ["綾町", B_FAMILY, B_KANA, "南俣", "北俣", "入野", "綾瀬川", "綾小路", "アヤセガワ", "admin-b", "clerk-b", "綾ベンダー", "綾野探偵社",
+        "b_disaster": b_disaster,
+        "b_secrets": ["綾町", "綾避難者", "綾の体育館", B_FAMILY, B_KANA, "南俣", "北俣", "入野", "綾瀬川", "綾小路", "アヤセガワ", "admin-b", "clerk-b", "綾ベンダー", "綾野探偵社",
                       *b_codes],
     }
 
@@ -149,6 +183,7 @@ def _fill(name, kwargs, world):
         "mapping_id": [g.pk for g in world["b_gaiji"]],
         "issuance_id": [i.pk for i in world["b_issuances"]],
         "staff_id": [u.pk for u in world["b_staff"]],
+        **world["b_disaster"],
     }
     combos = [{}]
     for kw in sorted(kwargs):
@@ -191,7 +226,10 @@ def test_every_url_with_an_object_id_is_404_for_another_municipality(world, staf
     assert checked == {"person_detail", "person_change", "household_detail", "household_change", "audit_detail",
                        "gaiji_review", "gaiji_glyph", "certificate_issue", "certificate_detail", "certificate_void",
                        "certificate_reprint", "staff_edit", "staff_unlock", "staff_reset_password",
-                       "staff_reset_mfa", "staff_disable", "staff_enable"}
+                       "staff_reset_mfa", "staff_disable", "staff_enable",
+                       "disaster_end", "disaster_shelter_edit", "disaster_shelter_open", "disaster_evacuee",
+                       "disaster_evacuee_move", "disaster_evacuee_consent", "disaster_review_decide",
+                       "disaster_grant_revoke", "disaster_grant_lookup"}
     assert set(NO_OBJECT_PATTERNS) <= set(seen), "a listed pattern no longer exists: update the list"
     assert requests > 100
     # B's data is untouched by all those POSTs
@@ -443,7 +481,8 @@ def _own_pages(world, staff):
     for name, p in iter_patterns(get_resolver().url_patterns):
         kwargs = _kwargs_of(p)
         if name in ("logout", "login", "interchange_export") or kwargs & {"mapping_id", "issuance_id", "name",
-                                                                          "code", "key", "rest"}:
+                                                                          "code", "key", "rest", "activation_id",
+                                                                          "shelter_id", "evacuee_id", "grant_id"}:
             continue  # no A object of that kind here / not a tenant page (the API: tests/test_api.py)
         if "kind" in kwargs:
             scope = "person" if "person_id" in kwargs else "household" if "household_id" in kwargs else "new"

@@ -9,6 +9,7 @@ from jichitai.web.decorators import staff_required
 
 from . import actions, queries
 from .forms import DeclareForm, OperatorDeclareForm, ShelterForm
+from .viewutils import object_or_404
 
 
 def _apply_errors(form, exc: ValidationError):
@@ -43,6 +44,7 @@ def declare(request):
 
 
 @staff_required(Perm.DISASTER_RESPONSE)
+@object_or_404(lambda activation_id, **_: queries.activations().filter(pk=activation_id).exists())
 @require_POST
 def end(request, activation_id: int):
     try:
@@ -71,6 +73,7 @@ def shelter_edit(request, shelter_id: int | None = None):
 
 
 @staff_required(Perm.DISASTER_RESPONSE)
+@object_or_404(lambda shelter_id, **_: queries.shelters().filter(pk=shelter_id).exists())
 @require_POST
 def shelter_open(request, shelter_id: int):
     want = request.POST.get("open") == "1"

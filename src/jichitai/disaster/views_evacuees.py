@@ -19,6 +19,11 @@ from . import actions, charts, crossarea, pfif, queries
 from .evacuee_rows import FIELDS
 from .forms import QUICK_LINES, ConsentForm, CsvImportForm, GrantForm, MoveForm, PfifImportForm, SafetyNoteForm
 from .models.evacuees import EvacueeStatus, MatchState, PfifStatus, Presence
+from .viewutils import object_or_404
+
+_own_evacuee = object_or_404(lambda evacuee_id, **_: queries.evacuees().filter(pk=evacuee_id).exists())
+_grant_given = object_or_404(lambda grant_id, **_: queries.grants_given().filter(pk=grant_id).exists())
+_grant_received = object_or_404(lambda grant_id, **_: any(g.pk == grant_id for g in crossarea.grants_received()))
 
 QUICK_LINE_FIELDS = ("full_name", "kana", "birth_text", "sex", "injury", "consent_family", "consent_acquaintance",
                      "consent_public")
@@ -66,6 +71,7 @@ def evacuee_detail(request, evacuee_id: int):
 
 
 @staff_required(Perm.REGISTER_EVACUEES)
+@_own_evacuee
 @require_POST
 def evacuee_move(request, evacuee_id: int):
     form = MoveForm(request.POST)
@@ -84,6 +90,7 @@ def evacuee_move(request, evacuee_id: int):
 
 
 @staff_required(Perm.REGISTER_EVACUEES)
+@_own_evacuee
 @require_POST
 def evacuee_consent(request, evacuee_id: int):
     form = ConsentForm(request.POST)
@@ -172,6 +179,7 @@ def review(request):
 
 
 @staff_required(Perm.REGISTER_EVACUEES)
+@_own_evacuee
 @require_POST
 def review_decide(request, evacuee_id: int):
     decision = request.POST.get("decision")
@@ -265,6 +273,7 @@ def grants(request):
 
 
 @staff_required(Perm.DISASTER_RESPONSE)
+@_grant_given
 @require_POST
 def grant_revoke(request, grant_id: int):
     try:
@@ -276,6 +285,7 @@ def grant_revoke(request, grant_id: int):
 
 
 @staff_required(Perm.DISASTER_RESPONSE)
+@_grant_received
 @require_POST
 def grant_lookup(request, grant_id: int):
     """The host matches its evacuees not (yet) linked to its own residents against the origin's register."""
