@@ -1,6 +1,7 @@
 """Screens for evacuees, matching review, safety confirmation, 広域避難, PFIF and the dashboard. Thin: parse, check
 the permission (decorators), call a query or an action, render."""
 import datetime as dt
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -137,7 +138,7 @@ def quick_entry(request):
                                                             terminal=terminal_of(request))
                 messages.success(request, f"{counts['registered']}人を登録しました（自動確定 {counts['auto_linked']}、"
                                           f"要確認 {counts['review']}、該当なし {counts['none']}）。")
-                return redirect(f"{request.path}?place={shared['place']}")
+                return redirect(f"{request.path}?{urlencode({'place': shared['place']})}")
             except ValidationError as e:
                 errors, status = e.messages, 400
         else:
