@@ -107,6 +107,10 @@ def test_whereabouts_of_a_protected_evacuee_are_withheld_on_every_page(scene, st
     assert "090-9999-0000" in admin.get(f"/disaster/evacuees/{e.pk}/").content.decode()
     body = c.get("/disaster/safety/unconfirmed/?district=三本松二丁目").content.decode()
     assert "山田　花子" not in body
+    # a shelter's list would tell where she is: she is left out of it (and of its count) for staff without the right
+    body = c.get(f"/disaster/evacuees/?shelter={scene.s.pk}").content.decode()
+    assert "山田花子" not in body and "避難者（0人" in body
+    assert "山田花子" in admin.get(f"/disaster/evacuees/?shelter={scene.s.pk}").content.decode()
 
 
 def test_safety_board_unconfirmed_list_notes_and_dashboard(scene, staff):

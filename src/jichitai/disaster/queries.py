@@ -122,6 +122,19 @@ def evacuees(*, shelter_id=None, status=None, match_state=None, q=None):
     return qs
 
 
+def evacuee_list(reader: policy.Reader, *, shelter_id=None, status=None, match_state=None, q=None, limit=300):
+    """(rows as the reader may see them, total). Filtering by shelter would tell where a protected evacuee is:
+    for a reader without the DV right such evacuees are left out of a shelter's list (and of its total), as an
+    address search leaves protected residents out."""
+    qs = evacuees(shelter_id=shelter_id, status=status, match_state=match_state, q=q)
+    if shelter_id and not reader.dv_addresses:
+        evs = list(qs)
+        prot = evacuee_protection(evs)
+        evs = [e for e in evs if not prot[e.pk]]
+        return evacuee_views(evs[:limit], reader), len(evs)
+    return evacuee_views(qs[:limit], reader), qs.count()
+
+
 def evacuee(evacuee_id):
     return Evacuee.objects.select_related("shelter", "activation").filter(pk=evacuee_id).first()
 

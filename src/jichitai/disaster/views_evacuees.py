@@ -42,10 +42,9 @@ def _int(v):
 def evacuee_list(request):
     shelter_id, status, match = _int(request.GET.get("shelter")), request.GET.get("status"), request.GET.get("match")
     q = (request.GET.get("q") or "").strip()[:50]
-    qs = queries.evacuees(shelter_id=shelter_id, status=status if status in EvacueeStatus.values else None,
-                          match_state=match if match in MatchState.values else None, q=q or None)
-    total = qs.count()
-    rows = queries.evacuee_views(qs[:300], for_staff(request.user))
+    rows, total = queries.evacuee_list(
+        for_staff(request.user), shelter_id=shelter_id, status=status if status in EvacueeStatus.values else None,
+        match_state=match if match in MatchState.values else None, q=q or None)
     record_event(request.municipality, "disaster.evacuee_list", actor=request.user, request=request,
                  object_type="evacuee", detail={"shelter": shelter_id, "status": status, "q": q, "shown": len(rows)})
     return render(request, "disaster/evacuees.html", {
