@@ -371,7 +371,7 @@ def answer_inquiry(name: str, inquirer: str, *, birth=None):
     """What may be answered to someone asking about `name` (安否情報の照会への回答): per evacuee found by the written
     name (spaces ignored) or reading, the answer allowed by that evacuee's consent for this kind of inquirer. A
     DV-protected resident (or an evacuee who may be one) is never confirmed to exist: the answer is the same as for
-    nobody found. Returns (answers, found_any_answerable)."""
+    nobody found. Returns the answers (dicts: full_name, answer)."""
     from jichitai.moji.kana import kana_key, name_key
 
     if inquirer not in INQUIRER_KINDS:
