@@ -47,6 +47,7 @@ CROSS_TENANT_ALLOWED = {
     "src/jichitai/guard/management/commands/migrate.py": "migrate runs as the schema owner",
     "src/jichitai/guard/management/commands/flush.py": "flush runs as the schema owner",
     "src/jichitai/demo/bulk.py": "bulk COPY as the owner (PostgreSQL refuses COPY FROM under RLS); rows checked",
+    "src/jichitai/disaster/crossarea.py": "広域避難: a host reads a grant of the origin (checked before any lookup)",
     "benchmarks/": "benchmarks measure across municipalities and create indexes",
 }
 RAW_SQL_ALLOWED = {
@@ -59,6 +60,7 @@ RAW_SQL_ALLOWED = {
     "src/jichitai/interchange/export.py": "export: COPY TO / server-side cursors, snapshots for worker processes",
     "src/jichitai/interchange/importer.py": "standard-layout import through the bulk writer",
     "src/jichitai/migration/importer.py": "legacy import through the bulk writer",
+    "src/jichitai/disaster/bulk.py": "evacuee registration through the bulk writer (executemany / COPY)",
     "src/jichitai/guard/db.py": "row-level security, grants, triggers, session settings",
     "src/jichitai/guard/purge.py": "the one sanctioned purge path",
     "src/jichitai/continuity/offline.py": "the offline kit copies one municipality's rows table by table (plain "

@@ -22,6 +22,7 @@ D = dt.date
 # kwargs that identify a tenant-owned object, and how to fill them with B's objects
 OBJECT_KWARGS = {"person_id", "household_id", "event_id", "mapping_id", "issuance_id", "staff_id", "chouaza_id",
                  "activation_id", "shelter_id", "disaster_id", "vp_id", "supporter_id", "ledger_id",  # + disaster
+                 "evacuee_id", "grant_id",
                  "drill_id", "conflict_id", "intake_id"}  # + continuity
 # kwargs that are not object ids
 OTHER_KWARGS = {"kind", "name", "code", "key", "rest"}
@@ -93,6 +94,20 @@ NO_OBJECT_PATTERNS = {
     "offline_intakes": "the own municipality's 届出 received offline",
     "offline_intake_new": "only on an offline kit (the kit holds one municipality)",
 }
+NO_OBJECT_PATTERNS.update({  # the disaster app (#12): every list reads the own municipality through its queries
+    "disaster_home": "own activations and shelters only", "disaster_declare": "declares for the own municipality",
+    "disaster_shelter_new": "creates in the own municipality",
+    "disaster_operator_declare": "operator only; municipalities by code, no personal data",
+    "disaster_evacuees": "own evacuees only (B's evacuee name checked below)",
+    "disaster_quick": "registers in the own municipality", "disaster_import": "registers in the own municipality",
+    "disaster_review": "own review queue only", "disaster_safety": "own board only",
+    "disaster_unconfirmed": "own residents only", "disaster_safety_note": "a person / evacuee id of B is refused "
+    "as not found by the action (tests/test_disaster_evacuees.py)",
+    "disaster_grants": "own grants given, grants naming the own municipality as host",
+    "disaster_pfif_export": "own consented evacuees only", "disaster_pfif_import": "imports into the own municipality",
+    "disaster_dashboard": "own counts only", "disaster_inquiry": "own evacuees only",
+    "disaster_operator_grants": "operator only; grants carry no personal data",
+})
 
 
 def iter_patterns(patterns, ns=""):
@@ -186,6 +201,24 @@ def world(town_a, town_b, staff):
         intake = OfflineIntake.objects.create(uuid="b-intake", kit=kit, received_at=timezone.now(),
                                               received_by="clerk-b", kind="other", notifier="綾野届出人", memo="綾町の届出")
         b_disaster_ids.update(drill_id=drill.pk, conflict_id=conflict.pk, intake_id=intake.pk)
+    with tenant_scope(town_b.m):  # the disaster app (#12): B's disaster, shelter, evacuee and a grant to a third town
+        from django.utils import timezone
+
+        from jichitai.disaster import actions as d_actions
+        from jichitai.tenancy.models import Municipality
+
+        third = Municipality.objects.create(code="45201", name="宮崎市", prefecture=town_b.m.prefecture)
+        b_act = d_actions.declare_disaster(staff["admin_b"], name="綾の豪雨", kind="flood",
+                                           occurred_at=timezone.now() - dt.timedelta(hours=1))
+        b_shelter = d_actions.save_shelter(staff["admin_b"], {"code": "B01", "name": "綾の体育館", "kind": "designated",
+                                                              "address": "大字南俣1番", "capacity_day": 9,
+                                                              "capacity_night": 9})
+        d_actions.set_shelter_open(staff["admin_b"], b_shelter.pk, True)
+        [b_evacuee], _ = d_actions.register_evacuees(staff["admin_b"], [{"full_name": "綾避難者", "place": "B01"}])
+        b_grant = d_actions.grant_lookup(staff["admin_b"], third.code, reason="x",
+                                         expires_at=timezone.now() + dt.timedelta(days=1))
+        b_disaster = {"activation_id": [b_act.pk], "shelter_id": [b_shelter.pk], "evacuee_id": [b_evacuee.pk],
+                      "grant_id": [b_grant.pk]}
     with tenant_scope(town_b.m):
         b_events = list(AuditEvent.objects.all())
     assert len(b_events) >= 8 and len(b_households) == 3
@@ -193,8 +226,8 @@ def world(town_a, town_b, staff):
         "a": town_a.m, "b": town_b.m, "a_head": a_head, "a_other": a_other, "a_persons": a_persons,
         "b_persons": b_persons, "b_households": b_households, "b_events": b_events, "b_codes": b_codes,
         "b_staff": list(StaffUser.objects.filter(municipality=town_b.m)), "b_lone": lone, "b_head": b_head, "b_gaiji": b_gaiji, "b_issuances": b_issuances, "b_disaster_ids": b_disaster_ids,
-        "b_chouaza": b_chouaza,
-        "b_secrets": ["綾町", B_FAMILY, B_KANA, "南俣", "北俣", "入野", "綾瀬川", "綾小路", "アヤセガワ", "admin-b", "clerk-b", "綾ベンダー", "綾野探偵社", "綾南俣",
+        "b_chouaza": b_chouaza, "b_disaster": b_disaster,
+        "b_secrets": ["綾町", "綾避難者", "綾の体育館", B_FAMILY, B_KANA, "南俣", "北俣", "入野", "綾瀬川", "綾小路", "アヤセガワ", "admin-b", "clerk-b", "綾ベンダー", "綾野探偵社", "綾南俣",
                       *b_codes],
     }
 
@@ -210,6 +243,7 @@ def _fill(name, kwargs, world):
         "chouaza_id": [c.pk for c in world["b_chouaza"]],
         "staff_id": [u.pk for u in world["b_staff"]],
         **{k: [v] for k, v in world["b_disaster_ids"].items()},
+        **world["b_disaster"],
     }
     combos = [{}]
     for kw in sorted(kwargs):
@@ -253,7 +287,9 @@ def test_every_url_with_an_object_id_is_404_for_another_municipality(world, staf
                        "gaiji_review", "gaiji_glyph", "certificate_issue", "certificate_detail", "certificate_void",
                        "certificate_reprint", "staff_edit", "staff_unlock", "staff_reset_password",
                        "staff_reset_mfa", "staff_disable", "staff_enable", "chouaza_edit",
-                       "disaster_end", "disaster_shelter_edit", "disaster_shelter_open",
+                       "disaster_end", "disaster_shelter_edit", "disaster_shelter_open", "disaster_evacuee",
+                       "disaster_evacuee_move", "disaster_evacuee_consent", "disaster_review_decide",
+                       "disaster_grant_revoke", "disaster_grant_lookup",
                        "vulnerable_new", "vulnerable_edit", "vulnerable_delist", "vulnerable_supporter_add",
                        "vulnerable_supporter_remove", "victim_ledger_list", "victim_ledger", "victim_ledger_save",
                        "victim_assessment_add", "victim_relief_add", "victim_provision_add", "victim_certificate",
@@ -510,10 +546,10 @@ def _own_pages(world, staff):
         kwargs = _kwargs_of(p)
         if name in ("logout", "login", "interchange_export") or kwargs & {"mapping_id", "issuance_id", "chouaza_id",
                                                                           "name", "code", "key", "rest",
-                                                                          "activation_id", "shelter_id",
-                                                                          "disaster_id", "vp_id", "supporter_id",
-                                                                          "ledger_id", "drill_id", "conflict_id",
-                                                                          "intake_id"}:
+                                                                          "activation_id", "shelter_id", "evacuee_id",
+                                                                          "grant_id", "disaster_id", "vp_id",
+                                                                          "supporter_id", "ledger_id", "drill_id",
+                                                                          "conflict_id", "intake_id"}:
             continue  # no A object of that kind here / not a tenant page (the API: tests/test_api.py)
         if "kind" in kwargs:
             scope = "person" if "person_id" in kwargs else "household" if "household_id" in kwargs else "new"

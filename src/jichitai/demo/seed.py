@@ -311,6 +311,10 @@ def seed_demo(*, scale=0.1, seed=2026, codes=None, reset=False, out=print, quiet
             f" / 除票 {stats['removed']:,} / 外国人 {stats['foreign']:,} / 異動 {sum(stories.values())} 件"
             f" / 町字 {towns} / 証明書 {issued} 件"
             f"  ({time.monotonic() - t0:.1f} s)")
+    if "44204" in summary["municipalities"]:  # the demo disaster (#12): shelters, evacuees, safety notes
+        from .disaster_seed import seed_disaster
+
+        summary["evacuees"] = seed_disaster(next(m for m in municipalities if m.code == "44204"), seed=seed, out=say)
     summary["seconds"] = round(time.monotonic() - started, 1)
     summary["logins"] = logins
     return summary

@@ -9,6 +9,7 @@ from jichitai.web.decorators import staff_required
 
 from . import actions, queries
 from .forms import DeclareForm, OperatorDeclareForm, ShelterForm
+from .viewutils import object_or_404
 
 
 def _apply_errors(form, exc: ValidationError):
@@ -43,10 +44,9 @@ def declare(request):
 
 
 @staff_required(Perm.DISASTER_RESPONSE)
+@object_or_404(lambda activation_id, **_: queries.activations().filter(pk=activation_id).exists())
+@require_POST
 def end(request, activation_id: int):
-    get_object_or_404(queries.activations(), pk=activation_id)  # another municipality's id: 404 for any method
-    if request.method != "POST":
-        return redirect("disaster_home")
     try:
         actions.end_disaster(request.user, activation_id, terminal=terminal_of(request))
         messages.success(request, "災害対応を終了しました。記録はそのまま残ります。")
@@ -73,10 +73,9 @@ def shelter_edit(request, shelter_id: int | None = None):
 
 
 @staff_required(Perm.DISASTER_RESPONSE)
+@object_or_404(lambda shelter_id, **_: queries.shelters().filter(pk=shelter_id).exists())
+@require_POST
 def shelter_open(request, shelter_id: int):
-    get_object_or_404(queries.shelters(), pk=shelter_id)  # another municipality's id: 404 for any method
-    if request.method != "POST":
-        return redirect("disaster_home")
     want = request.POST.get("open") == "1"
     try:
         s = actions.set_shelter_open(request.user, shelter_id, want, terminal=terminal_of(request))
