@@ -197,6 +197,7 @@ def import_csv(user, data: bytes, *, terminal="system", check_only=False, system
         Chouaza.objects.filter(pk=old.pk).update(name_key=address_key(r.name), **r.values())
     Chouaza.objects.bulk_create([Chouaza(municipality=m, code=r.code, name_key=address_key(r.name), **r.values())
                                  for r in plan.added])
+    m.__dict__.pop("_chouaza_master", None)  # disaster.districts reads the master once per municipality
     audit_append(m, "chouaza.import", actor=user, terminal=terminal, object_type="chouaza",
                  detail={"added": len(plan.added), "changed": len(plan.changed), "removed": len(plan.removed),
                          "rows": len(plan.rows), "by": "command" if system else "screen"})
@@ -233,6 +234,7 @@ def save_chouaza(user, values: dict, *, chouaza=None, terminal="system") -> Chou
             chouaza.save()
     except IntegrityError:
         raise RuleError("町字コードまたは町字が重複しています") from None
+    m.__dict__.pop("_chouaza_master", None)  # disaster.districts reads the master once per municipality
     audit_append(m, "chouaza.save", actor=user, terminal=terminal, object_type="chouaza", object_id=chouaza.pk,
                  detail={"code": row.code, "name": row.name, "before": before})
     return chouaza
@@ -243,5 +245,6 @@ def delete_chouaza(user, chouaza, *, terminal="system"):
     """Remove a 町字 from the master. Registered addresses are text and keep working; new ones cannot name it."""
     m = _require_admin(user)
     Chouaza.objects.filter(pk=chouaza.pk).delete()
+    m.__dict__.pop("_chouaza_master", None)  # disaster.districts reads the master once per municipality
     audit_append(m, "chouaza.delete", actor=user, terminal=terminal, object_type="chouaza", object_id=chouaza.pk,
                  detail={"code": chouaza.code, "name": chouaza.name})

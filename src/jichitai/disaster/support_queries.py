@@ -33,15 +33,13 @@ PURPOSE_PROVISION = "provision"
 
 # 町字 from the address text, until a 町字 master lands: everything before the first 番地 number
 # ("三本松二丁目3番5号" → "三本松二丁目", "大字小野1234番地" → "大字小野").
-_NUMBER_START = re.compile(r"[0-9０-９]|[一二三四五六七八九十〇]+番")
 
 
 def district_of(address: str) -> str:
-    """The 町字 of an address stored without prefecture and municipality (one function, replaced by the master)."""
-    text = (address or "").strip()
-    m = _NUMBER_START.search(text)
-    head = text[:m.start()] if m else text
-    return head.strip(" 　-ー－") or "（町字不明）"
+    """The 町字 of an address (the disaster app's one function, disaster.districts), 「（町字不明）」 when none."""
+    from .districts import district_of as of
+
+    return of(address) or "（町字不明）"
 
 
 def age_on(birth: dt.date, day: dt.date) -> int:
