@@ -61,6 +61,7 @@ RAW_SQL_ALLOWED = {
     "src/jichitai/migration/importer.py": "legacy import through the bulk writer",
     "src/jichitai/guard/db.py": "row-level security, grants, triggers, session settings",
     "src/jichitai/guard/purge.py": "the one sanctioned purge path",
+    "src/jichitai/matching/queries.py": "matching: blocking reads of the match index, thousands of rows as tuples",
     "benchmarks/": "benchmarks (EXPLAIN, indexes, ANALYZE, database creation)",
 }
 CROSS_RE = re.compile(r"\.all_tenants\b|\.all_chains\b|\bcross_tenant\(|\bowner_session\(")

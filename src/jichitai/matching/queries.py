@@ -1,0 +1,69 @@
+"""The matcher's reads of the register: blocking on the match index, in plain SQL (no ORM object per row).
+
+The match index is the register's own derived key columns on `residents.Person` — name layers of the full name
+(`name_key`, `name_sel_key`, `name_deg_key`, `name_var_key`), the given name (`given_key`), strict and loose kana
+of the full reading (`kana_key`, `kana_loose_key`), `address_key`, `birth_date`, `household_id` — and their
+(municipality, key, id) indexes. Every write path of the register computes them with
+`jichitai.residents.actions.search_keys` in the same statement that writes the row (the actions, the demo's bulk
+loader, the standard-layout import, the legacy migration loader, the residents migration that back-filled them), so
+a change is matchable as soon as it commits and there is nothing to train or rebuild. `Person` is a TenantModel:
+on PostgreSQL these reads run under row-level security, and every statement also names the municipality.
+
+Each block is one statement per chunk of keys (`IN (…)`), returning candidate rows as tuples.
+"""
+from __future__ import annotations
+
+from django.db import connection
+
+from jichitai.residents.models import Person, Status
+from jichitai.tenancy.scope import require_municipality
+
+# The columns of a candidate, in this order (see api.Cand).
+COLUMNS = ("id", "atena_no", "resident_code", "family_name", "given_name", "family_name_kana", "given_name_kana",
+           "former_family_name", "former_family_name_kana", "birth_date", "sex", "address", "address_key",
+           "household_id", "dv_protected", "name_key", "name_sel_key", "name_deg_key", "name_var_key", "kana_key",
+           "kana_loose_key")
+CHUNK = 500
+
+_T = Person._meta.db_table
+_SELECT = f"SELECT {', '.join('p.' + c for c in COLUMNS)} FROM {_T} p WHERE p.municipality_id = %s AND p.status = %s"
+
+
+def _run(column: str, values) -> list:
+    m = require_municipality()
+    values = list(dict.fromkeys(v for v in values if v not in (None, "")))
+    out = []
+    if not values:
+        return out
+    with connection.cursor() as cur:
+        for i in range(0, len(values), CHUNK):
+            part = values[i:i + CHUNK]
+            cur.execute(f"{_SELECT} AND p.{column} IN ({', '.join(['%s'] * len(part))})",
+                        [m.pk, Status.RESIDENT.value, *part])
+            out.extend(cur.fetchall())
+    return out
+
+
+def by_name_variant(keys) -> list:
+    """Residents whose full name (family + given) meets one of `keys` at the variant layer."""
+    return _run("name_var_key", keys)
+
+
+def by_kana_loose(keys) -> list:
+    """Residents whose full reading meets one of `keys` (loose kana key)."""
+    return _run("kana_loose_key", keys)
+
+
+def by_given(keys) -> list:
+    """Residents whose given name is one of `keys` (as written, spaces dropped)."""
+    return _run("given_key", keys)
+
+
+def by_birth_date(dates) -> list:
+    """Residents born on one of `dates` (datetime.date)."""
+    return _run("birth_date", [d.isoformat() if connection.vendor == "sqlite" else d for d in dates])
+
+
+def by_household(household_ids) -> list:
+    """The current residents of the given households."""
+    return _run("household_id", household_ids)
