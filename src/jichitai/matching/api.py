@@ -117,6 +117,18 @@ class _P(NamedTuple):
         return self.id
 
 
+class _Light(NamedTuple):
+    """A narrow candidate row (queries.LIGHT_COLUMNS), enough for _prefilter."""
+    id: int
+    birth_date: object
+    family_name: str
+    given_name: str
+    family_name_kana: str
+    given_name_kana: str
+    former_family_name: str
+    kana_loose_key: str
+
+
 class _Memo:
     """Keys of family and given names, memoised (a register has a few thousand distinct names)."""
 
@@ -174,39 +186,38 @@ def _edit1(a: str, b: str) -> bool:
 
 
 class _RowKeys:
-    """What a row is compared with: its name parts and kana parts at every split."""
+    """What a row is compared with: its whole-name keys in both orders and its name parts at every split."""
 
-    __slots__ = ("parts", "kparts", "pairs", "kpairs", "kana_strict", "kana_full")
+    __slots__ = ("parts", "kparts", "pairs", "kpairs", "kana_strict", "kana_full", "forms", "given_only")
 
     def __init__(self, row: parse.Row):
+        self.forms = {}
+        for (e, s, d, v), sw in row.name_forms:
+            self.forms.setdefault(v, (e, s, d, sw))
         self.parts = set()
         self.pairs = []
+        self.given_only = ""
         if row.name_forms:
-            text = row.name_forms[0][0]
+            v = row.name_forms[0][0][3]
             if len(row.tokens) >= 2:
-                f, g = row.tokens[0], "".join(row.tokens[1:])
-                self.pairs = [(moji.name_keys(f)[3], moji.name_keys(g)[3], False),
-                              (moji.name_keys(g)[3], moji.name_keys(f)[3], True)]
+                f, g = moji.name_keys(row.tokens[0])[3], moji.name_keys("".join(row.tokens[1:]))[3]
+                self.pairs = [(f, g, False), (g, f, True)]
             else:
-                u = moji.units(text)
-                for i in range(1, len(u)):
-                    f, g = "".join(u[:i]), "".join(u[i:])
-                    self.pairs.append((moji.name_keys(f)[3], moji.name_keys(g)[3], False))
-                    self.pairs.append((moji.name_keys(g)[3], moji.name_keys(f)[3], True))
+                for i in range(1, len(v)):
+                    f, g = v[:i], v[i:]
+                    self.pairs.append((f, g, False))
+                    self.pairs.append((g, f, True))
+                self.given_only = v
+                self.parts.add(v)
             for f, g, _s in self.pairs:
                 self.parts.add(f)
                 self.parts.add(g)
-            if row.single_token:
-                self.parts.add(moji.name_keys(text)[3])
         self.kparts = set()
         self.kpairs = []
-        self.kana_strict = set()
-        self.kana_full = ""
-        if row.kana_tokens:
+        self.kana_strict = {k[0] for k, _sw in row.kana_forms}
+        self.kana_full = row.kana_forms[0][0][1] if row.kana_forms else ""
+        if row.kana_forms:
             toks = row.kana_tokens
-            self.kana_full = moji.kana_keys("".join(toks))[1]
-            for form, _sw in parse._rotations(toks, "".join(toks)):
-                self.kana_strict.add(moji.kana_keys(form)[0])
             if len(toks) >= 2:
                 f, g = moji.kana_keys(toks[0])[1], moji.kana_keys("".join(toks[1:]))[1]
                 self.kpairs = [(f, g, False), (g, f, True)]
@@ -223,16 +234,11 @@ def _score(row: parse.Row, rk: _RowKeys, p: _P, memo: _Memo, today, *, address_a
     fam_v, giv_v = memo.v(p.family_name), memo.v(p.given_name)
     # ---- name, written form
     kanji_pts, kanji_full, kanji_part = 0.0, False, ""
-    if row.name_var_keys and p.name_var_key in row.name_var_keys:
-        swapped = row.name_var_keys[p.name_var_key]
-        layer = "variant"
-        for form, sw in row.name_forms:
-            e, s, d, v = moji.name_keys(form)
-            if v == p.name_var_key:
-                swapped = sw
-                layer = ("exact" if e == p.name_key else "selector" if s == p.name_sel_key
-                         else "degenerate" if d == p.name_deg_key else "variant")
-                break
+    full = rk.forms.get(p.name_var_key)
+    if full is not None:
+        e, s, d, swapped = full
+        layer = ("exact" if e == p.name_key else "selector" if s == p.name_sel_key
+                 else "degenerate" if d == p.name_deg_key else "variant")
         kanji_pts, kanji_full = _LAYER_POINTS[layer], True
         reasons.append(_LAYER_REASON[layer] + ("（氏と名が逆の順）" if swapped else ""))
     elif rk.pairs or rk.parts:
@@ -249,7 +255,7 @@ def _score(row: parse.Row, rk: _RowKeys, p: _P, memo: _Memo, today, *, address_a
         if former_hit:
             kanji_pts, kanji_full = 8.5, True
             reasons.append("旧氏と名が一致（旧氏で記載）")
-        elif row.single_token and giv_v and giv_v in rk.parts and memo.v(row.name_forms[0][0]) == giv_v:
+        elif rk.given_only and giv_v == rk.given_only:
             kanji_pts, kanji_part = 4.5, "given_only"
             reasons.append("名のみの記載で名が一致（子どもなど）")
         elif fam_hit and giv_hit:
@@ -398,7 +404,7 @@ def _score(row: parse.Row, rk: _RowKeys, p: _P, memo: _Memo, today, *, address_a
             reasons.append("性別が一致しません")
     # ---- address (never for a protected person and a reader without the right: it would reveal the address)
     address_exact = False
-    if row.address_key:
+    if row.address_key and pts >= 6.0:  # compared for candidates with other evidence (the others are not shown)
         if not address_allowed:
             reasons.append("住所は照合に使っていません（支援措置）")
         else:
@@ -506,17 +512,10 @@ def _match(municipality, rows, reader, today):
     # ---- blocking
     people: dict[int, _P] = {}
     cand_ids: list[set] = [set() for _ in parsed]
-    by_name, by_kana, by_date, by_given = {}, {}, {}, {}
+    by_name, by_kana, by_date = {}, {}, {}
     for r in parsed:
         for k in r.name_var_keys:
             by_name.setdefault(k, []).append(r.index)
-        for k in r.kana_loose_keys:
-            by_kana.setdefault(k, []).append(r.index)
-        d = r.birth.date
-        if d:
-            by_date.setdefault(d, []).append(r.index)
-        if r.single_token and r.name_forms:
-            by_given.setdefault(moji.exact_key(r.name_forms[0][0]), []).append(r.index)
 
     def add(tuples, key_of, index_of):
         for t in tuples:
@@ -527,37 +526,62 @@ def _match(municipality, rows, reader, today):
                 cand_ids[i].add(p.id)
 
     add(queries.by_name_variant(by_name), lambda p: p.name_var_key, by_name)
+
+    def settled(r):
+        """The written name already found someone born on the row's (full) birth date or close to it: the reading
+        and the birth date blocks could only add people who score far lower."""
+        d = r.birth
+        if d.kind != "date":
+            return False
+        for pid in cand_ids[r.index]:
+            by, bm, bd = memo.birth(people[pid].birth_date)
+            if (by, bm, bd) == (d.year, d.month, d.day) or (by == d.year and (bm == d.month or bm == d.day)):
+                return True
+        return False
+
+    is_settled = [settled(r) for r in parsed]
+    for r in parsed:
+        if not is_settled[r.index]:
+            for k in r.kana_loose_keys:
+                by_kana.setdefault(k, []).append(r.index)
     add(queries.by_kana_loose(by_kana), lambda p: p.kana_loose_key, by_kana)
+    # rows with a full birth date whose name did not already find someone born that day
+    for r in parsed:
+        d = r.birth.date
+        if d and not is_settled[r.index] and not any(memo.birth(people[pid].birth_date) == (d.year, d.month, d.day)
+                                                     for pid in cand_ids[r.index]):
+            by_date.setdefault(d, []).append(r.index)
     date_index = {}
     for d, idx in by_date.items():
         date_index[d.isoformat()] = idx
         date_index[d] = idx
 
-    def add_dates(tuples):
-        for t in tuples:
-            key = t[9]
-            idx = date_index.get(key)
-            if not idx:
-                continue
-            p = people.get(t[0]) or _P(*t)
-            hit = False
-            for i in idx:
-                if _prefilter(rks[i], p, memo):
-                    cand_ids[i].add(p.id)
-                    hit = True
-            if hit:
-                people.setdefault(p.id, p)
-
-    add_dates(queries.by_birth_date(by_date))
-    add(queries.by_given(by_given), lambda p: moji.exact_key(p.given_name), by_given)
+    # the birth-date block is the widest (≈ 30 residents per date in a million): read narrow rows first, keep those
+    # whose name meets in some part, then read the full rows of those only
+    wanted = set()
+    for t in queries.by_birth_date_light(by_date):
+        idx = date_index.get(t[1])
+        if not idx:
+            continue
+        light = _Light(*t)
+        for i in idx:
+            if _prefilter(rks[i], light, memo):
+                cand_ids[i].add(light.id)
+                wanted.add(light.id)
+    for t in queries.by_ids([i for i in wanted if i not in people]):
+        people[t[0]] = _P(*t)
 
     protected = policy.protected_person_ids(people.values())
 
-    def score_all(context):
+    def score_all(context, only=None, previous=None):
         out = []
         for r, rk, ids in zip(parsed, rks, cand_ids):
+            if only is not None and r.group not in only:
+                out.append(previous[r.index])
+                continue
             scored, flags_of, reasons_of = [], {}, {}
-            for pid in ids:
+            compatible = _birth_filter(r.birth, memo, people, ids, today)
+            for pid in compatible:
                 p = people[pid]
                 allowed = reader.dv_addresses or pid not in protected
                 s, why, flags = _score(r, rk, p, memo, today, address_allowed=allowed,
@@ -608,7 +632,7 @@ def _match(municipality, rows, reader, today):
                     for pid in by_hh.get(hh, ()):
                         if pid not in cand_ids[i] and _prefilter_household(rks[i], parsed[i], people[pid], memo):
                             cand_ids[i].add(pid)
-        final = score_all(context)
+        final = score_all(context, only=context, previous=first)
     else:
         final = first
 
@@ -645,6 +669,31 @@ class _Prot:
 
     def __getattr__(self, name):
         return getattr(self.p, name)
+
+
+def _birth_filter(b, memo, people, ids, today):
+    """The candidates whose birth date could be the row's (exact, slipped, swapped, off by a year; the same year
+    for a year or an age) — the others score far below and cannot change a decision — or all of them if none
+    could (then the best of them is shown for review)."""
+    if b.kind == "none" or len(ids) <= 3:
+        return ids
+    keep = []
+    if b.kind == "date":
+        y, m, d = b.year, b.month, b.day
+        for pid in ids:
+            by, bm, bd = memo.birth(people[pid].birth_date)
+            if (by == y and (bm == m or bm == d or bd == d)) or (abs(by - y) == 1 and bm == m and bd == d):
+                keep.append(pid)
+    elif b.kind in ("ym", "year"):
+        for pid in ids:
+            if abs(memo.birth(people[pid].birth_date)[0] - b.year) <= 1:
+                keep.append(pid)
+    else:
+        lo, hi = today.year - b.age_hi - 2, today.year - b.age_lo + 1
+        for pid in ids:
+            if lo <= memo.birth(people[pid].birth_date)[0] <= hi:
+                keep.append(pid)
+    return keep or ids
 
 
 def _prefilter_household(rk, row, p, memo) -> bool:
@@ -703,7 +752,7 @@ def _duplicates(results, parsed, rks):
         if d is None:
             continue
         if r.name_forms:  # the characters of the name in any order: the same for every order and separator
-            ident = ("n", "".join(sorted(moji.name_keys(r.name_forms[0][0])[3])), d)
+            ident = ("n", "".join(sorted(r.name_forms[0][0][3])), d)
         elif rk.kana_full:
             ident = ("k", "".join(sorted(rk.kana_full)), d)
         else:

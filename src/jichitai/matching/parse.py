@@ -30,6 +30,9 @@ _COMPACT = re.compile(r"^(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})$")
 _AGE = re.compile(r"^(?:満)?(?P<a>\d{1,3})\s*(?:歳|才|さい)?$")
 _DECADE = re.compile(r"^(?P<a>\d{1,2})0\s*(?:代|歳代|才代)(?P<half>前半|後半)?$")
 _KANJI_DIGITS = {"〇": 0, "一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_HAS_KANJI_NUMBER = re.compile(r"[〇一二三四五六七八九十](?:丁目|番|号|の|$|-)")
+_KANJI_NUMBER = re.compile(r"[〇一二三四五六七八九十]+(?=丁目|番|号|の|$|-)")
+_DASHES = re.compile(r"-+")
 _ADDRESS_UNITS = re.compile(r"(丁目|番地の|番地|番の|番|号|の|－|‐|−|ー(?=\d))")
 
 
@@ -66,7 +69,7 @@ def _kanji_number(s: str) -> str:
         tens, _, ones = t.partition("十")
         return str((_KANJI_DIGITS.get(tens, 1) if tens else 1) * 10 + (_KANJI_DIGITS.get(ones, 0) if ones else 0))
 
-    return re.sub(r"[〇一二三四五六七八九十]+(?=丁目|番|号|の|$|-)", repl, s)
+    return _KANJI_NUMBER.sub(repl, s)
 
 
 def parse_birth(text: str, today: dt.date) -> Birth:
@@ -121,15 +124,20 @@ def address_key(text: str, drop_prefixes=()) -> str:
     for p in drop_prefixes:
         if p and s.startswith(p):
             s = s[len(p):]
-    s = _kanji_number(s)
+    if _HAS_KANJI_NUMBER.search(s):
+        s = _kanji_number(s)
     s = _ADDRESS_UNITS.sub("-", s)
-    s = re.sub(r"-+", "-", s).strip("-")
-    return s
+    if "--" in s:
+        s = _DASHES.sub("-", s)
+    return s.strip("-")
+
+
+_TOWN = re.compile(r"^[^\d]+")
 
 
 def town_of(key: str) -> str:
     """The 町字 part of an address key: everything before the first digit."""
-    m = re.match(r"^[^\d]+", key)
+    m = _TOWN.match(key)
     return m.group(0).rstrip("-") if m else ""
 
 
@@ -151,7 +159,8 @@ class Row:
     town: str
     group: str
     # derived keys
-    name_forms: list = field(default_factory=list)  # [(joined text, swapped?)]
+    name_forms: list = field(default_factory=list)  # [((exact, selector, degenerate, variant keys), swapped?)]
+    kana_forms: list = field(default_factory=list)  # [((strict, loose kana keys), swapped?)]
     name_var_keys: dict = field(default_factory=dict)  # variant key → swapped?
     kana_loose_keys: dict = field(default_factory=dict)  # loose kana of the full name → swapped?
     single_token: bool = False
@@ -172,6 +181,34 @@ def _rotations(tokens: list, text: str) -> list:
     return forms
 
 
+def _key_forms(tokens: list, keys_of) -> list:
+    """[(keys, swapped)] of the name as written and exchanged, with `keys_of` applied per token and joined (the keys
+    fold character by character, so the keys of a rotation are the rotation of the keys). An unsplit name is
+    rotated at every split point."""
+    if len(tokens) >= 2:
+        ks = [keys_of(t) for t in tokens]
+        n = len(ks[0])
+        join = lambda parts: tuple("".join(p[j] for p in parts) for j in range(n))  # noqa: E731
+        out = [(join(ks), False), (join(ks[1:] + ks[:1]), True)]
+        if len(ks) > 2:
+            out.append((join(ks[-1:] + ks[:-1]), True))
+        return out
+    k = keys_of(tokens[0])
+    out = [(k, False)]
+    if keys_of is moji.kana_keys:  # an unsplit reading is compared as written (its loose key folds across the
+        return out                 # boundary, and a swapped unsplit reading is rare)
+    if any(len(x) != len(k[0]) for x in k) or len(k[0]) > 12 or _VS_RE.search(tokens[0]):
+        if len(tokens[0]) <= 12:  # a key changed length or has selectors: rotate the text itself
+            return [(keys_of(f), sw) for f, sw in _rotations(tokens, tokens[0])]
+        return out
+    for i in range(1, len(k[0])):
+        out.append((tuple(x[i:] + x[:i] for x in k), True))
+    return out
+
+
+_VS_RE = re.compile("[\ufe00-\ufe0f\U000e0100-\U000e01ef]")
+
+
 def read_row(index: int, data: dict, *, today: dt.date, drop_prefixes=()) -> Row:
     name = (data.get("name") or "").strip()
     tokens = [t for t in _SEPARATORS.split(name) if t]
@@ -189,11 +226,11 @@ def read_row(index: int, data: dict, *, today: dt.date, drop_prefixes=()) -> Row
               address=addr, address_key=akey, town=town_of(akey), group=str(data.get("group") or "").strip(),
               single_token=len(tokens) == 1)
     if joined and not name_is_kana:
-        row.name_forms = _rotations(tokens, joined)
-        for form, swapped in row.name_forms:
-            row.name_var_keys.setdefault(moji.name_keys(form)[3], swapped)
+        row.name_forms = _key_forms(tokens, moji.name_keys)  # [((exact, selector, degenerate, variant), swapped)]
+        for keys, swapped in row.name_forms:
+            row.name_var_keys.setdefault(keys[3], swapped)
     if kana_tokens:
-        kjoined = "".join(kana_tokens)
-        for form, swapped in _rotations(kana_tokens, kjoined):
-            row.kana_loose_keys.setdefault(moji.kana_keys(form)[1], swapped)
+        row.kana_forms = _key_forms(kana_tokens, moji.kana_keys)  # [((strict, loose), swapped)]
+        for keys, swapped in row.kana_forms:
+            row.kana_loose_keys.setdefault(keys[1], swapped)
     return row

@@ -23,13 +23,20 @@ COLUMNS = ("id", "atena_no", "resident_code", "family_name", "given_name", "fami
            "former_family_name", "former_family_name_kana", "birth_date", "sex", "address", "address_key",
            "household_id", "dv_protected", "name_key", "name_sel_key", "name_deg_key", "name_var_key", "kana_key",
            "kana_loose_key")
+LIGHT_COLUMNS = ("id", "birth_date", "family_name", "given_name", "family_name_kana", "given_name_kana",
+                 "former_family_name", "kana_loose_key")
 CHUNK = 500
 
 _T = Person._meta.db_table
 _SELECT = f"SELECT {', '.join('p.' + c for c in COLUMNS)} FROM {_T} p WHERE p.municipality_id = %s AND p.status = %s"
+_SELECT_LIGHT = (f"SELECT {', '.join('p.' + c for c in LIGHT_COLUMNS)} FROM {_T} p "
+                 f"WHERE p.municipality_id = %s AND p.status = %s")
+# households: the foreign-key index on household_id alone is the one to use; `+ 0` keeps SQLite's planner from
+# taking a (municipality, …) index instead and scanning the whole municipality
+_SELECT_BY_HOUSEHOLD = _SELECT.replace("p.municipality_id = %s", "p.municipality_id + 0 = %s")
 
 
-def _run(column: str, values) -> list:
+def _run(column: str, values, select=_SELECT) -> list:
     m = require_municipality()
     values = list(dict.fromkeys(v for v in values if v not in (None, "")))
     out = []
@@ -38,7 +45,7 @@ def _run(column: str, values) -> list:
     with connection.cursor() as cur:
         for i in range(0, len(values), CHUNK):
             part = values[i:i + CHUNK]
-            cur.execute(f"{_SELECT} AND p.{column} IN ({', '.join(['%s'] * len(part))})",
+            cur.execute(f"{select} AND p.{column} IN ({', '.join(['%s'] * len(part))})",
                         [m.pk, Status.RESIDENT.value, *part])
             out.extend(cur.fetchall())
     return out
@@ -59,11 +66,16 @@ def by_given(keys) -> list:
     return _run("given_key", keys)
 
 
-def by_birth_date(dates) -> list:
-    """Residents born on one of `dates` (datetime.date)."""
-    return _run("birth_date", [d.isoformat() if connection.vendor == "sqlite" else d for d in dates])
+def by_birth_date_light(dates) -> list:
+    """Residents born on one of `dates` (datetime.date), as narrow rows (LIGHT_COLUMNS)."""
+    return _run("birth_date", [d.isoformat() if connection.vendor == "sqlite" else d for d in dates], _SELECT_LIGHT)
+
+
+def by_ids(ids) -> list:
+    """Full candidate rows of the given persons (residents only)."""
+    return _run("id", ids)
 
 
 def by_household(household_ids) -> list:
     """The current residents of the given households."""
-    return _run("household_id", household_ids)
+    return _run("household_id", household_ids, _SELECT_BY_HOUSEHOLD)
