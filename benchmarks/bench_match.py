@@ -489,9 +489,9 @@ def run_splink(m, rows, truth, engine):
     from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
     con = duckdb.connect()
-    con.register("register_t", register)
-    con.register("evac_t", evac)
     db_api = DuckDBAPI(connection=con)
+    df_register = db_api.register(register, table_name="register_t")
+    df_evac = db_api.register(evac, table_name="evac_t")
     settings = SettingsCreator(
         link_type="link_only",
         comparisons=[
@@ -509,18 +509,16 @@ def run_splink(m, rows, truth, engine):
         retain_intermediate_calculation_columns=False,
     )
     t1 = time.perf_counter()
-    linker = Linker([con.table("register_t"), con.table("evac_t")], settings, db_api=db_api)
+    linker = Linker([df_register, df_evac], settings, log_level=30)
+    linker.training.estimate_probability_two_random_records_match(
+        [block_on("name", "dob")], recall=0.6)
     linker.training.estimate_u_using_random_sampling(max_pairs=2e6)
     linker.training.estimate_parameters_using_expectation_maximisation(block_on("name"))
     linker.training.estimate_parameters_using_expectation_maximisation(block_on("dob"))
     pred = linker.inference.predict(threshold_match_probability=0.01)
-    df = pred.as_duckdbpyrelation() if hasattr(pred, "as_duckdbpyrelation") else None
-    if df is not None:
-        out = df.fetchall()
-        names = df.columns
-    else:
-        tbl = pred.as_pandas_dataframe()
-        out, names = tbl.values.tolist(), list(tbl.columns)
+    rel = pred.as_duckdbpyrelation().select("unique_id_l, unique_id_r, match_probability")
+    out = rel.fetchall()
+    names = ["unique_id_l", "unique_id_r", "match_probability"]
     secs = time.perf_counter() - t1
     ix = {n: i for i, n in enumerate(names)}
     best = {}

@@ -174,10 +174,24 @@ def test_household_context_confirms_namesakes_arriving_together(town_a, staff):
     assert "名のフリガナのみの記載で一致" in res[2].top.reasons
 
 
-def test_child_by_given_name_only_alone_is_not_confirmed(town_a, staff, fam):
+def test_child_by_given_name_only(town_a, staff, fam):
     res = one(town_a.m, staff["clerk_a"], name="一郎", birth="2021-06-10")
     assert res.top.person_id == fam[2].pk
     assert "名のみの記載で名が一致（子どもなど）" in reasons(res)
+    assert res.decision == api.AUTO and res.notes[0].startswith("自動確定（名と生年月日）")
+    # the given name and an age only: not enough
+    res = one(town_a.m, staff["clerk_a"], name="一郎", birth="5歳")
+    assert res.decision != api.AUTO
+
+
+def test_full_name_and_registered_address_tell_namesakes_apart(town_a, staff):
+    a = town_a.family(address="三本松二丁目3番5号")[0]
+    lone(town_a, address="豆田町1番1号", birth_date=dt.date(1960, 1, 1))
+    res = one(town_a.m, staff["clerk_a"], name="山田太郎", birth="", address="三本松2-3-5")
+    assert res.decision == api.AUTO and res.top.person_id == a.pk
+    assert "住所が一致" in res.top.reasons and res.notes[0].startswith("自動確定（氏名と住所）")
+    # a shelter's address (not the registered one) does not
+    res = one(town_a.m, staff["clerk_a"], name="山田太郎", birth="", address="三本松1番地")
     assert res.decision == api.REVIEW
 
 

@@ -40,7 +40,7 @@ NONE = "none"
 DECISION_LABELS = {AUTO: "自動確定", REVIEW: "要確認", NONE: "該当なし"}
 
 # The safety rule for 自動確定 (docs/matching.md): all must hold.
-AUTO_MIN_SCORE = 16.5      # rule A: enough evidence in total
+AUTO_MIN_SCORE = 16.0      # rule A: enough evidence in total
 AUTO_MIN_MARGIN = 5.0      # every rule: far ahead of the next candidate (namesakes)
 REVIEW_MIN_SCORE = 8.0     # below: 該当なし (a visitor, kept as a non-resident)
 MAX_CANDIDATES = 5
@@ -410,7 +410,7 @@ def _score(row: parse.Row, rk: _RowKeys, p: _P, memo: _Memo, today, *, address_a
         else:
             akey, town = memo.a(p.address_key)
             if akey and akey == row.address_key:
-                pts += 4.0
+                pts += 6.0
                 address_exact = True
                 reasons.append("住所が一致")
             elif akey and len(row.address_key) > len(row.town) + 1 and akey.startswith(row.address_key):
@@ -459,7 +459,10 @@ def decide(scored: list, flags_of: dict) -> tuple[str, list]:
       B. the whole name meets and someone who arrived with the row matched the same household;
       C. the given name meets (a child written by given name only, a married name) and someone who arrived with the
          row matched the same household;
-      D. part of the name meets, the birth date agrees exactly and the address is the registered one.
+      D. part of the name meets, the birth date agrees exactly and the address is the registered one;
+      E. the whole name meets and the address written is the registered one (a shared address is household
+         context: a namesake elsewhere is told apart by it, a namesake at the same address keeps the margin low);
+      F. the given name meets (a child written by given name only) and the birth date agrees exactly.
     Otherwise 要確認 when the top candidate scores REVIEW_MIN_SCORE or more, else 該当なし. Namesakes with no birth
     date therefore never pass alone: only household context (B, C) can confirm them."""
     if not scored or scored[0][0] < REVIEW_MIN_SCORE:
@@ -484,6 +487,10 @@ def decide(scored: list, flags_of: dict) -> tuple[str, list]:
         rule = "名と同行の世帯"
     elif f["name_any"] and f["birth"] == "exact" and f["address_exact"]:
         rule = "氏名の一部・生年月日・住所"
+    elif f["name_strong"] and f["address_exact"]:
+        rule = "氏名と住所"
+    elif f["name_given"] and f["birth"] == "exact":
+        rule = "名と生年月日"
     if rule is None:
         if not f["name_any"]:
             notes.append("氏名が候補と一致しません")
