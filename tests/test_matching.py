@@ -178,7 +178,7 @@ def test_child_by_given_name_only(town_a, staff, fam):
     res = one(town_a.m, staff["clerk_a"], name="一郎", birth="2021-06-10")
     assert res.top.person_id == fam[2].pk
     assert "名のみの記載で名が一致（子どもなど）" in reasons(res)
-    assert res.decision == api.AUTO and res.notes[0].startswith("自動確定（名と生年月日）")
+    assert res.decision == api.AUTO and res.notes[0].startswith("自動確定（名のみの記載と生年月日）")
     # the given name and an age only: not enough
     res = one(town_a.m, staff["clerk_a"], name="一郎", birth="5歳")
     assert res.decision != api.AUTO

@@ -268,7 +268,7 @@ def _score(row: parse.Row, rk: _RowKeys, p: _P, memo: _Memo, today, *, address_a
             kanji_pts, kanji_part = 3.0, "family"
             reasons.append("氏のみ一致（名が違う: 通称・愛称の可能性）")
     # ---- name, reading
-    kana_pts, kana_full, kana_given = 0.0, False, False
+    kana_pts, kana_full, kana_given, kana_given_only = 0.0, False, False, False
     if rk.kana_full:
         loose_full = p.kana_loose_key
         hit = False
@@ -293,6 +293,7 @@ def _score(row: parse.Row, rk: _RowKeys, p: _P, memo: _Memo, today, *, address_a
                 kana_pts = 4.0
                 reasons.append("名のフリガナのみの記載で一致")
                 hit = kana_given = True
+                kana_given_only = True
             elif gh:
                 kana_pts = 4.0
                 reasons.append("名のフリガナのみ一致")
@@ -432,7 +433,8 @@ def _score(row: parse.Row, rk: _RowKeys, p: _P, memo: _Memo, today, *, address_a
             rows_txt = "・".join(f"{i + 1}行目" for i in others[:3])
             reasons.append(f"同行者（{rows_txt}）が同じ世帯の住民と照合（世帯の文脈）")
     flags = {"name_strong": name_strong, "name_any": name_pts > 0,
-             "name_given": kana_given or kanji_part in ("given", "given_only"), "birth": birth, "address_exact": address_exact,
+             "name_given": kana_given or kanji_part in ("given", "given_only"),
+             "given_only": kana_given_only or kanji_part == "given_only", "birth": birth, "address_exact": address_exact,
              "household": household}
     return round(pts, 2), reasons, flags
 
@@ -462,7 +464,8 @@ def decide(scored: list, flags_of: dict) -> tuple[str, list]:
       D. part of the name meets, the birth date agrees exactly and the address is the registered one;
       E. the whole name meets and the address written is the registered one (a shared address is household
          context: a namesake elsewhere is told apart by it, a namesake at the same address keeps the margin low);
-      F. the given name meets (a child written by given name only) and the birth date agrees exactly.
+      F. the row gives only a given name (a child) which meets, and the birth date agrees exactly (a row that
+         writes another family name is another person: F does not apply to it).
     Otherwise 要確認 when the top candidate scores REVIEW_MIN_SCORE or more, else 該当なし. Namesakes with no birth
     date therefore never pass alone: only household context (B, C) can confirm them."""
     if not scored or scored[0][0] < REVIEW_MIN_SCORE:
@@ -489,8 +492,8 @@ def decide(scored: list, flags_of: dict) -> tuple[str, list]:
         rule = "氏名の一部・生年月日・住所"
     elif f["name_strong"] and f["address_exact"]:
         rule = "氏名と住所"
-    elif f["name_given"] and f["birth"] == "exact":
-        rule = "名と生年月日"
+    elif f["given_only"] and f["birth"] == "exact":
+        rule = "名のみの記載と生年月日"
     if rule is None:
         if not f["name_any"]:
             notes.append("氏名が候補と一致しません")
