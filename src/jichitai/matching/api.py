@@ -118,7 +118,7 @@ class _P(NamedTuple):
 
 
 class _Light(NamedTuple):
-    """A narrow candidate row (queries.LIGHT_COLUMNS), enough for _prefilter."""
+    """A narrow candidate row (queries.LIGHT_COLUMNS), enough for blocking, _prefilter and _birth_filter."""
     id: int
     birth_date: object
     family_name: str
@@ -127,6 +127,7 @@ class _Light(NamedTuple):
     given_name_kana: str
     former_family_name: str
     kana_loose_key: str
+    name_var_key: str
 
 
 class _Memo:
@@ -519,23 +520,24 @@ def _match(municipality, rows, reader, today):
     parsed = [parse.read_row(i, r, today=today, drop_prefixes=prefixes) for i, r in enumerate(rows)]
     rks = [_RowKeys(r) for r in parsed]
 
-    # ---- blocking
-    people: dict[int, _P] = {}
+    # ---- blocking: narrow rows (queries.LIGHT_COLUMNS) from every block, the birth filter per row, then the full
+    # rows of the candidates left (far fewer: most namesakes in a large register were born on another day)
+    light: dict[int, _Light] = {}
     cand_ids: list[set] = [set() for _ in parsed]
     by_name, by_kana, by_date = {}, {}, {}
     for r in parsed:
         for k in r.name_var_keys:
             by_name.setdefault(k, []).append(r.index)
 
-    def add(tuples, key_of, index_of):
+    def add(tuples, col, index_of):
         for t in tuples:
-            p = people.get(t[0])
+            p = light.get(t[0])
             if p is None:
-                p = people[t[0]] = _P(*t)
-            for i in index_of.get(key_of(p), ()):
+                p = light[t[0]] = _Light(*t)
+            for i in index_of.get(t[col], ()):
                 cand_ids[i].add(p.id)
 
-    add(queries.by_name_variant(by_name), lambda p: p.name_var_key, by_name)
+    add(queries.by_name_variant_light(by_name), 8, by_name)
 
     def settled(r):
         """The written name already found someone born on the row's (full) birth date or close to it: the reading
@@ -544,7 +546,7 @@ def _match(municipality, rows, reader, today):
         if d.kind != "date":
             return False
         for pid in cand_ids[r.index]:
-            by, bm, bd = memo.birth(people[pid].birth_date)
+            by, bm, bd = memo.birth(light[pid].birth_date)
             if (by, bm, bd) == (d.year, d.month, d.day) or (by == d.year and (bm == d.month or bm == d.day)):
                 return True
         return False
@@ -554,32 +556,38 @@ def _match(municipality, rows, reader, today):
         if not is_settled[r.index]:
             for k in r.kana_loose_keys:
                 by_kana.setdefault(k, []).append(r.index)
-    add(queries.by_kana_loose(by_kana), lambda p: p.kana_loose_key, by_kana)
+    add(queries.by_kana_loose_light(by_kana), 7, by_kana)
     # rows with a full birth date whose name did not already find someone born that day
     for r in parsed:
         d = r.birth.date
-        if d and not is_settled[r.index] and not any(memo.birth(people[pid].birth_date) == (d.year, d.month, d.day)
+        if d and not is_settled[r.index] and not any(memo.birth(light[pid].birth_date) == (d.year, d.month, d.day)
                                                      for pid in cand_ids[r.index]):
             by_date.setdefault(d, []).append(r.index)
     date_index = {}
     for d, idx in by_date.items():
         date_index[d.isoformat()] = idx
         date_index[d] = idx
-
-    # the birth-date block is the widest (≈ 30 residents per date in a million): read narrow rows first, keep those
-    # whose name meets in some part, then read the full rows of those only
-    wanted = set()
+    # the birth-date block is the widest (≈ 30 residents per date in a million): keep those whose name meets in
+    # some part
     for t in queries.by_birth_date_light(by_date):
         idx = date_index.get(t[1])
         if not idx:
             continue
-        light = _Light(*t)
+        p = light.get(t[0]) or _Light(*t)
         for i in idx:
-            if _prefilter(rks[i], light, memo):
-                cand_ids[i].add(light.id)
-                wanted.add(light.id)
-    for t in queries.by_ids([i for i in wanted if i not in people]):
+            if _prefilter(rks[i], p, memo):
+                cand_ids[i].add(p.id)
+                light.setdefault(p.id, p)
+    wanted = set()
+    for r in parsed:
+        kept = _birth_filter(r.birth, memo, light, cand_ids[r.index], today)
+        cand_ids[r.index] = set(kept)
+        wanted.update(kept)
+    people: dict[int, _P] = {}
+    for t in queries.by_ids(wanted):
         people[t[0]] = _P(*t)
+    for ids in cand_ids:  # a candidate that left the register meanwhile
+        ids.intersection_update(people)
 
     protected = policy.protected_person_ids(people.values())
 
@@ -590,8 +598,7 @@ def _match(municipality, rows, reader, today):
                 out.append(previous[r.index])
                 continue
             scored, flags_of, reasons_of = [], {}, {}
-            compatible = _birth_filter(r.birth, memo, people, ids, today)
-            for pid in compatible:
+            for pid in ids:
                 p = people[pid]
                 allowed = reader.dv_addresses or pid not in protected
                 s, why, flags = _score(r, rk, p, memo, today, address_allowed=allowed,

@@ -24,7 +24,7 @@ COLUMNS = ("id", "atena_no", "resident_code", "family_name", "given_name", "fami
            "household_id", "dv_protected", "name_key", "name_sel_key", "name_deg_key", "name_var_key", "kana_key",
            "kana_loose_key")
 LIGHT_COLUMNS = ("id", "birth_date", "family_name", "given_name", "family_name_kana", "given_name_kana",
-                 "former_family_name", "kana_loose_key")
+                 "former_family_name", "kana_loose_key", "name_var_key")
 CHUNK = 500
 
 _T = Person._meta.db_table
@@ -49,6 +49,16 @@ def _run(column: str, values, select=_SELECT) -> list:
                         [m.pk, Status.RESIDENT.value, *part])
             out.extend(cur.fetchall())
     return out
+
+
+def by_name_variant_light(keys) -> list:
+    """Residents whose full name (family + given) meets one of `keys` at the variant layer (LIGHT_COLUMNS)."""
+    return _run("name_var_key", keys, _SELECT_LIGHT)
+
+
+def by_kana_loose_light(keys) -> list:
+    """Residents whose full reading meets one of `keys` (loose kana key), as LIGHT_COLUMNS."""
+    return _run("kana_loose_key", keys, _SELECT_LIGHT)
 
 
 def by_name_variant(keys) -> list:
