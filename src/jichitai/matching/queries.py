@@ -1,7 +1,7 @@
 """The matcher's reads of the register: blocking on the match index, in plain SQL (no ORM object per row).
 
 The match index is the register's own derived key columns on `residents.Person` — name layers of the full name
-(`name_key`, `name_sel_key`, `name_deg_key`, `name_var_key`), the given name (`given_key`), strict and loose kana
+(`name_key`, `name_sel_key`, `name_deg_key`, `name_var_key`), strict and loose kana
 of the full reading (`kana_key`, `kana_loose_key`), `address_key`, `birth_date`, `household_id` — and their
 (municipality, key, id) indexes. Every write path of the register computes them with
 `jichitai.residents.actions.search_keys` in the same statement that writes the row (the actions, the demo's bulk
@@ -69,11 +69,6 @@ def by_name_variant(keys) -> list:
 def by_kana_loose(keys) -> list:
     """Residents whose full reading meets one of `keys` (loose kana key)."""
     return _run("kana_loose_key", keys)
-
-
-def by_given(keys) -> list:
-    """Residents whose given name is one of `keys` (as written, spaces dropped)."""
-    return _run("given_key", keys)
 
 
 def by_birth_date_light(dates) -> list:
