@@ -201,7 +201,9 @@ class _RowKeys:
         if row.name_forms:
             v = row.name_forms[0][0][3]
             if len(row.tokens) >= 2:
-                f, g = moji.name_keys(row.tokens[0])[3], moji.name_keys("".join(row.tokens[1:]))[3]
+                f = moji.name_keys(row.tokens[0])[3]
+                g = v[len(f):] if len(row.tokens) == 2 and v.startswith(f) else moji.name_keys(
+                    "".join(row.tokens[1:]))[3]
                 self.pairs = [(f, g, False), (g, f, True)]
             else:
                 for i in range(1, len(v)):

@@ -182,27 +182,30 @@ def _rotations(tokens: list, text: str) -> list:
 
 
 def _key_forms(tokens: list, keys_of) -> list:
-    """[(keys, swapped)] of the name as written and exchanged, with `keys_of` applied per token and joined (the keys
-    fold character by character, so the keys of a rotation are the rotation of the keys). An unsplit name is
-    rotated at every split point."""
-    if len(tokens) >= 2:
-        ks = [keys_of(t) for t in tokens]
-        n = len(ks[0])
-        join = lambda parts: tuple("".join(p[j] for p in parts) for j in range(n))  # noqa: E731
-        out = [(join(ks), False), (join(ks[1:] + ks[:1]), True)]
-        if len(ks) > 2:
-            out.append((join(ks[-1:] + ks[:-1]), True))
+    """[(keys, swapped)] of the name as written and exchanged. Name keys fold character by character, so the keys of
+    a rotation are the rotation of the keys (an unsplit name is rotated at every split point). Kana keys are taken of
+    the joined reading, as the register's are (the loose key folds long vowels across the boundary)."""
+    if keys_of is moji.kana_keys:
+        out = [(keys_of("".join(tokens)), False)]
+        if len(tokens) >= 2:  # an unsplit reading is compared as written: a swapped unsplit reading is rare
+            out.append((keys_of("".join(tokens[1:]) + tokens[0]), True))
         return out
+    if len(tokens) == 2:
+        a, b = keys_of(tokens[0]), keys_of(tokens[1])
+        return [((a[0] + b[0], a[1] + b[1], a[2] + b[2], a[3] + b[3]), False),
+                ((b[0] + a[0], b[1] + a[1], b[2] + a[2], b[3] + a[3]), True)]
+    if len(tokens) > 2:
+        ks = [keys_of(t) for t in tokens]
+        join = lambda parts: tuple("".join(p[j] for p in parts) for j in range(4))  # noqa: E731
+        return [(join(ks), False), (join(ks[1:] + ks[:1]), True), (join(ks[-1:] + ks[:-1]), True)]
     k = keys_of(tokens[0])
     out = [(k, False)]
-    if keys_of is moji.kana_keys:  # an unsplit reading is compared as written (its loose key folds across the
-        return out                 # boundary, and a swapped unsplit reading is rare)
-    if any(len(x) != len(k[0]) for x in k) or len(k[0]) > 12 or _VS_RE.search(tokens[0]):
-        if len(tokens[0]) <= 12:  # a key changed length or has selectors: rotate the text itself
-            return [(keys_of(f), sw) for f, sw in _rotations(tokens, tokens[0])]
+    if len(k[0]) > 12:
         return out
+    if len(k[3]) != len(k[0]) or _VS_RE.search(tokens[0]):  # selectors: rotate the text itself
+        return [(keys_of(f), sw) for f, sw in _rotations(tokens, tokens[0])]
     for i in range(1, len(k[0])):
-        out.append((tuple(x[i:] + x[:i] for x in k), True))
+        out.append(((k[0][i:] + k[0][:i], k[1][i:] + k[1][:i], k[2][i:] + k[2][:i], k[3][i:] + k[3][:i]), True))
     return out
 
 
