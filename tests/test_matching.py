@@ -372,3 +372,13 @@ def test_command_errors_are_clear_and_bilingual(town_a, staff, tmp_path, setup, 
     assert message in str(exc.value) and " / " in str(exc.value)
     assert not out.exists()
 
+
+
+def test_reading_keyed_across_the_boundary_as_the_register_does(town_a, staff):
+    # the loose key folds オ after an オ-row sound across family and given: オオノオサム → オノサム, both sides
+    p = lone(town_a, family_name="大野", family_name_kana="オオノ", given_name="修", given_name_kana="オサム",
+             birth_date=dt.date(1950, 5, 5))
+    res = one(town_a.m, staff["clerk_a"], name="おおの おさむ", birth="1950-05-05")
+    assert res.decision == api.AUTO and res.top.person_id == p.pk
+    res = one(town_a.m, staff["clerk_a"], name="オサム オオノ", birth="1950-05-05")
+    assert res.top.person_id == p.pk and "フリガナが一致（氏と名が逆の順）" in res.top.reasons
