@@ -437,8 +437,8 @@ def _score(row: parse.Row, rk: _RowKeys, p: _P, memo: _Memo, today, *, address_a
             reasons.append(f"同行者（{rows_txt}）が同じ世帯の住民と照合（世帯の文脈）")
     flags = {"name_strong": name_strong, "name_any": name_pts > 0,
              "name_given": kana_given or kanji_part in ("given", "given_only"),
-             "given_only": kana_given_only or kanji_part == "given_only", "birth": birth, "address_exact": address_exact,
-             "household": household}
+             "given_only": kana_given_only or kanji_part == "given_only", "birth": birth,
+             "address_exact": address_exact, "household": household}
     return round(pts, 2), reasons, flags
 
 
