@@ -138,9 +138,12 @@ def read_register_sample(m, n_rows, rnd):
         readings = {}
         for g, k in c.fetchall():
             readings.setdefault(g, set()).add(k)
+        c.execute(f"SELECT MIN(id), MAX(id) FROM {t} WHERE municipality_id = %s", [m.pk])
+        id_lo, id_hi = c.fetchone()
         c.execute(f"SELECT family_name, given_name, family_name_kana, given_name_kana, sex, address FROM {t} "
-                  f"WHERE municipality_id = %s AND status = 'resident' AND id IN ({', '.join(['%s'] * 3000)})",
-                  [m.pk, *[rnd.randint(1, 10**7) for _ in range(3000)]])
+                  f"WHERE municipality_id = %s AND status = 'resident' AND is_foreign = %s "
+                  f"AND id IN ({', '.join(['%s'] * 3000)})",
+                  [m.pk, False, *[rnd.randint(id_lo, id_hi) for _ in range(3000)]])
         others = c.fetchall()
         c.execute(f"SELECT DISTINCT family_name, family_name_kana FROM {t} WHERE municipality_id = %s "
                   f"AND is_foreign = %s", [m.pk, False])
