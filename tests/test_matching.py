@@ -2,6 +2,7 @@
 the index kept up to date by the register's own write paths, and the `disaster match` command."""
 import csv
 import datetime as dt
+import json
 import random
 
 import pytest
@@ -382,3 +383,27 @@ def test_reading_keyed_across_the_boundary_as_the_register_does(town_a, staff):
     assert res.decision == api.AUTO and res.top.person_id == p.pk
     res = one(town_a.m, staff["clerk_a"], name="オサム オオノ", birth="1950-05-05")
     assert res.top.person_id == p.pk and "フリガナが一致（氏と名が逆の順）" in res.top.reasons
+
+
+def test_command_run_is_audited_without_personal_data_and_as_user_applies_the_dv_right(town_a, staff, fam, tmp_path):
+    from conftest import audit_events
+
+    _protect(town_a, fam[1])
+    src, out = tmp_path / "in.csv", tmp_path / "out.csv"
+    _write(src, ["name", "birth", "address"], [["山田 花子", "1977-08-15", "三本松二丁目3番5号"]])
+    call_command("disaster", "match", "--municipality", "44204", "--input", str(src), "--output", str(out))
+    row = _read(out)[0]
+    assert row["判定"] == "要確認" and "住所は照合に使っていません（支援措置）" in row["理由"]
+    call_command("disaster", "match", "--municipality", "44204", "--input", str(src), "--output", str(out),
+                 "--as-user", "admin-a")
+    row = _read(out)[0]
+    assert row["判定"] == "要確認" and "住所が一致" in row["理由"]
+    events = audit_events(town_a.m, action="disaster.match")
+    assert len(events) == 2
+    detail = json.loads(events[-1].detail)
+    assert detail == {"auto": 0, "review": 1, "none": 0, "duplicate_groups": 0, "reader": "admin-a", "rows": 1,
+                      "source": "in.csv"}
+    assert events[0].actor_username == "" and events[-1].actor_username == "admin-a"
+    with pytest.raises(CommandError, match="職員「nobody」"):
+        call_command("disaster", "match", "--municipality", "44204", "--input", str(src), "--output", str(out),
+                     "--as-user", "nobody")
