@@ -477,7 +477,7 @@ def decide(scored: list, flags_of: dict) -> tuple[str, list]:
     s2 = scored[1][0] if len(scored) > 1 else 0.0
     f = flags_of[p1.id]
     notes = []
-    if getattr(p1, "_protected", False) or p1.dv_protected:
+    if p1._protected:  # policy.protected_person_ids: the read policy's rule, not a copy of it
         notes.append("支援措置対象者の可能性があるため自動確定しません（権限のある職員が確認してください）")
     if s1 - s2 < AUTO_MIN_MARGIN:
         notes.append(f"近い得点の候補が他にあります（差 {s1 - s2:g}点: 同姓同名など）")
