@@ -7,7 +7,7 @@ PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/jichitai
 SCALE ?= 0.1
 HOST ?= 127.0.0.1:8000
 
-.PHONY: demo test env lock fonts bench bench-search bench-changes bench-load bench-moji bench-export bench-import bench-certificates bench-feed bench-offline moji-tables clean screenshots certificate-samples
+.PHONY: demo test env lock fonts bench bench-search bench-changes bench-load bench-moji bench-export bench-import bench-certificates bench-feed bench-offline bench-match moji-tables clean screenshots certificate-samples
 
 # Setup that cannot rot: the venv's bundled pip (whatever its age) installs only a hash-pinned current pip from
 # requirements-bootstrap.lock; that pip installs exactly the lock (--no-deps: nothing is resolved against newer
@@ -56,7 +56,7 @@ demo: env fonts
 test: env fonts
 	bash scripts/run-tests.sh
 
-bench: bench-search bench-changes bench-load bench-moji bench-export bench-import bench-certificates bench-feed bench-offline
+bench: bench-search bench-changes bench-load bench-moji bench-export bench-import bench-certificates bench-feed bench-offline bench-match
 
 bench-search: env
 	$(PY) benchmarks/bench_search.py
@@ -84,6 +84,23 @@ bench-offline: env
 
 bench-feed: env
 	$(PY) benchmarks/bench_feed.py
+
+# The matching benchmark runs splink beside our matcher. splink and its dependencies are benchmark-only: they go
+# into a separate venv (.venv-bench = requirements.lock + requirements-bench.lock, both hash-pinned, no resolution),
+# never into .venv, whose lock check stays exact. Regenerate the bench lock after a change of requirements.lock:
+#   uv pip compile requirements-bench.in -c requirements.lock --generate-hashes --python-version 3.11 -o requirements-bench.lock
+BENCH_VENV := .venv-bench
+BENCH_STAMP := $(BENCH_VENV)/.installed
+$(BENCH_STAMP): requirements.lock requirements-bench.lock requirements-bootstrap.lock
+	rm -rf $(BENCH_VENV)
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip --disable-pip-version-check install -q --require-hashes --no-deps -r requirements-bootstrap.lock
+	$(BENCH_VENV)/bin/python -m pip --disable-pip-version-check install -q --require-hashes --no-deps --only-binary :all: -r requirements.lock -r requirements-bench.lock
+	$(BENCH_VENV)/bin/python scripts/link_src.py
+	touch $(BENCH_STAMP)
+
+bench-match: env $(BENCH_STAMP)
+	$(BENCH_VENV)/bin/python benchmarks/bench_match.py $(ARGS)
 
 # Rebuild the derived character tables from the pinned npm package (needs npm; running and testing do not).
 moji-tables: env

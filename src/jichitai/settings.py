@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "jichitai.continuity.apps.Config",
     "jichitai.chouaza.apps.Config",
     "jichitai.lists.apps.Config",
+    "jichitai.matching.apps.Config",
     "jichitai.demo",
     "jichitai.web",
     "django_otp",

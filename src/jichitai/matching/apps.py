@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class Config(AppConfig):
+    name = "jichitai.matching"
+    label = "matching"
+    verbose_name = "住民記録との照合"
