@@ -10,6 +10,7 @@ from pathlib import Path
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from jichitai.matching.cli import add_match_parser, run_match
 from jichitai.tenancy.models import Municipality, StaffUser
 from jichitai.tenancy.scope import tenant_scope
 
@@ -82,14 +83,17 @@ SUBCOMMANDS = {
 
 
 class Command(BaseCommand):
-    help = "災害対応の一括処理 / disaster response batch commands: " + ", ".join(SUBCOMMANDS)
+    help = "災害対応の一括処理 / disaster response batch commands: " + ", ".join([*SUBCOMMANDS, "match"])
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="sub", required=True)
         for name, (help_, add, _run) in SUBCOMMANDS.items():
             add(sub.add_parser(name, help=help_))
+        add_match_parser(sub)  # the matcher's own subcommand (jichitai.matching.cli; its own options)
 
     def handle(self, *args, sub=None, **o):
+        if sub == "match":
+            return run_match(self, o)
         m = Municipality.objects.filter(code=o.get("municipality")).first()
         if m is None:
             raise CommandError(f"団体コード {o.get('municipality')} がありません / unknown municipality")
