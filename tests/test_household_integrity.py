@@ -5,7 +5,7 @@ import datetime as dt
 import random
 
 import pytest
-from conftest import person_values
+from conftest import INTAKE, person_values
 from django.test import Client
 from test_rules import NothingWritten, expect_rule
 
@@ -135,10 +135,10 @@ def test_head_change_restates_every_members_relationship(env, staff):
     version = actions.household_version(env.head.household)
     data = {"new_head": env.wife.pk, "former_head_relationship": "夫", f"rel_{env.child.pk}": "子",
             "change_date": "2024-04-01", "notification_date": "2024-04-02", "expected_version": version}
-    r = c.post(url, {**data, "step": "confirm"})
+    r = c.post(url, {**INTAKE, **data, "step": "confirm"})
     assert r.status_code == 200 and "一郎 の新しい続柄" in r.content.decode()  # shown on the confirmation
     with NothingWritten():
-        r = c.post(url, {**data, f"rel_{env.child.pk}": "", "step": "commit"})
+        r = c.post(url, {**INTAKE, **data, f"rel_{env.child.pk}": "", "step": "commit"})
     assert r.status_code == 422 and "新しい世帯主から見た続柄を入力してください" in r.content.decode()
 
 
@@ -150,10 +150,10 @@ def test_the_move_form_asks_how_the_household_moves(env, staff):
     body = c.get(url).content.decode()
     assert 'name="household_mode"' in body and "checked" not in body.split('name="household_mode"')[1][:80]
     with NothingWritten():
-        r = c.post(url, {"expected_version": wife.version, "address": "豆田町5番1号", "change_date": "2024-04-01",
+        r = c.post(url, {**INTAKE, "expected_version": wife.version, "address": "豆田町5番1号", "change_date": "2024-04-01",
                          "notification_date": "2024-04-02", "step": "confirm"})
     assert r.status_code == 422 and "世帯全員で転居するか" in r.content.decode()
-    r = c.post(url, {"expected_version": wife.version, "address": "豆田町5番1号", "change_date": "2024-04-01",
+    r = c.post(url, {**INTAKE, "expected_version": wife.version, "address": "豆田町5番1号", "change_date": "2024-04-01",
                      "notification_date": "2024-04-02", "household_mode": "new", "new_household_head": wife.pk,
                      "companions": [env.child.pk], f"rel_{env.child.pk}": "子", "step": "commit"})
     assert r.status_code == 302

@@ -227,7 +227,7 @@ def test_round_trip_gives_byte_identical_files(exported_a, town_a, town_c, tmp_p
         seq = NumberSequence.all_tenants.get(municipality=town_c, name="atena").last_value
         assert seq == manifest_a["number_sequences"]["atena"] == max(int(p.atena_no) for p in Person.objects.all())
         admin_c = __import__("conftest").make_user("admin-c", "admin", town_c)
-        actor = actions.Actor(user=admin_c, terminal="test", municipality=town_c)
+        actor = actions.Actor(intake=actions.IntakeInput.in_person(), user=admin_c, terminal="test", municipality=town_c)
         new = actions.register_move_in(actor, values=person_values(address="臼杵1番"), change_date=D(2025, 1, 1),
                                        notification_date=D(2025, 1, 1))
         assert int(new.atena_no) == seq + 1
@@ -375,7 +375,7 @@ def test_import_into_a_municipality_with_data_is_refused(exported_a, town_a, tow
         import_directory(out)  # the manifest's own municipality, A, has data
     assert "空の団体にのみ" in e.value.ja and "empty" in e.value.en
     with tenant_scope(town_c):  # C with only a 外字 mapping is not empty either
-        gaiji_actions.register_code(actions.Actor(user=__import__("conftest").make_user("admin-c", "admin", town_c),
+        gaiji_actions.register_code(actions.Actor(intake=actions.IntakeInput.in_person(), user=__import__("conftest").make_user("admin-c", "admin", town_c),
                                                   municipality=town_c), code="F040")
     before = counts()
     with pytest.raises(InterchangeError):

@@ -5,7 +5,7 @@ fill makes the test fail, so it cannot be forgotten."""
 import datetime as dt
 
 import pytest
-from conftest import person_values, sees_all_tenants
+from conftest import INTAKE, person_values, sees_all_tenants
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
@@ -181,7 +181,7 @@ def test_every_url_with_an_object_id_is_404_for_another_municipality(world, staf
             url = reverse(name, kwargs=kw)
             r = c.get(url)
             assert r.status_code == 404, (url, r.status_code)
-            r = c.post(url, {"step": "commit", "expected_version": "1", "address": "侵入1番", "note": "x",
+            r = c.post(url, {**INTAKE, "step": "commit", "expected_version": "1", "address": "侵入1番", "note": "x",
                              "change_date": "2024-04-01", "notification_date": "2024-04-01"})
             assert r.status_code == 404, ("POST", url, r.status_code)
             for secret in world["b_secrets"]:
@@ -233,7 +233,7 @@ def test_b_staff_cannot_reach_a_either(world, staff):
     head = world["a_head"]
     assert c.get(f"/residents/{head.pk}/").status_code == 404
     assert c.get(f"/households/{head.household_id}/").status_code == 404
-    assert c.post(f"/residents/{head.pk}/change/death/", {"step": "commit"}).status_code == 404
+    assert c.post(f"/residents/{head.pk}/change/death/", {**INTAKE, "step": "commit"}).status_code == 404
 
 
 def test_no_page_visible_to_a_shows_b_data(world, staff):
@@ -304,11 +304,11 @@ def test_a_cannot_target_b_households_by_number(world, staff):
         b3_members = Person.objects.filter(household=b3).count()
     before = (PersonHistory.all_tenants.count(), AuditEvent.all_chains.filter(action__startswith="resident.").count())
     r = c.post(f"/households/{a_hh}/change/household_merge/",
-               {"target_household_no": "3", "relationship": "同居人", "change_date": "2024-04-01",
+               {**INTAKE, "target_household_no": "3", "relationship": "同居人", "change_date": "2024-04-01",
                 "notification_date": "2024-04-01", "step": "commit"})
     assert r.status_code == 422 and "その世帯番号の現存する世帯はありません" in r.content.decode()
     r = c.post("/residents/new/move_in/",
-               {"family_name": "侵入", "family_name_kana": "シンニュウ", "birth_date": "1980-01-01", "sex": "1",
+               {**INTAKE, "family_name": "侵入", "family_name_kana": "シンニュウ", "birth_date": "1980-01-01", "sex": "1",
                 "address": "隈1番", "previous_address": "福岡市", "household_no": "0000000003", "relationship": "子",
                 "change_date": "2024-04-01", "notification_date": "2024-04-01", "step": "commit"})
     assert r.status_code == 422 and "その世帯番号の現存する世帯はありません" in r.content.decode()
@@ -384,7 +384,7 @@ def test_operator_cannot_see_residents(world, staff):
         r = c.get(url)
         assert r.status_code == 403, (url, r.status_code)
         assert "山田" not in r.content.decode() and B_FAMILY not in r.content.decode()
-    r = c.post(f"/residents/{head.pk}/change/death/", {"step": "commit", "expected_version": head.version,
+    r = c.post(f"/residents/{head.pk}/change/death/", {**INTAKE, "step": "commit", "expected_version": head.version,
                                                        "death_date": "2024-01-01", "notification_date": "2024-01-01"})
     assert r.status_code == 403
     assert AuditEvent.all_chains.filter(action="resident.search").count() == searches_before

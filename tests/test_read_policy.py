@@ -308,7 +308,7 @@ def test_joining_a_protected_household_with_another_address_does_not_say_its_add
     would reveal a protected one to a clerk without the right)."""
     with tenant_scope(town_a.m):
         with pytest.raises(RuleError) as e:
-            actions.register_move_in(actions.Actor(user=staff["clerk_a"], terminal="t", municipality=town_a.m),
+            actions.register_move_in(actions.Actor(intake=actions.IntakeInput.in_person(), user=staff["clerk_a"], terminal="t", municipality=town_a.m),
                                      household=late.household, values=person_values(
                                          family_name="後藤", relationship="同居人", address="豆田町1番"),
                                      change_date=D(2024, 5, 1), notification_date=D(2024, 5, 1))

@@ -183,7 +183,7 @@ def run_stories(m, admin, *, seed, n_hint, today=None):
     done = {"move_within": 0, "head_change": 0, "death": 0, "move_out": 0, "move_out_confirmed": 0}
     used = set()
     with tenant_scope(m):
-        actor = actions.Actor(user=admin, terminal=DEMO_TERMINAL)
+        actor = actions.Actor(intake=actions.IntakeInput.in_person(), user=admin, terminal=DEMO_TERMINAL)
         heads = list(Person.objects.filter(is_head=True, status=Status.RESIDENT, household__is_active=True)
                      .values_list("pk", flat=True))
         rng.shuffle(heads)

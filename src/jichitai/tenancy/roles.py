@@ -37,6 +37,8 @@ class Perm:
     MANAGE_CERTIFICATE_SETTINGS = "manage_certificate_settings"
     MANAGE_PRIVACY_SETTINGS = "manage_privacy_settings"
     MANAGE_STAFF = "manage_staff"
+    APPROVE_CHANGES = "approve_changes"  # 審査・決裁 of held changes (residents.actions.approve_change)
+    MANAGE_CHANGE_SETTINGS = "manage_change_settings"  # 受付・決裁の設定
     # the coming disaster app (nothing checks these yet)
     DISASTER_RESPONSE = "disaster_response"
     REGISTER_EVACUEES = "register_evacuees"
@@ -58,6 +60,8 @@ PERM_LABELS = {
     Perm.MANAGE_CERTIFICATE_SETTINGS: "証明書設定の変更",
     Perm.MANAGE_PRIVACY_SETTINGS: "個人情報保護の設定の変更",
     Perm.MANAGE_STAFF: "職員の管理",
+    Perm.APPROVE_CHANGES: "異動の審査・決裁",
+    Perm.MANAGE_CHANGE_SETTINGS: "受付・決裁の設定の変更",
     Perm.DISASTER_RESPONSE: "災害対応",
     Perm.REGISTER_EVACUEES: "避難者の登録",
     Perm.CONFIRM_SAFETY: "安否確認",
@@ -72,7 +76,8 @@ DEFAULT_ROLE_PERMS = {
     Role.OPERATOR: {Perm.MANAGE_TENANTS},
     Role.ADMIN: {Perm.VIEW_RESIDENTS, Perm.CHANGE_RESIDENTS, Perm.VIEW_INDIVIDUAL_NUMBER, Perm.VIEW_AUDIT,
                  Perm.VIEW_GAIJI, Perm.MANAGE_GAIJI, Perm.ISSUE_CERTIFICATES, Perm.VOID_CERTIFICATES,
-                 Perm.MANAGE_CERTIFICATE_SETTINGS, Perm.MANAGE_STAFF, Perm.MANAGE_PRIVACY_SETTINGS} | _DISASTER,
+                 Perm.MANAGE_CERTIFICATE_SETTINGS, Perm.MANAGE_STAFF, Perm.MANAGE_PRIVACY_SETTINGS,
+                 Perm.APPROVE_CHANGES, Perm.MANAGE_CHANGE_SETTINGS} | _DISASTER,
     Role.CLERK: {Perm.VIEW_RESIDENTS, Perm.CHANGE_RESIDENTS, Perm.VIEW_INDIVIDUAL_NUMBER, Perm.VIEW_GAIJI,
                  Perm.ISSUE_CERTIFICATES},
     Role.VIEWER: {Perm.VIEW_RESIDENTS},
