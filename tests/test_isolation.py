@@ -11,7 +11,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from jichitai.audit.models import AuditEvent
 from jichitai.residents import actions
-from jichitai.residents.models import Household, Person, PersonHistory
+from jichitai.residents.models import Household, Intake, Person, PersonHistory
 from jichitai.residents.queries import SearchCriteria, build_search
 from jichitai.residents.views import CHANGES
 from jichitai.tenancy.models import NumberSequence, StaffUser
@@ -20,11 +20,13 @@ from jichitai.tenancy.scope import TenantScopeError, tenant_scope
 D = dt.date
 
 # kwargs that identify a tenant-owned object, and how to fill them with B's objects
-OBJECT_KWARGS = {"person_id", "household_id", "event_id", "mapping_id", "issuance_id", "staff_id"}
+OBJECT_KWARGS = {"person_id", "household_id", "event_id", "mapping_id", "issuance_id", "staff_id", "intake_id"}
 # kwargs that are not object ids
 OTHER_KWARGS = {"kind", "name", "code", "key", "rest"}
 # patterns that take no object id: skipped by the sweep (each listed on purpose, with why)
 NO_OBJECT_PATTERNS = {
+    "intake_list": "the own municipality's 決裁待ち and the user's own returned changes (tests/test_intake.py)",
+    "change_settings": "admin only (MANAGE_CHANGE_SETTINGS); the own municipality's row only",
     "dashboard": "own municipality only (checked below for B's data)",
     "login": "public",
     "logout": "POST only, own session",
@@ -120,6 +122,7 @@ def world(town_a, town_b, staff):
             purpose="調査", issued_by=staff["clerk_b"], issued_at=timezone.now(), issue_date=D(2024, 1, 1))]
         b_persons = list(Person.objects.all())
         b_households = list(Household.objects.all())
+        b_intakes = list(Intake.objects.all())
         b_codes = [p.resident_code for p in b_persons]
     with tenant_scope(town_a.m):
         # a second household in A (numbers 0000000001-2) — B has 0000000001-3
@@ -134,7 +137,7 @@ def world(town_a, town_b, staff):
     return {
         "a": town_a.m, "b": town_b.m, "a_head": a_head, "a_other": a_other, "a_persons": a_persons,
         "b_persons": b_persons, "b_households": b_households, "b_events": b_events, "b_codes": b_codes,
-        "b_staff": list(StaffUser.objects.filter(municipality=town_b.m)), "b_lone": lone, "b_head": b_head, "b_gaiji": b_gaiji, "b_issuances": b_issuances,
+        "b_staff": list(StaffUser.objects.filter(municipality=town_b.m)), "b_lone": lone, "b_head": b_head, "b_gaiji": b_gaiji, "b_issuances": b_issuances, "b_intakes": b_intakes,
         "b_secrets": ["綾町", B_FAMILY, B_KANA, "南俣", "北俣", "入野", "綾瀬川", "綾小路", "アヤセガワ", "admin-b", "clerk-b", "綾ベンダー", "綾野探偵社",
                       *b_codes],
     }
@@ -149,6 +152,7 @@ def _fill(name, kwargs, world):
         "mapping_id": [g.pk for g in world["b_gaiji"]],
         "issuance_id": [i.pk for i in world["b_issuances"]],
         "staff_id": [u.pk for u in world["b_staff"]],
+        "intake_id": [i.pk for i in world["b_intakes"]],
     }
     combos = [{}]
     for kw in sorted(kwargs):
@@ -160,7 +164,7 @@ def _fill(name, kwargs, world):
     return combos
 
 
-def test_every_url_with_an_object_id_is_404_for_another_municipality(world, staff):
+def test_every_url_with_an_object_id_is_404_for_another_municipality(signed_certificates, world, staff):
     c = Client()
     c.force_login(staff["admin_a"])  # the widest role of A: a 403 cannot hide a leak
     checked = set()
@@ -191,7 +195,7 @@ def test_every_url_with_an_object_id_is_404_for_another_municipality(world, staf
     assert checked == {"person_detail", "person_change", "household_detail", "household_change", "audit_detail",
                        "gaiji_review", "gaiji_glyph", "certificate_issue", "certificate_detail", "certificate_void",
                        "certificate_reprint", "staff_edit", "staff_unlock", "staff_reset_password",
-                       "staff_reset_mfa", "staff_disable", "staff_enable"}
+                       "staff_reset_mfa", "staff_disable", "staff_enable", "intake_detail"}
     assert set(NO_OBJECT_PATTERNS) <= set(seen), "a listed pattern no longer exists: update the list"
     assert requests > 100
     # B's data is untouched by all those POSTs
@@ -442,7 +446,7 @@ def _own_pages(world, staff):
     urls = []
     for name, p in iter_patterns(get_resolver().url_patterns):
         kwargs = _kwargs_of(p)
-        if name in ("logout", "login", "interchange_export") or kwargs & {"mapping_id", "issuance_id", "name",
+        if name in ("logout", "login", "interchange_export") or kwargs & {"mapping_id", "issuance_id", "intake_id", "name",
                                                                           "code", "key", "rest"}:
             continue  # no A object of that kind here / not a tenant page (the API: tests/test_api.py)
         if "kind" in kwargs:
@@ -455,7 +459,7 @@ def _own_pages(world, staff):
     return urls
 
 
-def test_b_ids_in_query_strings_and_post_bodies_reach_nothing_of_b(world, staff):
+def test_b_ids_in_query_strings_and_post_bodies_reach_nothing_of_b(signed_certificates, world, staff):
     names = _parameter_names()
     assert {"members", "new_head", "target_household_no", "atena_no", "person_ids", "page"} <= names
     b_head = world["b_head"]

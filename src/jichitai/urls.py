@@ -7,6 +7,7 @@ urlpatterns = [
     path("", include("jichitai.api.urls")),
     path("", include("jichitai.certificates.urls")),
     path("", include("jichitai.privacy.urls")),
+    path("", include("jichitai.residents.urls")),  # 届出の受付・決裁待ち
 ]
 
 handler403 = "jichitai.web.views.permission_denied"

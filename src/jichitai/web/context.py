@@ -23,4 +23,14 @@ def staff_context(request):
         "can_manage_certificate_settings": has_perm(user, Perm.MANAGE_CERTIFICATE_SETTINGS),
         "can_manage_privacy_settings": has_perm(user, Perm.MANAGE_PRIVACY_SETTINGS),
         "can_manage_staff": has_perm(user, Perm.MANAGE_STAFF),
+        **_intake_nav(request, user),
     }
+
+
+def _intake_nav(request, user):
+    """決裁待ち in the navigation: the count of changes the user may decide, or of his own returned ones."""
+    if getattr(request, "municipality", None) is None or not has_perm(user, Perm.CHANGE_RESIDENTS):
+        return {}
+    from jichitai.residents.queries import intake_counts
+
+    return {"can_approve_changes": has_perm(user, Perm.APPROVE_CHANGES), "intake_counts": intake_counts(user)}
