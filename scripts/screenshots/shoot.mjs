@@ -14,6 +14,8 @@ const first = await clerk.locator("table.results td.name a").first().getAttribut
 await clerk.goto(base + first);
 await clerk.screenshot({ path: `${out}/person.png`, fullPage: true });
 await clerk.goto(base + first + "change/move_within/");
+await clerk.selectOption("#id_notifier_kind", "self");  // 届出の受付: who filed it, which document was checked
+await clerk.selectOption("#id_id_document", "my_number_card");
 await clerk.fill("#id_address", "豆田町5番1号");
 await clerk.fill("#id_change_date", "R8.11.20");
 await clerk.fill("#id_notification_date", "令和8年11月25日");
