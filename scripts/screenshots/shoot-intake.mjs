@@ -15,7 +15,7 @@ await clerk.fill("#id_destination", "福岡県福岡市中央区天神一丁目1
 await clerk.fill("#id_planned_date", "R8.12.20");
 await clerk.fill("#id_notification_date", "R8.12.6");
 const companions = clerk.locator("input[name=companions]");
-if (await companions.count()) await companions.first().check();  // 複数転出: a member leaves too
+if (await companions.count()) await companions.last().check();  // 複数転出: a member (not the head) leaves too
 await clerk.focus("#id_notifier_kind");
 await clerk.screenshot({ path: `${out}/intake_form.png`, fullPage: true });
 await Promise.all([clerk.waitForNavigation(), clerk.click("button.primary")]);
