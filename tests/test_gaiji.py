@@ -214,3 +214,15 @@ def test_who_proposed_a_mapping_never_decides_it(admin_actor, reviewer):
     import json as _json
     assert _json.loads(audit_events(admin_actor.municipality, action="gaiji.settings.two_person_review")[-1]
                        .detail) == {"old": True, "new": False}
+
+
+def test_the_review_screen_refuses_the_proposers_own_approval(town_a, staff, login):
+    with tenant_scope(town_a.m):
+        m = actions.register_code(town_a.actor(), code="F090", vendor="A社", glyph_png=tiny_png())  # admin_a
+    c = login(staff["admin_a"])
+    assert "あなたの登録です" in c.get(f"/gaiji/{m.pk}/").content.decode()
+    r = c.post(f"/gaiji/{m.pk}/", {"expected_version": 1, "decision": "approve", "mj_name": moji.by_ucs("髙").mj,
+                                   "note": "", "step": "commit"})
+    assert r.status_code == 422 and "別の職員" in r.content.decode()
+    with tenant_scope(town_a.m):
+        assert GaijiMapping.objects.get(pk=m.pk).status == Status.PROPOSED

@@ -377,3 +377,14 @@ def test_several_members_move_out_through_the_form(env, staff):
     assert r.status_code == 200 and "山田　花子" in r.content.decode()
     assert c.post(url, {**data, "new_head": env.child.pk, "step": "commit"}).status_code == 302
     assert env.fresh(env.wife).status == "removed" and env.fresh(env.child).is_head
+
+
+def test_a_held_move_in_never_shows_the_individual_number_typed(env, approval, staff):
+    from test_one_validation import GOOD_NO
+
+    held = actions.register_move_in(env.actor(), values=person_values(family_name="新規", family_name_kana="シンキ",
+                                                                      individual_number=GOOD_NO),
+                                    change_date=D(2024, 4, 1), notification_date=D(2024, 4, 2))
+    page = client_for(staff["admin_a"]).get(f"/intakes/{held.pk}/").content.decode()
+    assert GOOD_NO not in page and "個人番号: （入力あり）" in page
+    assert GOOD_NO not in audit_events(env.m, action="resident.intake.pending")[-1].detail

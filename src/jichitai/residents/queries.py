@@ -565,6 +565,14 @@ def _held_text(v):
     return "—" if v in (None, "") else str(v)
 
 
+def _held_value(key, value, withhold):
+    if key == "individual_number":  # never shown as typed (as on the confirmation page)
+        return "（入力あり）"
+    if withhold and key in _HELD_ADDRESS:
+        return WITHHELD
+    return _held_text(value)
+
+
 def held_change(intake, user, municipality) -> dict:
     """The held change for the 決裁 screen: the persons it names as they are now (PersonView, through the read
     policy) and its arguments as rows. The new address of a protected person is withheld like any address."""
@@ -590,7 +598,7 @@ def held_change(intake, user, municipality) -> dict:
         if key == "relationships":
             v = "、".join(f"{people[pk].full_name if pk in people else pk}: {rel}" for pk, rel in v.items() if rel)
         elif key in ("values", "changes"):
-            v = "、".join(f"{FIELD_LABELS.get(k, k)}: {WITHHELD if withhold and k in _HELD_ADDRESS else _held_text(x)}"
+            v = "、".join(f"{FIELD_LABELS.get(k, k)}: {_held_value(k, x, withhold)}"
                          for k, x in v.items() if x not in (None, "", False))
         elif key in _HELD_ADDRESS and withhold:
             v = WITHHELD

@@ -153,7 +153,7 @@ def _confirm_rows(form):
         if name == "expected_version":
             continue
         value = form.cleaned_data.get(name)
-        if hasattr(field, "choices") and not isinstance(field, forms.WarekiDateField):
+        if hasattr(field, "choices") and not isinstance(field, forms.WarekiDateField) and value not in (None, ""):
             labels = dict((str(k), v) for k, v in field.choices)
             value = "、".join(labels.get(str(v), v) for v in value) if isinstance(value, list) else labels.get(
                 str(value), value)
