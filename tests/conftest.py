@@ -64,7 +64,8 @@ class Town:
         self.user = user
 
     def actor(self):
-        return actions.Actor(intake=actions.IntakeInput.in_person(), user=self.user, terminal="test", municipality=self.m)
+        return actions.Actor(intake=actions.IntakeInput.in_person(), user=self.user, terminal="test",
+                             municipality=self.m)
 
     def family(self, family_name="山田", kana="ヤマダ", address="三本松二丁目3番5号", **kw):
         with tenant_scope(self.m):
@@ -133,7 +134,8 @@ class Env:
         self.m, self.clerk, self.head, self.wife, self.child = m, clerk, head, wife, child
 
     def actor(self):
-        return actions.Actor(intake=actions.IntakeInput.in_person(), user=self.clerk, terminal=TERMINAL, municipality=self.m)
+        return actions.Actor(intake=actions.IntakeInput.in_person(), user=self.clerk, terminal=TERMINAL,
+                             municipality=self.m)
 
     def fresh(self, p):
         from jichitai.residents.models import Person

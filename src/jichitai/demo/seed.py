@@ -300,10 +300,11 @@ def run_intake_stories(m, admin, clerk, *, seed, today=None):
                         planned_date=today + dt.timedelta(days=7), notification_date=today, companions=rest[:1])
                 else:  # a member moves to a new household of her own in town
                     mover = rest[0] if rest else first
+                    address = f"大字{rng.choice(['南俣', '北俣', '入野'])}{rng.randint(1, 999)}番地"
                     row = actions.register_move_within(
                         actions.Actor(user=clerk, terminal="窓口2", intake=agent if n == 0 else
                                       actions.IntakeInput.in_person()),
-                        mover, expected_version=mover.version, address=f"大字{rng.choice(['南俣', '北俣', '入野'])}{rng.randint(1, 999)}番地",
+                        mover, expected_version=mover.version, address=address,
                         change_date=change, notification_date=notif, new_household_head=mover)
                 if n == 2:
                     actions.return_change(actions.Actor(user=admin, terminal=DEMO_TERMINAL), row,
