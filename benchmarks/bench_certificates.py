@@ -42,7 +42,10 @@ def setup(engine):
     clerk = C.ensure_staff(m, "cert-clerk", 2)
     admin = C.ensure_staff(m, "cert-admin", 1, role="admin")[0]
     with tenant_scope(m):
-        actor = ra.Actor(user=admin, terminal="bench", municipality=m)
+        from jichitai.demo.seed import set_demo_signer
+
+        set_demo_signer(m, admin)  # issuing is refused while the mayor's name or the seal is unset
+        actor = ra.Actor(intake=ra.IntakeInput.in_person(), user=admin, terminal="bench", municipality=m)
         singles = list(Person.objects.filter(family_name__in=[n for n, _ in IVS_NAMES], status="resident"))
         if len(singles) < 25:
             for i in range(25 - len(singles)):

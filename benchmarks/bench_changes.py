@@ -57,7 +57,8 @@ def main():
             raise SystemExit(f"only {len(candidates)} resident persons, {need} needed")
         chosen = rng.sample(candidates, need)
         warm, work, prof = chosen[:WARMUP], chosen[WARMUP:WARMUP + args.changes], chosen[WARMUP + args.changes:]
-        actor = actions.Actor(user=clerk, terminal="bench@127.0.0.1", municipality=muni)
+        actor = actions.Actor(intake=actions.IntakeInput.in_person(), user=clerk, terminal="bench@127.0.0.1",
+                              municipality=muni)
 
         split = []  # (load, action) seconds of the measured changes
 

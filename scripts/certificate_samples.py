@@ -93,7 +93,7 @@ def pick_persons(m, clerk, notes: list) -> dict:
     else:
         # none in the demo: register one synthetic resident whose names carry Moji_Joho IVS (葛+E0102, 辻+E0102),
         # so that the sample shows the IPAmj variant glyphs
-        p = ra.register_move_in(ra.Actor(user=clerk, terminal=TERMINAL), values={
+        p = ra.register_move_in(ra.Actor(intake=ra.IntakeInput.in_person(), user=clerk, terminal=TERMINAL), values={
             "family_name": "葛\U000E0102城", "given_name": "辻\U000E0102郎", "family_name_kana": "カツラギ",
             "given_name_kana": "ツジロウ", "birth_date": dt.date(1980, 4, 1), "sex": "1",
             "address": "大字友田1234番地", "honseki": "大分県日田市大字友田1234番地",
@@ -138,7 +138,7 @@ def pick_persons(m, clerk, notes: list) -> dict:
                       if p.pk not in used
                       and Person.objects.filter(household_id=p.household_id, status=Status.RESIDENT).count() == 1)
         today = dt.date.today()
-        planned = ra.register_move_out(ra.Actor(user=clerk, terminal=TERMINAL), single,
+        planned = ra.register_move_out(ra.Actor(intake=ra.IntakeInput.in_person(), user=clerk, terminal=TERMINAL), single,
                                        expected_version=single.version, destination="福岡県福岡市博多区博多駅前二丁目1番1号",
                                        planned_date=today + dt.timedelta(days=7), notification_date=today)
         notes.append(f"転出証明書: no planned move-out in the demo; registered one for {full_name(planned)}")

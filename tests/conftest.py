@@ -64,7 +64,8 @@ class Town:
         self.user = user
 
     def actor(self):
-        return actions.Actor(user=self.user, terminal="test", municipality=self.m)
+        return actions.Actor(intake=actions.IntakeInput.in_person(), user=self.user, terminal="test",
+                             municipality=self.m)
 
     def family(self, family_name="山田", kana="ヤマダ", address="三本松二丁目3番5号", **kw):
         with tenant_scope(self.m):
@@ -133,7 +134,8 @@ class Env:
         self.m, self.clerk, self.head, self.wife, self.child = m, clerk, head, wife, child
 
     def actor(self):
-        return actions.Actor(user=self.clerk, terminal=TERMINAL, municipality=self.m)
+        return actions.Actor(intake=actions.IntakeInput.in_person(), user=self.clerk, terminal=TERMINAL,
+                             municipality=self.m)
 
     def fresh(self, p):
         from jichitai.residents.models import Person
@@ -270,3 +272,24 @@ def sees_all_tenants(fn):
             return fn(*args, **kwargs)
 
     return inner
+
+
+# 届出の受付 as a change form posts it: 本人, 個人番号カード checked
+INTAKE = {"notifier_kind": "self", "id_document": "my_number_card"}
+
+
+def certificate_signer(m, admin, *, mayor_name="日田　太郎"):
+    """Set the 証明者 (mayor's name and seal) a municipality must have before it issues certificates."""
+    from jichitai.certificates import config
+    from jichitai.certificates.models import Tier
+    from jichitai.certificates.render import seal_png_uri
+
+    config.set_setting(admin, "mayor_name", mayor_name, tier=Tier.MUNICIPALITY, municipality=m)
+    config.set_setting(admin, "seal_image", seal_png_uri(f"{m.name}長"), tier=Tier.MUNICIPALITY, municipality=m)
+
+
+@pytest.fixture
+def signed_certificates(munis, staff):
+    """Both municipalities have their mayor's name and seal set (issuing is refused without them)."""
+    certificate_signer(munis[0], staff["admin_a"])
+    certificate_signer(munis[1], staff["admin_b"], mayor_name="綾　花子")

@@ -4,7 +4,7 @@ import io
 import json
 
 import pytest
-from conftest import audit_events as events, client_for
+from conftest import INTAKE, audit_events as events, client_for
 from django.core.management import call_command
 from django.db import connection
 from django.test import Client
@@ -69,14 +69,14 @@ def test_every_view_search_and_change_is_audited(family, town_a, staff):
     # a change through the web: exactly one change event, by the clerk
     clerk = client_for(staff["clerk_a"])
     r = clerk.post(f"/residents/{wife.pk}/change/move_within/",
-                   {"expected_version": wife.version, "address": "豆田町5番1号", "change_date": "R6.4.1",
+                   {**INTAKE, "expected_version": wife.version, "address": "豆田町5番1号", "change_date": "R6.4.1",
                     "notification_date": "R6.4.2", "household_mode": "new", "new_household_head": wife.pk,
                     "step": "commit"})
     assert r.status_code == 302
     ch = events(m, action="resident.change.move_within")
     assert len(ch) == 1 and ch[0].actor_username == "clerk-a" and ch[0].object_id == str(wife.pk)
     # confirmation steps and form pages are not changes
-    clerk.post(f"/residents/{head.pk}/change/death/", {"expected_version": head.version, "death_date": "R6.4.1",
+    clerk.post(f"/residents/{head.pk}/change/death/", {**INTAKE, "expected_version": head.version, "death_date": "R6.4.1",
                                                        "notification_date": "R6.4.1", "step": "confirm"})
     assert not events(m, action="resident.change.death")
     assert verify_chain(m.code).ok
@@ -88,7 +88,7 @@ def test_household_changes_via_web_are_audited(family, town_a, staff):
     with tenant_scope(town_a.m):
         version = household_version(Person.objects.get(pk=head.pk).household)
     r = clerk.post(f"/households/{head.household_id}/change/birth/",
-                   {"family_name": "山田", "family_name_kana": "やまだ", "given_name": "二郎", "given_name_kana": "ジロウ",
+                   {**INTAKE, "family_name": "山田", "family_name_kana": "やまだ", "given_name": "二郎", "given_name_kana": "ジロウ",
                     "birth_date": "R5.1.10", "sex": "1", "relationship": "子", "notification_date": "R5.1.20",
                     "expected_version": version, "step": "commit"})
     assert r.status_code == 302, r.content.decode()

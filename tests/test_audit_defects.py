@@ -3,7 +3,7 @@ request's X-Terminal-Id is recorded only when registered and active (audit entri
 import json
 
 import pytest
-from conftest import audit_events as events, client_for
+from conftest import INTAKE, audit_events as events, client_for
 from django.test import Client
 
 from jichitai.audit.actions import record_event
@@ -109,7 +109,7 @@ def test_admin_registers_a_terminal_and_it_is_recorded_for_audit_and_history(tow
     with tenant_scope(a):
         wife.refresh_from_db()
     r = clerk.post(f"/residents/{wife.pk}/change/move_within/",
-                   {"expected_version": wife.version, "address": "豆田町5番1号", "change_date": "R6.4.1",
+                   {**INTAKE, "expected_version": wife.version, "address": "豆田町5番1号", "change_date": "R6.4.1",
                     "notification_date": "R6.4.2", "household_mode": "new", "new_household_head": wife.pk,
                     "step": "commit"}, HTTP_X_TERMINAL_ID="MADO-2")
     assert r.status_code == 302
@@ -131,7 +131,7 @@ def test_admin_registers_a_terminal_and_it_is_recorded_for_audit_and_history(tow
         wife.refresh_from_db()
         n_before = PersonHistory.objects.filter(person=wife).count()
     clerk.post(f"/residents/{wife.pk}/change/move_within/",
-               {"expected_version": wife.version, "address": "豆田町6番1号", "change_date": "R6.5.1",
+               {**INTAKE, "expected_version": wife.version, "address": "豆田町6番1号", "change_date": "R6.5.1",
                 "notification_date": "R6.5.2", "step": "commit"}, HTTP_X_TERMINAL_ID="MADO-2")
     with tenant_scope(a):
         h = PersonHistory.objects.filter(person=wife).order_by("-history_no").first()

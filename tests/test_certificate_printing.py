@@ -7,8 +7,9 @@ from jichitai.certificates import signing
 from jichitai.certificates.models import Issuance, Layout
 from jichitai.common.fonts import font_path
 
-pytestmark = pytest.mark.skipif(font_path("ipamjm.ttf") is None or font_path("ipaexm.ttf") is None,
-                                reason="IPAmj明朝 / IPAex明朝 not installed (make fonts)")
+pytestmark = [pytest.mark.skipif(font_path("ipamjm.ttf") is None or font_path("ipaexm.ttf") is None,
+                                reason="IPAmj明朝 / IPAex明朝 not installed (make fonts)"),
+              pytest.mark.usefixtures("signed_certificates")]  # issuing needs the mayor's name and seal
 
 
 def test_the_verification_code_is_printed_under_the_qr(env):

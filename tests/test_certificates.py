@@ -20,8 +20,9 @@ from jichitai.tenancy.scope import tenant_scope
 
 from conftest import person_values
 
-pytestmark = pytest.mark.skipif(font_path("ipamjm.ttf") is None or font_path("ipaexm.ttf") is None,
-                                reason="IPAmj明朝 / IPAex明朝 not installed (make fonts)")
+pytestmark = [pytest.mark.skipif(font_path("ipamjm.ttf") is None or font_path("ipaexm.ttf") is None,
+                                reason="IPAmj明朝 / IPAex明朝 not installed (make fonts)"),
+              pytest.mark.usefixtures("signed_certificates")]  # issuing needs the mayor's name and seal
 
 KATSURAGI = "葛\U000E0102城"      # 葛 with the Moji_Joho IVS E0102: a variant glyph (IPAmj draws bare 葛 as E0103)
 TSUJI = "辻\U000E0102"
@@ -353,6 +354,7 @@ def test_viewer_cannot_issue(env, staff):
 
 def test_three_tiers_change_the_certificate_without_code(env, staff, munis):
     operator, admin = staff["operator"], staff["admin_a"]
+    config.clear_setting(admin, "mayor_name", tier=Tier.MUNICIPALITY, municipality=env.m)  # the fixture's 個別 name
     config.set_setting(operator, "mayor_name", "標準　太郎", tier=Tier.STANDARD)
     config.set_setting(operator, "fee_resident_copy", "350", tier=Tier.STANDARD)
     s = squash(text(issue(env, [env.head]).pdf))

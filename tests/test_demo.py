@@ -175,7 +175,7 @@ def test_generate_municipality_streams_batches_and_continues_the_series():
     # the real actions carry on from the bulk-loaded numbers
     admin = StaffUser.objects.create(username="admin-x", role="admin", municipality=m)
     with tenant_scope(m):
-        actor = actions.Actor(user=admin, terminal="test")
+        actor = actions.Actor(intake=actions.IntakeInput.in_person(), user=admin, terminal="test")
         head = Person.objects.filter(is_head=True, status=Status.RESIDENT).first()
         import datetime as dt
 

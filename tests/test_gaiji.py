@@ -26,6 +26,14 @@ def admin_actor(town_a):
         yield town_a.actor()
 
 
+@pytest.fixture
+def reviewer(town_a, admin_actor):
+    """A second admin: who proposed a mapping never decides it (two_person_review, standard on)."""
+    from conftest import make_user
+
+    return actions.Actor(user=make_user("admin-a-review", "admin", town_a.m), terminal="t", municipality=town_a.m)
+
+
 @pytest.mark.parametrize("code,expected", [("F040", "\ue000"), ("f040", "\ue000"), ("F9FC", "\ue757"),
                                            ("U+E000", "\ue000"), ("U+E123", "\ue123")])
 def test_legacy_codes_decode_to_private_use(code, expected):
@@ -52,16 +60,16 @@ def test_code_table_match_is_approved_automatically(admin_actor):
 
 
 @pytest.mark.django_db
-def test_no_code_table_means_manual_review(admin_actor):
+def test_no_code_table_means_manual_review(admin_actor, reviewer):
     m = actions.register_code(admin_actor, code="F041", vendor="A社", glyph_png=tiny_png())
     assert m.status == Status.PROPOSED and not m.mapped_text
     assert queries.approved_table("A社") == {}
     rec = moji.by_ucs("髙")
-    m = actions.approve_manually(admin_actor, m, mj_name=rec.mj, expected_version=m.version, note="字形を比較")
+    m = actions.approve_manually(reviewer, m, mj_name=rec.mj, expected_version=m.version, note="字形を比較")
     assert m.status == Status.APPROVED and m.evidence == Evidence.MANUAL
     assert queries.approved_table("A社") == {"\ue001": rec.text}
     with pytest.raises(ConflictError):  # a second reviewer with the page opened before
-        actions.mark_unmappable(admin_actor, m, expected_version=1, note="x")
+        actions.mark_unmappable(reviewer, m, expected_version=1, note="x")
     assert GaijiMapping.objects.get(pk=m.pk).status == Status.APPROVED
 
 
@@ -96,9 +104,9 @@ def test_registry_rules(admin_actor, staff):
 
 
 @pytest.mark.django_db
-def test_history_is_append_only(admin_actor):
+def test_history_is_append_only(admin_actor, reviewer):
     m = actions.register_code(admin_actor, code="F050", vendor="A社")
-    m = actions.mark_unmappable(admin_actor, m, expected_version=m.version, note="MJにない")
+    m = actions.mark_unmappable(reviewer, m, expected_version=m.version, note="MJにない")
     m = actions.reopen(admin_actor, m, expected_version=m.version, note="再確認")
     events = list(m.events.all())
     assert [e.action for e in events] == ["registered", "unmappable", "reopened"]
@@ -126,9 +134,9 @@ def test_unapproved_private_use_character_never_reaches_a_name(town_a, admin_act
 
 
 @pytest.mark.django_db
-def test_review_screen_flow(town_a, staff, login):
+def test_review_screen_flow(town_a, staff, login, reviewer):
     with tenant_scope(town_a.m):
-        m = actions.register_code(town_a.actor(), code="F070", vendor="A社", glyph_png=tiny_png())
+        m = actions.register_code(reviewer, code="F070", vendor="A社", glyph_png=tiny_png())  # proposed by another admin
     c = login(staff["admin_a"])
     r = c.get(f"/gaiji/{m.pk}/", {"reading": "たか"})
     body = r.content.decode()
@@ -156,3 +164,65 @@ def test_vendor_table_with_an_impossible_ucs_value_is_refused_with_the_line():
     with pytest.raises(TableError) as e:
         parse_vendor_table("vendor_code,ucs\nF040,U+FFFFFFFFFFFFFFFF\n".encode("utf-8"))
     assert "2行目" in str(e.value) and "UCS" in str(e.value)
+
+
+# ------------------------------------------------------------------ one mapping per code; two different staff (#10)
+
+@pytest.mark.django_db
+def test_a_second_proposal_for_the_same_code_is_refused_whatever_the_vendor(admin_actor, reviewer):
+    first = actions.register_code(admin_actor, code="F080", vendor="A社", vendor_juki_code="J+9AD9")
+    assert first.status == Status.APPROVED
+    for vendor in ("A社", "", "B社"):
+        with pytest.raises(RuleError) as e:
+            actions.register_code(reviewer, code="F080", vendor=vendor)
+        assert "既に登録されています" in e.value.errors["code"][0] and "承認済み" in e.value.errors["code"][0]
+    assert GaijiMapping.objects.filter(pua_char=first.pua_char).count() == 1
+    out = actions.import_vendor_table(reviewer, vendor="B社", data="vendor_code,ucs\nF080,U+9AD9\n".encode())
+    assert out["skipped"] == ["F080"] and GaijiMapping.objects.filter(pua_char=first.pua_char).count() == 1
+
+
+@pytest.mark.django_db
+def test_the_database_refuses_a_second_row_for_a_code(admin_actor):
+    from django.db import IntegrityError, transaction
+
+    m = actions.register_code(admin_actor, code="F081", vendor="A社")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        GaijiMapping.objects.create(pua_char=m.pua_char, sjis_code="F081", vendor="別のベンダー")
+
+
+@pytest.mark.django_db
+def test_who_proposed_a_mapping_never_decides_it(admin_actor, reviewer):
+    from jichitai.gaiji import config
+
+    m = actions.register_code(admin_actor, code="F082", vendor="A社", glyph_png=tiny_png())
+    assert m.proposed_by == admin_actor.user and config.two_person_review(admin_actor.municipality) is True
+    rec = moji.by_ucs("髙")
+    with pytest.raises(RuleError) as e:
+        actions.approve_manually(admin_actor, m, mj_name=rec.mj, expected_version=m.version)
+    assert "別の職員" in str(e.value)
+    with pytest.raises(RuleError):
+        actions.mark_unmappable(admin_actor, m, expected_version=m.version, note="なし")
+    assert GaijiMapping.objects.get(pk=m.pk).status == Status.PROPOSED
+    m = actions.approve_manually(reviewer, m, mj_name=rec.mj, expected_version=m.version)
+    assert m.status == Status.APPROVED and m.reviewer == reviewer.user
+    # the setting (standard on) may be turned off by an admin, audited
+    n = actions.register_code(admin_actor, code="F083", vendor="A社")
+    actions.set_two_person_review(admin_actor, False)
+    assert config.two_person_review(admin_actor.municipality) is False
+    actions.approve_manually(admin_actor, n, mj_name=rec.mj, expected_version=n.version)
+    from conftest import audit_events
+    import json as _json
+    assert _json.loads(audit_events(admin_actor.municipality, action="gaiji.settings.two_person_review")[-1]
+                       .detail) == {"old": True, "new": False}
+
+
+def test_the_review_screen_refuses_the_proposers_own_approval(town_a, staff, login):
+    with tenant_scope(town_a.m):
+        m = actions.register_code(town_a.actor(), code="F090", vendor="A社", glyph_png=tiny_png())  # admin_a
+    c = login(staff["admin_a"])
+    assert "あなたの登録です" in c.get(f"/gaiji/{m.pk}/").content.decode()
+    r = c.post(f"/gaiji/{m.pk}/", {"expected_version": 1, "decision": "approve", "mj_name": moji.by_ucs("髙").mj,
+                                   "note": "", "step": "commit"})
+    assert r.status_code == 422 and "別の職員" in r.content.decode()
+    with tenant_scope(town_a.m):
+        assert GaijiMapping.objects.get(pk=m.pk).status == Status.PROPOSED

@@ -5,7 +5,7 @@ import datetime as dt
 import random
 
 import pytest
-from conftest import person_values
+from conftest import INTAKE, person_values
 from django.test import Client
 from test_rules import NothingWritten, expect_rule
 
@@ -136,10 +136,10 @@ def test_head_change_restates_every_members_relationship(env, staff):
     version = actions.household_version(env.head.household)
     data = {"new_head": env.wife.pk, "former_head_relationship": "夫", f"rel_{env.child.pk}": "子",
             "change_date": "2024-04-01", "notification_date": "2024-04-02", "expected_version": version}
-    r = c.post(url, {**data, "step": "confirm"})
+    r = c.post(url, {**INTAKE, **data, "step": "confirm"})
     assert r.status_code == 200 and "一郎 の新しい続柄" in r.content.decode()  # shown on the confirmation
     with NothingWritten():
-        r = c.post(url, {**data, f"rel_{env.child.pk}": "", "step": "commit"})
+        r = c.post(url, {**INTAKE, **data, f"rel_{env.child.pk}": "", "step": "commit"})
     assert r.status_code == 422 and "新しい世帯主から見た続柄を入力してください" in r.content.decode()
 
 
@@ -151,10 +151,10 @@ def test_the_move_form_asks_how_the_household_moves(env, staff):
     body = c.get(url).content.decode()
     assert 'name="household_mode"' in body and "checked" not in body.split('name="household_mode"')[1][:80]
     with NothingWritten():
-        r = c.post(url, {"expected_version": wife.version, "address": "豆田町5番1号", "change_date": "2024-04-01",
+        r = c.post(url, {**INTAKE, "expected_version": wife.version, "address": "豆田町5番1号", "change_date": "2024-04-01",
                          "notification_date": "2024-04-02", "step": "confirm"})
     assert r.status_code == 422 and "世帯全員で転居するか" in r.content.decode()
-    r = c.post(url, {"expected_version": wife.version, "address": "豆田町5番1号", "change_date": "2024-04-01",
+    r = c.post(url, {**INTAKE, "expected_version": wife.version, "address": "豆田町5番1号", "change_date": "2024-04-01",
                      "notification_date": "2024-04-02", "household_mode": "new", "new_household_head": wife.pk,
                      "companions": [env.child.pk], f"rel_{env.child.pk}": "子", "step": "commit"})
     assert r.status_code == 302
@@ -212,6 +212,8 @@ class World:
     def step(self):
         """One random 異動 with random (sometimes wrong) input, as a callable taking check_only."""
         r, a = self.rng, self.env.actor()
+        if r.random() < 0.04:  # a 受付 without the agent's name: refused by confirmation and commit alike
+            a.intake = actions.IntakeInput(notifier_kind="agent", id_document="passport")
         change, notif = self.dates()
         residents, households = self.residents(), self.households()
         kind = r.choice(["move_in", "move_in_join", "birth", "move_within", "move_within", "move_within",
@@ -271,9 +273,13 @@ class World:
             new_head = self.pick(others if r.random() < 0.9 else members, none_p=0.15)
             if kind == "move_out":
                 dest = "日田市豆田町1番" if r.random() < 0.05 else "福岡県福岡市博多区1番"
+                # 複数転出: some members leave with him (now and then a stranger, which is refused)
+                companions = r.sample(others, r.randint(0, len(others))) if others and r.random() < 0.5 else []
+                if r.random() < 0.05:
+                    companions.append(self.pick([q for q in residents if q.household_id != p.household_id] or [p]))
                 return lambda check_only: actions.register_move_out(
                     a, p, expected_version=p.version, destination=dest, planned_date=change,
-                    notification_date=notif, new_head=new_head, check_only=check_only)
+                    notification_date=notif, new_head=new_head, companions=companions, check_only=check_only)
             return lambda check_only: actions.register_death(
                 a, p, expected_version=p.version, death_date=change, notification_date=notif, new_head=new_head,
                 check_only=check_only)
@@ -319,3 +325,63 @@ def test_random_sequences_keep_every_household_whole(env, town_a, seed):
             assert _state() == before  # a refused change leaves nothing behind
         assert_households_whole(env.m)
     assert accepted > 20 and refused > 20, (accepted, refused)  # both paths really exercised
+
+
+def _result(fn):
+    try:
+        return ("ok", None), fn()
+    except RuleError as e:
+        return (type(e).__name__, e.errors), None
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_random_sequences_with_approval_keep_the_register_untouched_until_approved(env, town_a, staff, seed):
+    """審査・決裁 on: an accepted change is held (nothing of the register written); approving it later — after other
+    changes were approved in between — runs the rules again: the check and the approval agree, a stale one is
+    refused and leaves nothing behind, and every household stays whole after each step."""
+    from jichitai.residents.models import Intake, IntakeStatus
+
+    town_a.family(family_name="鈴木", kana="スズキ", address="豆田町5番1号")
+    town_a.family(family_name="田中", kana="タナカ", address="隈一丁目2番")
+    approver = actions.Actor(user=staff["admin_a"], terminal="決裁", municipality=env.m)
+    actions.set_approval_required(approver, True)
+    rng = random.Random(seed)
+    world = World(env, random.Random(seed * 7))
+    held, counts = [], {"held": 0, "approved": 0, "stale": 0, "returned": 0}
+    for _ in range(120):
+        run = world.step()
+        if run is None:
+            continue
+        before = _state()
+        confirmed = _outcome(lambda: run(True))
+        assert _state() == before, "the confirmation wrote something"
+        committed, row = _result(lambda: run(False))
+        assert confirmed == committed, (confirmed, committed)
+        if committed[0] == "ok":
+            assert isinstance(row, Intake) and row.status == IntakeStatus.PENDING
+            assert _state()[:3] == before[:3], "a held change wrote to the register"
+            held.append(row)
+            counts["held"] += 1
+        else:
+            assert _state() == before
+        while held and rng.random() < 0.3:  # decide some held changes, in random order (some go stale)
+            row = held.pop(rng.randrange(len(held)))
+            if rng.random() < 0.1:
+                actions.return_change(approver, row, reason="差し戻し（試験）")
+                counts["returned"] += 1
+                continue
+            before = _state()
+            checked = _outcome(lambda: actions.approve_change(approver, row, check_only=True))
+            assert _state() == before, "the approval check wrote something"
+            decided = _outcome(lambda: actions.approve_change(approver, row))
+            assert checked == decided, (checked, decided)
+            row.refresh_from_db()
+            if decided[0] == "ok":
+                counts["approved"] += 1
+                assert row.status == IntakeStatus.APPROVED
+            else:
+                counts["stale"] += 1
+                assert _state() == before and row.status == IntakeStatus.PENDING
+            assert_households_whole(env.m)
+        assert_households_whole(env.m)
+    assert counts["approved"] > 10 and counts["stale"] > 0 and counts["held"] > 20, counts

@@ -95,14 +95,18 @@ def build_town_a(town_a):
                                 new_head=Person.objects.get(pk=wife.pk),
                                 relationships={child.pk: "子"}, change_date=D(2024, 8, 1),
                                 notification_date=D(2024, 8, 1))
-        # 外字: auto-approved, manually approved (with a glyph), unmappable, reopened, proposed
+        # 外字: auto-approved, manually approved (with a glyph), unmappable, reopened, proposed; decided by a second
+        # admin (who proposed a mapping never decides it)
+        reviewer = actions.Actor(intake=actions.IntakeInput.in_person(), terminal="test", municipality=actor.municipality,
+                                 user=__import__("conftest").make_user("admin-a-review", "admin", actor.municipality))
         gaiji_actions.register_code(actor, code="F040", vendor="A社", vendor_juki_code="J+9AD9")
         g = gaiji_actions.register_code(actor, code="F041", vendor="A社", glyph_png=tiny_png(), vendor_note="はしご高")
-        gaiji_actions.approve_manually(actor, g, mj_name=moji.by_ucs("髙").mj, expected_version=g.version, note="比較")
+        gaiji_actions.approve_manually(reviewer, g, mj_name=moji.by_ucs("髙").mj, expected_version=g.version,
+                                       note="比較")
         g = gaiji_actions.register_code(actor, code="F042", vendor="A社")
-        gaiji_actions.mark_unmappable(actor, g, expected_version=g.version, note="該当なし")
+        gaiji_actions.mark_unmappable(reviewer, g, expected_version=g.version, note="該当なし")
         g = gaiji_actions.register_code(actor, code="F043", vendor="B社")
-        g = gaiji_actions.approve_manually(actor, g, mj_name=moji.by_ucs("髙").mj, expected_version=g.version)
+        g = gaiji_actions.approve_manually(reviewer, g, mj_name=moji.by_ucs("髙").mj, expected_version=g.version)
         gaiji_actions.reopen(actor, g, expected_version=g.version, note="誤り")
         gaiji_actions.register_code(actor, code="U+E100", vendor="")
     return {"ivs": ivs, "foreign": foreign, "dv": dv, "dead": dead, "planned": planned}
@@ -227,7 +231,7 @@ def test_round_trip_gives_byte_identical_files(exported_a, town_a, town_c, tmp_p
         seq = NumberSequence.all_tenants.get(municipality=town_c, name="atena").last_value
         assert seq == manifest_a["number_sequences"]["atena"] == max(int(p.atena_no) for p in Person.objects.all())
         admin_c = __import__("conftest").make_user("admin-c", "admin", town_c)
-        actor = actions.Actor(user=admin_c, terminal="test", municipality=town_c)
+        actor = actions.Actor(intake=actions.IntakeInput.in_person(), user=admin_c, terminal="test", municipality=town_c)
         new = actions.register_move_in(actor, values=person_values(address="臼杵1番"), change_date=D(2025, 1, 1),
                                        notification_date=D(2025, 1, 1))
         assert int(new.atena_no) == seq + 1
@@ -375,7 +379,7 @@ def test_import_into_a_municipality_with_data_is_refused(exported_a, town_a, tow
         import_directory(out)  # the manifest's own municipality, A, has data
     assert "空の団体にのみ" in e.value.ja and "empty" in e.value.en
     with tenant_scope(town_c):  # C with only a 外字 mapping is not empty either
-        gaiji_actions.register_code(actions.Actor(user=__import__("conftest").make_user("admin-c", "admin", town_c),
+        gaiji_actions.register_code(actions.Actor(intake=actions.IntakeInput.in_person(), user=__import__("conftest").make_user("admin-c", "admin", town_c),
                                                   municipality=town_c), code="F040")
     before = counts()
     with pytest.raises(InterchangeError):

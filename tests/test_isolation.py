@@ -5,13 +5,13 @@ fill makes the test fail, so it cannot be forgotten."""
 import datetime as dt
 
 import pytest
-from conftest import person_values, sees_all_tenants
+from conftest import INTAKE, person_values, sees_all_tenants
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from jichitai.audit.models import AuditEvent
 from jichitai.residents import actions
-from jichitai.residents.models import Household, Person, PersonHistory
+from jichitai.residents.models import Household, Intake, Person, PersonHistory
 from jichitai.residents.queries import SearchCriteria, build_search
 from jichitai.residents.views import CHANGES
 from jichitai.tenancy.models import NumberSequence, StaffUser
@@ -21,13 +21,16 @@ D = dt.date
 
 # kwargs that identify a tenant-owned object, and how to fill them with B's objects
 OBJECT_KWARGS = {"person_id", "household_id", "event_id", "mapping_id", "issuance_id", "staff_id", "chouaza_id",
+                 "intake_id",
                  "activation_id", "shelter_id", "disaster_id", "vp_id", "supporter_id", "ledger_id",  # + disaster
                  "evacuee_id", "grant_id",
-                 "drill_id", "conflict_id", "intake_id"}  # + continuity
+                 "drill_id", "conflict_id", "offline_intake_id"}  # + continuity
 # kwargs that are not object ids
 OTHER_KWARGS = {"kind", "name", "code", "key", "rest"}
 # patterns that take no object id: skipped by the sweep (each listed on purpose, with why)
 NO_OBJECT_PATTERNS = {
+    "intake_list": "the own municipality's 決裁待ち and the user's own returned changes (tests/test_intake.py)",
+    "change_settings": "admin only (MANAGE_CHANGE_SETTINGS); the own municipality's row only",
     "dashboard": "own municipality only (checked below for B's data)",
     "login": "public",
     "logout": "POST only, own session",
@@ -166,6 +169,7 @@ def world(town_a, town_b, staff):
         b_chouaza = [save_chouaza(staff["admin_b"], {"code": "1", "name": "綾南俣", "kana": "アヤナンマタ"})]
         b_persons = list(Person.objects.all())
         b_households = list(Household.objects.all())
+        b_intakes = list(Intake.objects.all())
         b_codes = [p.resident_code for p in b_persons]
     with tenant_scope(town_a.m):
         # a second household in A (numbers 0000000001-2) — B has 0000000001-3
@@ -200,7 +204,7 @@ def world(town_a, town_b, staff):
                                                created_at=timezone.now(), payload={"payload": {}})
         intake = OfflineIntake.objects.create(uuid="b-intake", kit=kit, received_at=timezone.now(),
                                               received_by="clerk-b", kind="other", notifier="綾野届出人", memo="綾町の届出")
-        b_disaster_ids.update(drill_id=drill.pk, conflict_id=conflict.pk, intake_id=intake.pk)
+        b_disaster_ids.update(drill_id=drill.pk, conflict_id=conflict.pk, offline_intake_id=intake.pk)
     with tenant_scope(town_b.m):  # the disaster app (#12): B's disaster, shelter, evacuee and a grant to a third town
         from django.utils import timezone
 
@@ -226,7 +230,7 @@ def world(town_a, town_b, staff):
         "a": town_a.m, "b": town_b.m, "a_head": a_head, "a_other": a_other, "a_persons": a_persons,
         "b_persons": b_persons, "b_households": b_households, "b_events": b_events, "b_codes": b_codes,
         "b_staff": list(StaffUser.objects.filter(municipality=town_b.m)), "b_lone": lone, "b_head": b_head, "b_gaiji": b_gaiji, "b_issuances": b_issuances, "b_disaster_ids": b_disaster_ids,
-        "b_chouaza": b_chouaza, "b_disaster": b_disaster,
+        "b_chouaza": b_chouaza, "b_disaster": b_disaster, "b_intakes": b_intakes,
         "b_secrets": ["綾町", "綾避難者", "綾の体育館", B_FAMILY, B_KANA, "南俣", "北俣", "入野", "綾瀬川", "綾小路", "アヤセガワ", "admin-b", "clerk-b", "綾ベンダー", "綾野探偵社", "綾南俣",
                       *b_codes],
     }
@@ -244,6 +248,7 @@ def _fill(name, kwargs, world):
         "staff_id": [u.pk for u in world["b_staff"]],
         **{k: [v] for k, v in world["b_disaster_ids"].items()},
         **world["b_disaster"],
+        "intake_id": [i.pk for i in world["b_intakes"]],
     }
     combos = [{}]
     for kw in sorted(kwargs):
@@ -255,7 +260,7 @@ def _fill(name, kwargs, world):
     return combos
 
 
-def test_every_url_with_an_object_id_is_404_for_another_municipality(world, staff):
+def test_every_url_with_an_object_id_is_404_for_another_municipality(signed_certificates, world, staff):
     c = Client()
     c.force_login(staff["admin_a"])  # the widest role of A: a 403 cannot hide a leak
     checked = set()
@@ -276,7 +281,7 @@ def test_every_url_with_an_object_id_is_404_for_another_municipality(world, staf
             url = reverse(name, kwargs=kw)
             r = c.get(url)
             assert r.status_code == 404, (url, r.status_code)
-            r = c.post(url, {"step": "commit", "expected_version": "1", "address": "侵入1番", "note": "x",
+            r = c.post(url, {**INTAKE, "step": "commit", "expected_version": "1", "address": "侵入1番", "note": "x",
                              "change_date": "2024-04-01", "notification_date": "2024-04-01"})
             assert r.status_code == 404, ("POST", url, r.status_code)
             for secret in world["b_secrets"]:
@@ -293,7 +298,8 @@ def test_every_url_with_an_object_id_is_404_for_another_municipality(world, staf
                        "vulnerable_new", "vulnerable_edit", "vulnerable_delist", "vulnerable_supporter_add",
                        "vulnerable_supporter_remove", "victim_ledger_list", "victim_ledger", "victim_ledger_save",
                        "victim_assessment_add", "victim_relief_add", "victim_provision_add", "victim_certificate",
-                       "bcp_drill", "bcp_drill_action", "offline_decide", "offline_intake_done"}
+                       "bcp_drill", "bcp_drill_action", "offline_decide", "offline_intake_done",
+                       "intake_detail"}
     assert set(NO_OBJECT_PATTERNS) <= set(seen), "a listed pattern no longer exists: update the list"
     assert requests > 100
     # B's data is untouched by all those POSTs
@@ -335,7 +341,7 @@ def test_b_staff_cannot_reach_a_either(world, staff):
     head = world["a_head"]
     assert c.get(f"/residents/{head.pk}/").status_code == 404
     assert c.get(f"/households/{head.household_id}/").status_code == 404
-    assert c.post(f"/residents/{head.pk}/change/death/", {"step": "commit"}).status_code == 404
+    assert c.post(f"/residents/{head.pk}/change/death/", {**INTAKE, "step": "commit"}).status_code == 404
 
 
 def test_no_page_visible_to_a_shows_b_data(world, staff):
@@ -406,11 +412,11 @@ def test_a_cannot_target_b_households_by_number(world, staff):
         b3_members = Person.objects.filter(household=b3).count()
     before = (PersonHistory.all_tenants.count(), AuditEvent.all_chains.filter(action__startswith="resident.").count())
     r = c.post(f"/households/{a_hh}/change/household_merge/",
-               {"target_household_no": "3", "relationship": "同居人", "change_date": "2024-04-01",
+               {**INTAKE, "target_household_no": "3", "relationship": "同居人", "change_date": "2024-04-01",
                 "notification_date": "2024-04-01", "step": "commit"})
     assert r.status_code == 422 and "その世帯番号の現存する世帯はありません" in r.content.decode()
     r = c.post("/residents/new/move_in/",
-               {"family_name": "侵入", "family_name_kana": "シンニュウ", "birth_date": "1980-01-01", "sex": "1",
+               {**INTAKE, "family_name": "侵入", "family_name_kana": "シンニュウ", "birth_date": "1980-01-01", "sex": "1",
                 "address": "隈1番", "previous_address": "福岡市", "household_no": "0000000003", "relationship": "子",
                 "change_date": "2024-04-01", "notification_date": "2024-04-01", "step": "commit"})
     assert r.status_code == 422 and "その世帯番号の現存する世帯はありません" in r.content.decode()
@@ -486,7 +492,7 @@ def test_operator_cannot_see_residents(world, staff):
         r = c.get(url)
         assert r.status_code == 403, (url, r.status_code)
         assert "山田" not in r.content.decode() and B_FAMILY not in r.content.decode()
-    r = c.post(f"/residents/{head.pk}/change/death/", {"step": "commit", "expected_version": head.version,
+    r = c.post(f"/residents/{head.pk}/change/death/", {**INTAKE, "step": "commit", "expected_version": head.version,
                                                        "death_date": "2024-01-01", "notification_date": "2024-01-01"})
     assert r.status_code == 403
     assert AuditEvent.all_chains.filter(action="resident.search").count() == searches_before
@@ -545,11 +551,11 @@ def _own_pages(world, staff):
     for name, p in iter_patterns(get_resolver().url_patterns):
         kwargs = _kwargs_of(p)
         if name in ("logout", "login", "interchange_export") or kwargs & {"mapping_id", "issuance_id", "chouaza_id",
-                                                                          "name", "code", "key", "rest",
+                                                                          "intake_id", "name", "code", "key", "rest",
                                                                           "activation_id", "shelter_id", "evacuee_id",
                                                                           "grant_id", "disaster_id", "vp_id",
                                                                           "supporter_id", "ledger_id", "drill_id",
-                                                                          "conflict_id", "intake_id"}:
+                                                                          "conflict_id", "offline_intake_id"}:
             continue  # no A object of that kind here / not a tenant page (the API: tests/test_api.py)
         if "kind" in kwargs:
             scope = "person" if "person_id" in kwargs else "household" if "household_id" in kwargs else "new"
@@ -561,7 +567,7 @@ def _own_pages(world, staff):
     return urls
 
 
-def test_b_ids_in_query_strings_and_post_bodies_reach_nothing_of_b(world, staff):
+def test_b_ids_in_query_strings_and_post_bodies_reach_nothing_of_b(signed_certificates, world, staff):
     names = _parameter_names()
     assert {"members", "new_head", "target_household_no", "atena_no", "person_ids", "page"} <= names
     b_head = world["b_head"]

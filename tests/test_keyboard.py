@@ -8,6 +8,8 @@ from django.test import Client
 
 from jichitai.residents import views
 
+from conftest import INTAKE
+
 
 def _autofocused(body):
     return re.findall(r'<(?:input|select|textarea|button)[^>]*\bautofocus\b[^>]*>', body)
@@ -47,7 +49,7 @@ def test_search_form_focuses_the_name(clerk):
 def test_after_an_error_the_focus_is_on_the_first_refused_field(env, clerk):
     wife = env.fresh(env.wife)
     r = clerk.post(f"/residents/{wife.pk}/change/death/",
-                   {"expected_version": wife.version, "death_date": "2024-05-01", "notification_date": "2020-01-01",
+                   {**INTAKE, "expected_version": wife.version, "death_date": "2024-05-01", "notification_date": "2020-01-01",
                     "step": "confirm"})
     assert r.status_code == 422
     focused = _autofocused(r.content.decode())
@@ -57,7 +59,7 @@ def test_after_an_error_the_focus_is_on_the_first_refused_field(env, clerk):
 def test_a_stray_enter_on_the_confirmation_page_does_not_register(env, clerk):
     wife = env.fresh(env.wife)
     r = clerk.post(f"/residents/{wife.pk}/change/death/",
-                   {"expected_version": wife.version, "death_date": "2024-05-01", "notification_date": "2024-05-02",
+                   {**INTAKE, "expected_version": wife.version, "death_date": "2024-05-01", "notification_date": "2024-05-02",
                     "step": "confirm"})
     body = r.content.decode()
     form = body.split('<form method="post">')[1].split("</form>")[0]
@@ -69,6 +71,6 @@ def test_a_stray_enter_on_the_confirmation_page_does_not_register(env, clerk):
     assert len(_autofocused(body)) == 1
     # 戻って修正 returns to the form with everything typed
     hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form))
-    r = clerk.post(f"/residents/{wife.pk}/change/death/", {**hidden, "step": "edit"})
+    r = clerk.post(f"/residents/{wife.pk}/change/death/", {**INTAKE, **hidden, "step": "edit"})
     assert r.status_code == 200 and 'value="2024-05-01"' in r.content.decode()
     assert env.fresh(wife).status == "resident"

@@ -312,11 +312,16 @@ from jichitai.gaiji.models import GaijiMapping
 from jichitai.tenancy.scope import tenant_scope
 p = Prefecture.objects.create(code='44', name='大分県')
 m = Municipality.objects.create(code='44204', name='日田市', prefecture=p)
-with tenant_scope(m):
-    GaijiMapping.objects.create(pua_char='\\ue000', sjis_code='F040', vendor='kotobuki', mapped_text='髙', status='approved', evidence='juki')
-    GaijiMapping.objects.create(pua_char='\\ue001', sjis_code='F041', vendor='kotobuki', mapped_text='𠮷', status='approved', evidence='koseki')
-    for ch, code, text in (('\\ue000', 'F040', '髙'), ('\\ue001', 'F041', '𠮷'), ('\\ue002', 'F042', '邉\\U000E010F')):
-        GaijiMapping.objects.create(pua_char=ch, sjis_code=code, vendor='himawari', mapped_text=text, status='approved', evidence='juki')
+import os
+# one mapping per legacy code per municipality: the 外字 of the vendor this run migrates from
+if os.environ["JICHITAI_TEST_VENDOR"] == 'kotobuki':
+    with tenant_scope(m):
+        GaijiMapping.objects.create(pua_char='\\ue000', sjis_code='F040', vendor='kotobuki', mapped_text='髙', status='approved', evidence='juki')
+        GaijiMapping.objects.create(pua_char='\\ue001', sjis_code='F041', vendor='kotobuki', mapped_text='𠮷', status='approved', evidence='koseki')
+else:
+    with tenant_scope(m):
+        for ch, code, text in (('\\ue000', 'F040', '髙'), ('\\ue001', 'F041', '𠮷'), ('\\ue002', 'F042', '邉\\U000E010F')):
+            GaijiMapping.objects.create(pua_char=ch, sjis_code=code, vendor='himawari', mapped_text=text, status='approved', evidence='juki')
 """
 DIGEST = """
 import json
@@ -401,6 +406,7 @@ def test_sigkill_at_random_points_then_resume_equals_uninterrupted_run(tmp_path,
     long enough that an uninterrupted run outlasts the kill window, and the test kills until it has killed at
     least once (a process that ended by itself before the kill does not count)."""
     base = Scratch(tmp_path, "base")
+    base.env["JICHITAI_TEST_VENDOR"] = KILL_RUNS[letter][0]
     clean = killed = None
     try:
         base.create()

@@ -430,7 +430,12 @@ def test_gaiji_table_screen_and_review_say_what_was_checked(town_a, login):
     assert "ベンダー対応表のMJ図形名とUCS" in review and "目視確認" not in review
     # approving a code without a glyph is recorded as what it was: no glyph was compared
     with tenant_scope(town_a.m):
-        m = gaiji_actions.approve_manually(town_a.actor(), f043, mj_name="MJ028902", expected_version=f043.version)
+        from conftest import make_user
+        from jichitai.residents.actions import Actor
+
+        # a second admin decides: who imported the table proposed the mapping
+        second = Actor(user=make_user("admin-a-review", "admin", town_a.m), terminal="t", municipality=town_a.m)
+        m = gaiji_actions.approve_manually(second, f043, mj_name="MJ028902", expected_version=f043.version)
         assert m.evidence == "manual_ng" and "目視確認" not in m.get_evidence_display()
         assert "字形は比較していません" in m.get_evidence_display()
     # a table with errors: 422, nothing registered, the lines named

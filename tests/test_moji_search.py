@@ -6,7 +6,7 @@ Names are stored exactly as registered; only the derived keys differ.
 import datetime as dt
 
 import pytest
-from conftest import person_values
+from conftest import INTAKE, person_values
 from test_moji import MEET_PAIRS, NEVER_ANY_LAYER, NEVER_PAIRS
 
 from jichitai.residents import actions
@@ -125,7 +125,7 @@ def test_ivs_name_round_trips_form_db_search_and_display(town_a, staff, login):
     """A name with an IVS survives form input, the database, search and display unchanged."""
     name = "葛\U000E0102西"
     c = login(staff["clerk_a"])
-    data = {"family_name": name, "given_name": "太郎", "family_name_kana": "カサイ", "given_name_kana": "タロウ",
+    data = {**INTAKE, "family_name": name, "given_name": "太郎", "family_name_kana": "カサイ", "given_name_kana": "タロウ",
             "birth_date": "S50.4.1", "sex": "1", "address": "三本松1番", "previous_address": "福岡市",
             "change_date": "2024-04-01", "notification_date": "2024-04-02"}
     assert c.post("/residents/new/move_in/", {**data, "step": "confirm"}).status_code == 200

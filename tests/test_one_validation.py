@@ -4,7 +4,7 @@ import datetime as dt
 import re
 
 import pytest
-from conftest import person_values
+from conftest import INTAKE, person_values
 from django.test import Client
 from django.utils import timezone
 from test_rules import NothingWritten, expect_rule
@@ -50,7 +50,7 @@ def test_confirmation_refuses_a_notification_date_before_a_future_change_date(en
             "new_household_head": wife.pk, "change_date": future.isoformat(),
             "notification_date": (future - dt.timedelta(days=20)).isoformat()}
     with NothingWritten():
-        r = c.post(url, {**data, "step": "confirm"})
+        r = c.post(url, {**INTAKE, **data, "step": "confirm"})
     assert r.status_code == 422
     body = _body(r)
     assert "異動日に未来の日付は指定できません" in body
@@ -58,7 +58,7 @@ def test_confirmation_refuses_a_notification_date_before_a_future_change_date(en
     assert 'value="豆田町5番1号"' in body  # the input is kept
     # and 登録する refuses the same input with the same message
     with NothingWritten():
-        r = c.post(url, {**data, "step": "commit"})
+        r = c.post(url, {**INTAKE, **data, "step": "commit"})
     assert r.status_code == 422 and "異動日に未来の日付は指定できません" in _body(r)
 
 
@@ -68,17 +68,17 @@ def test_confirmation_refuses_a_wrong_check_digit_instead_of_labelling_it_checke
 
     url = reverse("new_person", args=["move_in"])
     with NothingWritten():
-        r = c.post(url, {**MOVE_IN, "individual_number": BAD_NO, "step": "confirm"})
+        r = c.post(url, {**INTAKE, **MOVE_IN, "individual_number": BAD_NO, "step": "confirm"})
     assert r.status_code == 422
     body = _body(r)
     assert "個人番号の検査用数字が正しくありません" in body
     assert "検査用数字確認済み" not in body
     # a correct number reaches the confirmation page, labelled checked, and is then registered
     with NothingWritten():
-        r = c.post(url, {**MOVE_IN, "individual_number": GOOD_NO, "step": "confirm"})
+        r = c.post(url, {**INTAKE, **MOVE_IN, "individual_number": GOOD_NO, "step": "confirm"})
     assert r.status_code == 200 and "（入力あり・検査用数字確認済み）" in _body(r)
     hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', _body(r)))
-    r = c.post(url, {**hidden, "step": "commit"})
+    r = c.post(url, {**INTAKE, **hidden, "step": "commit"})
     assert r.status_code == 302
     assert Person.objects.filter(family_name="佐藤", individual_number=GOOD_NO).count() == 1
 
@@ -91,9 +91,9 @@ def test_confirmation_writes_nothing_even_when_the_change_is_fine(env, staff):
             "new_head": str(env.wife.pk), "relationship": "子", "change_date": "2024-04-01",
             "notification_date": "2024-04-02"}
     with NothingWritten():
-        r = c.post(url, {**data, "step": "confirm"})
+        r = c.post(url, {**INTAKE, **data, "step": "confirm"})
     assert r.status_code == 200 and "登録する" in _body(r)
-    assert c.post(url, {**data, "step": "commit"}).status_code == 302
+    assert c.post(url, {**INTAKE, **data, "step": "commit"}).status_code == 302
     assert env.fresh(env.wife).is_head
 
 
@@ -112,7 +112,7 @@ def test_confirmation_and_commit_refuse_the_same_move_within(env, staff, data, m
             "notification_date": "2024-04-05", "household_mode": "new", "new_household_head": wife.pk}
     for step in ("confirm", "commit"):
         with NothingWritten():
-            r = c.post(url, {**base, **data, "step": step})
+            r = c.post(url, {**INTAKE, **base, **data, "step": step})
         assert r.status_code == 422, step
         assert message in _body(r), (step, message)
 
@@ -123,10 +123,10 @@ def test_a_change_between_confirmation_and_commit_is_a_conflict(env, staff):
     wife = env.fresh(env.wife)
     url = f"/residents/{wife.pk}/change/death/"
     data = {"expected_version": wife.version, "death_date": "2024-05-01", "notification_date": "2024-05-02"}
-    assert c.post(url, {**data, "step": "confirm"}).status_code == 200
+    assert c.post(url, {**INTAKE, **data, "step": "confirm"}).status_code == 200
     env.move(wife)()  # another clerk records a 転居 meanwhile
     with NothingWritten():
-        r = c.post(url, {**data, "step": "commit"})
+        r = c.post(url, {**INTAKE, **data, "step": "commit"})
     assert r.status_code == 409 and CONFLICT_MESSAGE in _body(r)
     assert env.fresh(wife).status == "resident"
 
@@ -170,10 +170,10 @@ def test_a_household_change_without_its_version_is_refused(env, staff, kind, dat
     c = _client(staff)
     url = f"/households/{env.head.household_id}/change/{kind}/"
     with NothingWritten():
-        r = c.post(url, {**data(env), "step": "commit"})
+        r = c.post(url, {**INTAKE, **data(env), "step": "commit"})
     assert r.status_code == 422 and VERSION_MISSING in _body(r)
     # with the version the form was opened with, it goes through
-    assert c.post(url, {**data(env), "expected_version": _version(c, url), "step": "commit"}).status_code == 302
+    assert c.post(url, {**INTAKE, **data(env), "expected_version": _version(c, url), "step": "commit"}).status_code == 302
 
 
 def test_a_household_change_with_a_stale_version_is_a_conflict(env, staff):
@@ -185,7 +185,7 @@ def test_a_household_change_with_a_stale_version_is_a_conflict(env, staff):
             "change_date": "2024-04-01", "notification_date": "2024-04-05", "expected_version": stale}
     for step in ("confirm", "commit"):
         with NothingWritten():
-            r = c.post(url, {**data, "step": step})
+            r = c.post(url, {**INTAKE, **data, "step": step})
         assert r.status_code == 409 and CONFLICT_MESSAGE in _body(r), step
     assert not env.fresh(env.wife).is_head
 
@@ -206,16 +206,16 @@ def test_move_in_joining_a_household_checks_the_version_shown_on_the_confirmatio
     url = reverse("new_person", args=["move_in"])
     data = {**MOVE_IN, "household_no": env.head.household.household_no, "relationship": "縁故者",
             "address": "三本松二丁目3番5号"}
-    r = c.post(url, {**data, "step": "confirm"})
+    r = c.post(url, {**INTAKE, **data, "step": "confirm"})
     assert r.status_code == 200
     hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', _body(r)))
     assert hidden["expected_version"] == str(actions.household_version(env.head.household))
     env.move(env.child)()  # the household changed after the confirmation page was shown
     with NothingWritten():
-        r = c.post(url, {**hidden, "step": "commit"})
+        r = c.post(url, {**INTAKE, **hidden, "step": "commit"})
     assert r.status_code == 409
     with NothingWritten():  # and a commit without the version is refused
-        r = c.post(url, {**data, "step": "commit"})
+        r = c.post(url, {**INTAKE, **data, "step": "commit"})
     assert r.status_code == 422 and VERSION_MISSING in _body(r)
 
 
@@ -249,7 +249,7 @@ def test_move_in_from_this_municipality_is_refused_on_the_confirmation_page(env,
     c = _client(staff)
     with NothingWritten():
         r = c.post(reverse("new_person", args=["move_in"]),
-                   {**MOVE_IN, "previous_address": "日田市隈1番", "step": "confirm"})
+                   {**INTAKE, **MOVE_IN, "previous_address": "日田市隈1番", "step": "confirm"})
     assert r.status_code == 422 and "転居" in _body(r)
 
 
@@ -257,7 +257,7 @@ def test_move_out_confirmation_in_this_municipality_is_refused(env, staff):
     c = _client(staff)
     wife = env.fresh(env.wife)
     r = c.post(f"/residents/{wife.pk}/change/move_out_planned/",
-               {"expected_version": wife.version, "destination": "日田市豆田町1番", "planned_date": "2024-05-01",
+               {**INTAKE, "expected_version": wife.version, "destination": "日田市豆田町1番", "planned_date": "2024-05-01",
                 "notification_date": "2024-04-20", "step": "confirm"})
     assert r.status_code == 422 and "転居" in _body(r)
     actions.register_move_out(env.actor(), wife, expected_version=wife.version, destination="福岡市",

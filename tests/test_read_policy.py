@@ -134,7 +134,7 @@ def test_history_query_applies_the_current_flag_to_every_snapshot(late, staff, t
 
 # ---------------------------------------------------------------- certificates
 
-def test_certificates_follow_the_policy(late_family, staff, town_a):
+def test_certificates_follow_the_policy(signed_certificates, late_family, staff, town_a):
     p, child = late_family
     with tenant_scope(town_a.m):
         with pytest.raises(RuleError, match="支援措置対象者の住所を閲覧できる職員"):
@@ -308,7 +308,7 @@ def test_joining_a_protected_household_with_another_address_does_not_say_its_add
     would reveal a protected one to a clerk without the right)."""
     with tenant_scope(town_a.m):
         with pytest.raises(RuleError) as e:
-            actions.register_move_in(actions.Actor(user=staff["clerk_a"], terminal="t", municipality=town_a.m),
+            actions.register_move_in(actions.Actor(intake=actions.IntakeInput.in_person(), user=staff["clerk_a"], terminal="t", municipality=town_a.m),
                                      household=late.household, values=person_values(
                                          family_name="後藤", relationship="同居人", address="豆田町1番"),
                                      change_date=D(2024, 5, 1), notification_date=D(2024, 5, 1))
@@ -316,7 +316,7 @@ def test_joining_a_protected_household_with_another_address_does_not_say_its_add
     assert_no_secret(str(e.value.errors), "rule message")
 
 
-def test_certificate_history_leaves_out_addresses_recorded_while_protected(staff, town_a):
+def test_certificate_history_leaves_out_addresses_recorded_while_protected(signed_certificates, staff, town_a):
     """Protection ended; the history option of a certificate for a third party still leaves out the address
     recorded while the person was protected, and gives it to the person herself."""
     from pypdf import PdfReader

@@ -3,7 +3,7 @@ audit all unchanged). Includes the two-clerks conflict, through the actions and 
 import datetime as dt
 
 import pytest
-from conftest import person_values, sees_all_tenants
+from conftest import INTAKE, person_values, sees_all_tenants
 from django.forms.models import model_to_dict
 from django.test import Client
 from django.utils import timezone
@@ -369,7 +369,7 @@ def test_two_clerks_same_person_second_gets_conflict(env, staff):
     actions.register_move_within(env.actor(), p1, expected_version=p1.version, address="豆田町1番1号",
                                  change_date=D(2024, 4, 1), notification_date=D(2024, 4, 1), new_household_head=p1)
     after_first = _state()
-    other = actions.Actor(user=staff["admin_a"], terminal="t2", municipality=env.m)
+    other = actions.Actor(intake=actions.IntakeInput.in_person(), user=staff["admin_a"], terminal="t2", municipality=env.m)
     with pytest.raises(ConflictError) as info:
         actions.register_move_within(other, p2, expected_version=loaded_version, address="隈一丁目2番",
                                      change_date=D(2024, 4, 2), notification_date=D(2024, 4, 2), new_household_head=p2)
@@ -419,10 +419,10 @@ def test_conflict_through_the_web_keeps_the_second_clerks_input(env, staff):
              "notification_date": "R6.4.5", "note": "一人目", **alone}
     second = {"expected_version": wife.version, "address": "隈二丁目7番8号", "address_katagaki": "グランド隈302",
               "change_date": "令和6年4月2日", "notification_date": "令和6年4月6日", "note": "二人目の入力", **alone}
-    assert c2.post(url, {**second, "step": "confirm"}).status_code == 200  # clerk 2 reaches the confirmation
-    assert c1.post(url, {**first, "step": "commit"}).status_code == 302
+    assert c2.post(url, {**INTAKE, **second, "step": "confirm"}).status_code == 200  # clerk 2 reaches the confirmation
+    assert c1.post(url, {**INTAKE, **first, "step": "commit"}).status_code == 302
     audit_before = AuditEvent.all_chains.filter(action__startswith="resident.change.").count()
-    r = c2.post(url, {**second, "step": "commit"})
+    r = c2.post(url, {**INTAKE, **second, "step": "commit"})
     assert r.status_code == 409
     body = r.content.decode()
     assert CONFLICT_MESSAGE in body
@@ -436,7 +436,7 @@ def test_conflict_through_the_web_keeps_the_second_clerks_input(env, staff):
     assert AuditEvent.all_chains.filter(action__startswith="resident.change.").count() == audit_before
     # re-submitting from the conflict page (now with the fresh version) succeeds
     # (she now lives alone in the household clerk 1's 転居 made: that household moves)
-    r = c2.post(url, {**second, "expected_version": fresh.version, "household_mode": "all", "step": "commit"})
+    r = c2.post(url, {**INTAKE, **second, "expected_version": fresh.version, "household_mode": "all", "step": "commit"})
     assert r.status_code == 302
     assert env.fresh(wife).address == "隈二丁目7番8号"
 
@@ -447,7 +447,7 @@ def test_rule_error_through_the_web_is_422_and_writes_nothing(env, staff):
     wife = env.fresh(env.wife)
     url = f"/residents/{wife.pk}/change/move_within/"
     with NothingWritten():
-        r = c.post(url, {"expected_version": wife.version, "address": "豆田町5番1号", "change_date": "2020-03-01",
+        r = c.post(url, {**INTAKE, "expected_version": wife.version, "address": "豆田町5番1号", "change_date": "2020-03-01",
                          "notification_date": "2020-03-02", "household_mode": "new", "new_household_head": wife.pk,
                          "step": "commit"})
     # (the view does not audit a rejected change)
@@ -462,7 +462,7 @@ def test_head_move_out_through_the_web_requires_new_head(env, staff):
     head = env.fresh(env.head)
     url = f"/residents/{head.pk}/change/move_out_planned/"
     with NothingWritten():
-        r = c.post(url, {"expected_version": head.version, "destination": "福岡市", "planned_date": "2024-05-01",
+        r = c.post(url, {**INTAKE, "expected_version": head.version, "destination": "福岡市", "planned_date": "2024-05-01",
                          "notification_date": "2024-04-20", "new_head": "", "step": "commit"})
     assert r.status_code == 422
     assert "新しい世帯主を指定してください" in r.content.decode()
@@ -482,7 +482,7 @@ def test_conflict_on_a_household_change_is_a_409_not_a_crash(env, staff, monkeyp
     hh = env.head.household_id
     with NothingWritten():
         r = c.post(f"/households/{hh}/change/head_change/",
-                   {"new_head": str(env.wife.pk), "former_head_relationship": "夫", "change_date": "R6.4.1",
+                   {**INTAKE, "new_head": str(env.wife.pk), "former_head_relationship": "夫", "change_date": "R6.4.1",
                     "notification_date": "R6.4.2", "note": "世帯主交代の入力", "step": "commit",
                     "expected_version": actions.household_version(env.head.household)})
     assert r.status_code == 409

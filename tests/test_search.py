@@ -170,7 +170,7 @@ def test_code_format_errors(town, field, typed, message):
 
 def test_pagination(town):
     with tenant_scope(town["m"]):
-        a = actions.Actor(user=town["user"], terminal="t", municipality=town["m"])
+        a = actions.Actor(intake=actions.IntakeInput.in_person(), user=town["user"], terminal="t", municipality=town["m"])
         for i in range(PAGE_SIZE + 3):
             actions.register_move_in(a, values=person_values(family_name="松本", family_name_kana="マツモト",
                                                              given_name="一二三四五六七八九十"[i % 10] + "一二三四五六七八九十"[i // 10],
@@ -202,7 +202,7 @@ def test_pagination(town):
 def test_status_column_and_filter(town):
     head, wife, child = town["yamada"]
     with tenant_scope(town["m"]):
-        a = actions.Actor(user=town["user"], terminal="t", municipality=town["m"])
+        a = actions.Actor(intake=actions.IntakeInput.in_person(), user=town["user"], terminal="t", municipality=town["m"])
         w = type(wife).objects.get(pk=wife.pk)
         actions.register_death(a, w, expected_version=w.version, death_date=D(2024, 1, 5),
                                notification_date=D(2024, 1, 6))

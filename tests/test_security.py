@@ -3,7 +3,7 @@ sign-in lockout, idle timeout, CSRF, password hashing, security headers and read
 import datetime as dt
 
 import pytest
-from conftest import PASSWORD, client_for, person_values, sees_all_tenants
+from conftest import INTAKE, PASSWORD, client_for, person_values, sees_all_tenants
 from django.conf import settings
 from django.test import Client
 
@@ -197,11 +197,11 @@ def test_individual_number_never_in_the_audit_log(numbered, staff, town_a):
     data = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in data.items()}
     data = {k: v for k, v in data.items() if v is not False}
     data.update({"individual_number": NUMBER2, "change_date": "R6.4.1", "note": "番号の誤記を修正"})
-    r = c.post(url, {**data, "step": "confirm"})
+    r = c.post(url, {**INTAKE, **data, "step": "confirm"})
     assert r.status_code == 200, r.content.decode()
     confirm_body = r.content.decode()
     assert "（入力あり・検査用数字確認済み）" in confirm_body
-    r = c.post(url, {**data, "step": "commit"})
+    r = c.post(url, {**INTAKE, **data, "step": "commit"})
     assert r.status_code == 302, r.content.decode()
     with tenant_scope(town_a.m):
         assert Person.objects.get(pk=numbered.pk).individual_number == NUMBER2
@@ -301,7 +301,7 @@ def test_idle_timeout_counts_from_the_last_request(staff, town_a):
     s["last_seen"] = int(time.time()) - idle - 5
     s.save()
     r = c.post(f"/residents/{head.pk}/change/move_within/",
-               {"expected_version": head.version, "address": "豆田町5番1号", "change_date": "R6.4.1",
+               {**INTAKE, "expected_version": head.version, "address": "豆田町5番1号", "change_date": "R6.4.1",
                 "notification_date": "R6.4.1", "household_mode": "all", "step": "commit"})
     assert r.status_code == 302 and r.url.startswith("/login/")
     assert c.get("/residents/").status_code == 302
@@ -315,7 +315,7 @@ def test_csrf_token_required(staff, town_a):
     c = Client(enforce_csrf_checks=True)
     c.force_login(staff["clerk_a"])
     r = c.post(f"/residents/{head.pk}/change/move_within/",
-               {"expected_version": head.version, "address": "豆田町5番1号", "change_date": "R6.4.1",
+               {**INTAKE, "expected_version": head.version, "address": "豆田町5番1号", "change_date": "R6.4.1",
                 "notification_date": "R6.4.1", "household_mode": "all", "step": "commit"})
     assert r.status_code == 403
     with tenant_scope(town_a.m):
@@ -325,7 +325,7 @@ def test_csrf_token_required(staff, town_a):
     # with the token the same kind of request goes through
     r = c.get(f"/residents/{head.pk}/change/move_within/")
     r = c.post(f"/residents/{head.pk}/change/move_within/",
-               {"expected_version": head.version, "address": "豆田町5番1号", "change_date": "R6.4.1",
+               {**INTAKE, "expected_version": head.version, "address": "豆田町5番1号", "change_date": "R6.4.1",
                 "notification_date": "R6.4.1", "household_mode": "all", "step": "commit", "csrfmiddlewaretoken": r.context["csrf_token"]})
     assert r.status_code == 302
 
@@ -359,7 +359,7 @@ def test_anonymous_is_sent_to_login(town_a):
     for url in ("/residents/", f"/residents/{head.pk}/", "/audit/", f"/households/{head.household_id}/"):
         r = c.get(url)
         assert r.status_code == 302 and r.url.startswith("/login/")
-    r = c.post(f"/residents/{head.pk}/change/death/", {"step": "commit"})
+    r = c.post(f"/residents/{head.pk}/change/death/", {**INTAKE, "step": "commit"})
     assert r.status_code == 302 and r.url.startswith("/login/")
 
 
@@ -385,7 +385,7 @@ def test_read_only_roles_cannot_post_changes(town_a, staff, role):
     for url, data in posts.items():
         assert c.get(url).status_code == 403, url
         for step in ("confirm", "commit"):
-            assert c.post(url, {**data, "step": step}).status_code == 403, url
+            assert c.post(url, {**INTAKE, **data, "step": step}).status_code == 403, url
     with tenant_scope(town_a.m):
         assert (PersonHistory.objects.count(),
                 AuditEvent.objects.filter(action__startswith="resident.change").count()) == before

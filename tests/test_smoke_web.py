@@ -6,6 +6,8 @@ import pytest
 from jichitai.residents.models import Person, PersonHistory
 from jichitai.tenancy.scope import tenant_scope
 
+from conftest import INTAKE
+
 
 @pytest.mark.django_db
 def test_login_page_is_japanese(client):
@@ -28,13 +30,13 @@ def test_clerk_search_view_and_move(town_a, staff, login):
     r = c.get(f"/residents/{head.pk}/")
     assert r.status_code == 200 and "異動履歴" in r.content.decode()
     url = f"/residents/{head.pk}/change/move_within/"
-    data = {"expected_version": head.version, "address": "豆田町5番1号", "change_date": "R6.4.1",
+    data = {**INTAKE, "expected_version": head.version, "address": "豆田町5番1号", "change_date": "R6.4.1",
             "notification_date": "令和6年4月5日", "household_mode": "all", "step": "confirm"}
     r = c.post(url, data)
     assert r.status_code == 200 and "登録する" in r.content.decode()
     with tenant_scope(town_a.m):
         assert Person.objects.get(pk=head.pk).address == "三本松二丁目3番5号"  # nothing written before commit
-    r = c.post(url, {**data, "step": "commit"})
+    r = c.post(url, {**INTAKE, **data, "step": "commit"})
     assert r.status_code == 302
     r = c.get(f"/residents/{head.pk}/")
     body = r.content.decode()
@@ -67,8 +69,8 @@ def test_head_change_updates_other_relationships(town_a, staff, login):
     version = re.search(r'name="expected_version" value="(\d+)"', c.get(url).content.decode()).group(1)
     data = {"new_head": wife.pk, "former_head_relationship": "夫", f"rel_{child.pk}": "子",
             "change_date": "2024-01-10", "notification_date": "2024-01-12", "expected_version": version}
-    assert c.post(url, {**data, "step": "confirm"}).status_code == 200
-    r = c.post(url, {**data, "step": "commit"})
+    assert c.post(url, {**INTAKE, **data, "step": "confirm"}).status_code == 200
+    r = c.post(url, {**INTAKE, **data, "step": "commit"})
     assert r.status_code == 302
     with tenant_scope(town_a.m):
         wife = Person.objects.get(pk=wife.pk)

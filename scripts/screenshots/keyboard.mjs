@@ -25,9 +25,12 @@ await Promise.all([page.waitForNavigation(), page.keyboard.press("Enter")]);
 const href = await page.locator("table.results td.name a").first().getAttribute("href");
 await page.goto(base + href + "change/move_within/");
 let f = await focused();
-// the demo has a 町字 master: the address is 町字 (a select, first) + 番地・号
-if (!f.includes("id_chouaza")) fail("change form: focus not on the first field: " + f);
+if (!f.includes("id_notifier_kind")) fail("change form: focus not on the first field (届出人): " + f);
 console.log("change form opens focused on", f);
+await page.selectOption("#id_notifier_kind", "self");
+await page.selectOption("#id_id_document", "my_number_card");
+// the demo has a 町字 master: the address is 町字 (a select) + 番地・号
+await page.focus("#id_chouaza");
 await page.keyboard.press("ArrowDown");  // the first 町字 of the list
 await page.keyboard.press("Tab");
 await page.keyboard.type("9番9号");

@@ -14,6 +14,8 @@ const first = await clerk.locator("table.results td.name a").first().getAttribut
 await clerk.goto(base + first);
 await clerk.screenshot({ path: `${out}/person.png`, fullPage: true });
 await clerk.goto(base + first + "change/move_within/");
+await clerk.selectOption("#id_notifier_kind", "self");  // 届出の受付: who filed it, which document was checked
+await clerk.selectOption("#id_id_document", "my_number_card");
 // the demo has a 町字 master: the address is entered as 町字 (chosen) + 番地・号
 await clerk.selectOption("#id_chouaza", { index: 2 });
 await clerk.fill("#id_banchi", "5番1号");

@@ -12,6 +12,7 @@ urlpatterns = [
     path("", include("jichitai.continuity.offline_urls")),
     path("", include("jichitai.chouaza.urls")),
     path("", include("jichitai.lists.urls")),
+    path("", include("jichitai.residents.urls")),  # 届出の受付・決裁待ち
 ]
 
 handler403 = "jichitai.web.views.permission_denied"

@@ -165,6 +165,30 @@ def validate(user, req: CertificateRequest) -> tuple[list, dict]:
     return persons, opts
 
 
+class SignerMissing(RuleError):
+    """The certificate would be signed by nobody: the mayor's name or the seal is unset."""
+
+
+def missing_signer(settings: dict) -> list[str]:
+    """What of the 証明者 is unset in the effective settings: 市区町村長の氏名 (empty, or still the standard
+    placeholder), 公印の画像 (none uploaded: the renderer would draw its placeholder). Issuing is refused meanwhile."""
+    missing = []
+    name = (settings.get("mayor_name") or "").strip()
+    if not name or name == config.SETTINGS["mayor_name"].default:
+        missing.append("市区町村長の氏名")
+    if not settings.get("seal_image"):
+        missing.append("公印の画像")
+    return missing
+
+
+def _require_signer(settings: dict):
+    missing = missing_signer(settings)
+    if missing:
+        raise SignerMissing({"__all__": [
+            f"証明書を発行できません。証明書設定の{'と'.join(missing)}が未設定です。自治体管理者が「証明書設定」で"
+            f"{'・'.join(missing)}を設定してください（未設定のまま公式の証明書に印字することはできません）。"]})
+
+
 def _fee(settings: dict, kind: str, requester_kind: str, copies: int, reprint: bool) -> int:
     if reprint or requester_kind == RequesterKind.OFFICIAL:
         return 0
@@ -176,6 +200,7 @@ def quote(user, req: CertificateRequest) -> dict:
     m = _check_user(user)
     persons, opts = validate(user, req)
     settings = config.effective(m)
+    _require_signer(settings)
     return {"persons": persons, "options": opts, "fee": _fee(settings, req.kind, req.requester_kind,
                                                               int(req.copies), False),
             "dv_refusal": _dv_refused(persons, req)}
@@ -420,6 +445,7 @@ def issue_certificate(user, req: CertificateRequest, *, terminal="system", today
     if _dv_refused(persons, req):
         return _refuse(m, user, req, persons, opts, terminal, DV_REFUSAL)
     settings = config.effective(m)
+    _require_signer(settings)
     try:
         with transaction.atomic():
             _check_token(req)
@@ -493,6 +519,7 @@ def reprint(user, issuance: Issuance, *, reason, terminal="system", today=None) 
     if _dv_refused(persons, req):  # protection may have begun after the original was issued
         return _refuse(m, user, req, persons, opts, terminal, DV_REFUSAL)
     settings = config.effective(m)
+    _require_signer(settings)
     with transaction.atomic():
         original = _get_for_update(issuance.pk)
         if original.status != IssuanceStatus.ISSUED:

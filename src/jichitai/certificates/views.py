@@ -13,7 +13,7 @@ from jichitai.residents.queries import get_person_for_update
 from jichitai.tenancy.roles import Perm
 from jichitai.web.decorators import staff_required
 
-from . import actions, forms, queries, signing
+from . import actions, config, forms, queries, signing
 from .models import IssuanceStatus, Kind, RequesterKind
 from .render import OPTION_LABELS, FontsMissing
 
@@ -43,7 +43,8 @@ def issue(request, person_id):
             kind = Kind.MOVE_OUT_CERTIFICATE if person.move_out_state == "予定" else Kind.REMOVED_COPY
         form = forms.IssueForm(initial={"person_ids": [person.pk], "kind": kind}, candidates=candidates)
         return render(request, "certificates/issue_form.html",
-                      {"form": form, "person": person, "option_fields": forms.OPTION_FIELDS})
+                      {"form": form, "person": person, "option_fields": forms.OPTION_FIELDS,
+                       "signer_missing": actions.missing_signer(config.effective(request.municipality))})
     form = forms.IssueForm(request.POST, candidates=candidates)
     step = request.POST.get("step")
     if step != "edit" and form.is_valid():
@@ -71,7 +72,8 @@ def issue(request, person_id):
         except FontsMissing as e:
             form.add_error(None, str(e))
     return render(request, "certificates/issue_form.html",
-                  {"form": form, "person": person, "option_fields": forms.OPTION_FIELDS})
+                  {"form": form, "person": person, "option_fields": forms.OPTION_FIELDS,
+                   "signer_missing": actions.missing_signer(config.effective(request.municipality))})
 
 
 @staff_required(Perm.ISSUE_CERTIFICATES)

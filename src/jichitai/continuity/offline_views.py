@@ -77,13 +77,13 @@ def intakes(request):
 
 
 @staff_required(Perm.CHANGE_RESIDENTS)
-def intake_done(request, intake_id: int):
-    if not OfflineIntake.objects.filter(pk=intake_id).exists():
+def intake_done(request, offline_intake_id: int):
+    if not OfflineIntake.objects.filter(pk=offline_intake_id).exists():
         raise Http404
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
     try:
-        offline.finish_intake(request.user, intake_id, terminal=terminal_of(request))
+        offline.finish_intake(request.user, offline_intake_id, terminal=terminal_of(request))
         messages.success(request, "処理済みにしました。")
     except ValidationError as e:
         messages.error(request, " ".join(e.messages))

@@ -73,7 +73,8 @@ class BulkTables:
         self.person_defaults = {f.attname: f.get_default() for f in self.person_fields}
         self.person_date_idx = [i for i, f in enumerate(self.person_fields) if f.get_internal_type() == "DateField"]
         self.hh_fields = [f for f in Household._meta.concrete_fields]
-        self.hist_fields = [f for f in PersonHistory._meta.concrete_fields]
+        # bulk-loaded history (demo, standard-layout import, legacy migration) has no 届出の受付 of this system
+        self.hist_fields = [f for f in PersonHistory._meta.concrete_fields if f.attname != "intake_id"]
         self.snapshot_dates = {f for f in SNAPSHOT_FIELDS
                                if f != "household_no" and Person._meta.get_field(f).get_internal_type() == "DateField"}
 

@@ -20,7 +20,7 @@ from django.utils import timezone
 from jichitai.audit.actions import record_event
 from jichitai.guard.purge import purge_municipality
 from jichitai.residents import actions
-from jichitai.residents.models import Person, Status
+from jichitai.residents.models import Household, Person, Status
 from jichitai.tenancy.models import Municipality, Prefecture, StaffUser
 from jichitai.tenancy.roles import Role
 from jichitai.tenancy.scope import tenant_scope
@@ -185,7 +185,7 @@ def run_stories(m, admin, *, seed, n_hint, today=None):
     done = {"move_within": 0, "head_change": 0, "death": 0, "move_out": 0, "move_out_confirmed": 0}
     used = set()
     with tenant_scope(m):
-        actor = actions.Actor(user=admin, terminal=DEMO_TERMINAL)
+        actor = actions.Actor(intake=actions.IntakeInput.in_person(), user=admin, terminal=DEMO_TERMINAL)
         heads = list(Person.objects.filter(is_head=True, status=Status.RESIDENT, household__is_active=True)
                      .values_list("pk", flat=True))
         rng.shuffle(heads)
@@ -253,6 +253,67 @@ def run_stories(m, admin, *, seed, n_hint, today=None):
     return done
 
 
+# 審査・決裁 is turned on in this demo municipality (綾町), with changes waiting, so that the 決裁待ち screens have
+# content; 日田市 keeps the standard value (off), so its tour registers changes at once.
+APPROVAL_DEMO_CODE = "45383"
+DEMO_MAYOR_NAME = "見本　太郎"  # synthetic, printed as 市区町村長の氏名 on demo certificates
+
+
+def set_demo_signer(m, admin):
+    """The 証明者 a municipality must set before it may issue certificates: a synthetic mayor's name and the
+    standard drawn seal (「<職名>之印」) as the uploaded seal image. Leaves a value the admin set alone."""
+    from jichitai.certificates import config as cert_config
+    from jichitai.certificates.models import Tier
+    from jichitai.certificates.render import seal_png_uri
+
+    current = cert_config.effective(m)
+    if current.get("mayor_name") in ("", cert_config.SETTINGS["mayor_name"].default):
+        cert_config.set_setting(admin, "mayor_name", DEMO_MAYOR_NAME, tier=Tier.MUNICIPALITY, municipality=m,
+                                terminal=DEMO_TERMINAL)
+    if not current.get("seal_image"):
+        cert_config.set_setting(admin, "seal_image", seal_png_uri(current.get("mayor_title", "")),
+                                tier=Tier.MUNICIPALITY, municipality=m, terminal=DEMO_TERMINAL)
+
+
+def run_intake_stories(m, admin, clerk, *, seed, today=None):
+    """綾町: 審査・決裁 on; the clerk receives a 転居 (filed by an agent) and a 転出 of several members, which wait
+    for the admin; one more 転居 is returned with a reason. Returns the counts."""
+    today = today or timezone.localdate()
+    rng = random.Random(f"{seed}-{m.code}-intake")
+    done = {"pending": 0, "returned": 0}
+    with tenant_scope(m):
+        actions.set_approval_required(actions.Actor(user=admin, terminal=DEMO_TERMINAL), True)
+        families = [hid for hid in Household.objects.filter(is_active=True).values_list("pk", flat=True)[:3000]
+                    if Person.objects.filter(household_id=hid, status=Status.RESIDENT).count() >= 3]
+        rng.shuffle(families)
+        agent = actions.IntakeInput(notifier_kind="agent", notifier_name="代理　花子",
+                                    notifier_address="大分県大分市府内町一丁目1番1号", id_document="driving_licence")
+        for n, hid in enumerate(families[:3]):
+            members = list(Person.objects.select_related("household").filter(household_id=hid,
+                                                                             status=Status.RESIDENT)
+                           .order_by("-is_head", "birth_date"))
+            head, first, *rest = members
+            change, notif = _change_dates(rng, today, *members)
+            with _story(done, "returned" if n == 2 else "pending"):
+                if n == 1:  # 複数転出: two members leave together, the head stays
+                    row = actions.register_move_out(
+                        actions.Actor(user=clerk, terminal="窓口2", intake=actions.IntakeInput.in_person()),
+                        first, expected_version=first.version, destination="福岡県福岡市中央区天神二丁目2番2号",
+                        planned_date=today + dt.timedelta(days=7), notification_date=today, companions=rest[:1])
+                else:  # a member moves to a new household of her own in town
+                    mover = rest[0] if rest else first
+                    address = f"大字{rng.choice(['南俣', '北俣', '入野'])}{rng.randint(1, 999)}番地"
+                    row = actions.register_move_within(
+                        actions.Actor(user=clerk, terminal="窓口2", intake=agent if n == 0 else
+                                      actions.IntakeInput.in_person()),
+                        mover, expected_version=mover.version, address=address,
+                        change_date=change, notification_date=notif, new_household_head=mover)
+                if n == 2:
+                    actions.return_change(actions.Actor(user=admin, terminal=DEMO_TERMINAL), row,
+                                          reason="届出人の本人確認書類の記載と届出書の氏名が一致しません")
+    return done
+
+
 # ---------------------------------------------------------------- the command's work
 
 def seed_demo(*, scale=0.1, seed=2026, codes=None, reset=False, out=print, quiet=False):
@@ -296,7 +357,12 @@ def seed_demo(*, scale=0.1, seed=2026, codes=None, reset=False, out=print, quiet
         with transaction.atomic():
             stats = generate_municipality(m, n, seed=seed, progress=progress)
         towns = seed_chouaza(m, n, seed=seed)  # before the stories: their new addresses are checked against it
+        set_demo_signer(m, admins[m.pk])
         stories = run_stories(m, admins[m.pk], seed=seed, n_hint=n)
+        if m.code == APPROVAL_DEMO_CODE:
+            clerk = StaffUser.objects.get(username=f"clerk-{m.code}")
+            stories.update({f"intake_{k}": v for k, v in run_intake_stories(m, admins[m.pk], clerk,
+                                                                            seed=seed).items()})
         support = seed_support(m, admins[m.pk], seed=seed)  # 避難行動要支援者名簿・被災者台帳 (idempotent)
         issued, why = seed_issuances(m, StaffUser.objects.get(username=f"clerk-{m.code}"), seed=seed)
         if why:

@@ -5,7 +5,7 @@ is approved automatically; everything else waits for a person to compare the gly
 """
 import codecs
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from jichitai import moji
@@ -13,6 +13,7 @@ from jichitai.audit.actions import append as audit_append
 from jichitai.residents.actions import Actor, ConflictError, RuleError
 from jichitai.tenancy.roles import Perm, has_perm
 
+from . import config
 from .models import CODE_TABLE_EVIDENCE, Evidence, GaijiMapping, GaijiMappingEvent, Status
 
 MAX_GLYPH_BYTES = 256 * 1024
@@ -67,6 +68,23 @@ def _log(actor: Actor, m: GaijiMapping, action: str, note=""):
                                                               "status": m.status, "note": note})
 
 
+def _refuse_duplicate(ch: str, sjis: str):
+    """One mapping per legacy code per municipality: a second proposal is refused, naming the existing one."""
+    existing = GaijiMapping.objects.filter(pua_char=ch).first()
+    if existing is not None:
+        code = sjis or f"U+{ord(ch):04X}"
+        raise RuleError({"code": f"外字コード {code} は既に登録されています（{existing.vendor or 'ベンダー名なし'}・"
+                                 f"{Status(existing.status).label}）。同じコードの対応は団体ごとに1つだけです。"
+                                 "内容を変えるときは、既存の対応を審査画面で差し戻してから承認し直してください"})
+
+
+def _require_second_person(actor: Actor, m: GaijiMapping):
+    """With the setting two_person_review (standard on), who proposed a mapping never decides it."""
+    if m.proposed_by_id == actor.user.pk and config.two_person_review(actor.municipality):
+        raise RuleError("この外字対応はあなたが登録（提案）したものです。承認・対応なしの判断は別の職員が行ってください"
+                        "（外字の設定: 登録者と承認者を別の職員にする）")
+
+
 def _require_admin(actor: Actor):
     if not has_perm(actor.user, Perm.MANAGE_GAIJI):
         raise RuleError("外字の対応を登録・承認する権限がありません")
@@ -99,17 +117,21 @@ def register_code(actor: Actor, *, code: str, vendor: str = "", glyph_png: bytes
         if not glyph_png.startswith(PNG_MAGIC):
             raise RuleError({"glyph": "字形画像は PNG 形式にしてください"})
     vendor = (vendor or "").strip()
-    if GaijiMapping.objects.filter(vendor=vendor, pua_char=ch).exists():
-        raise RuleError({"code": "このベンダーのこのコードは既に登録されています"})
+    _refuse_duplicate(ch, sjis)
     juki = (vendor_juki_code or "").strip().upper()
     koseki = (vendor_koseki_no or "").strip()
     if juki and moji.by_juki(juki) is None:
         raise RuleError({"vendor_juki_code": "その住基ネット統一文字コードは MJ 文字情報一覧表にありません"})
     if koseki and moji.by_koseki(koseki) is None:
         raise RuleError({"vendor_koseki_no": "その戸籍統一文字番号は MJ 文字情報一覧表にありません"})
-    m = GaijiMapping.objects.create(pua_char=ch, sjis_code=sjis, vendor=vendor, glyph_png=glyph_png or None,
-                                    vendor_juki_code=juki, vendor_koseki_no=koseki,
-                                    vendor_note=(vendor_note or "").strip())
+    try:
+        with transaction.atomic():
+            m = GaijiMapping.objects.create(pua_char=ch, sjis_code=sjis, vendor=vendor, glyph_png=glyph_png or None,
+                                            vendor_juki_code=juki, vendor_koseki_no=koseki,
+                                            vendor_note=(vendor_note or "").strip(), proposed_by=actor.user)
+    except IntegrityError:  # registered by someone else in between (the database's one-per-code constraint)
+        _refuse_duplicate(ch, sjis)
+        raise
     _log(actor, m, "registered")
     matches = _code_table_match(juki, koseki)
     mjs = {rec.mj for _, rec in matches}
@@ -155,6 +177,7 @@ def approve_manually(actor: Actor, mapping: GaijiMapping, *, mj_name: str, expec
     """A person compared the vendor's glyph with the MJ glyph and approves the mapping."""
     _require_admin(actor)
     m = _locked(mapping, expected_version)
+    _require_second_person(actor, m)
     rec = moji.by_mj((mj_name or "").strip().upper())
     if rec is None or not rec.text:
         raise RuleError({"mj_name": "その MJ 文字図形名は見つかりません"})
@@ -173,6 +196,7 @@ def mark_unmappable(actor: Actor, mapping: GaijiMapping, *, expected_version, no
     if not (note or "").strip():
         raise RuleError({"note": "対応なしとする理由を入力してください"})
     m = _locked(mapping, expected_version)
+    _require_second_person(actor, m)
     _set(m, None, Status.UNMAPPABLE, Evidence.NONE, actor)
     _log(actor, m, "unmappable", note)
     return m
@@ -314,7 +338,7 @@ def import_vendor_table(actor: Actor, *, vendor: str, data: bytes, source: str =
     if not vendor:
         raise RuleError({"vendor": "ベンダー・システム名を入力してください"})
     rows = parse_vendor_table(data)
-    known = set(GaijiMapping.objects.filter(vendor=vendor).values_list("pua_char", flat=True))
+    known = set(GaijiMapping.objects.values_list("pua_char", flat=True))  # one mapping per code per municipality
     now = timezone.now()
     out = {"approved": [], "proposed": [], "skipped": [], "rows": []}
     for row in rows:
@@ -328,7 +352,7 @@ def import_vendor_table(actor: Actor, *, vendor: str, data: bytes, source: str =
         claim = " ".join(x for x in (row["mj_name"], row["ucs"], row["char"], row["note"]) if x)
         m = GaijiMapping.objects.create(pua_char=row["pua"], sjis_code=row["sjis"], vendor=vendor,
                                         glyph_png=row["glyph"], vendor_note=f"対応表: {claim}"[:200],
-                                        mj_name=rec.mj if rec is not None else "")
+                                        mj_name=rec.mj if rec is not None else "", proposed_by=actor.user)
         GaijiMappingEvent.objects.create(mapping=m, action="table_imported", at=now, actor=actor.user.username,
                                          snapshot=_snapshot(m), note=f"{source} {row['line']}行目: {why}"[:200])
         if evidence is not None:
@@ -345,3 +369,17 @@ def import_vendor_table(actor: Actor, *, vendor: str, data: bytes, source: str =
                  detail={"vendor": vendor, "source": source, "approved": out["approved"],
                          "proposed": out["proposed"], "skipped": out["skipped"]})
     return out
+
+
+@transaction.atomic
+def set_two_person_review(actor: Actor, value: bool):
+    """外字の設定: whether proposal and approval must be by two different staff (standard on); audited."""
+    from .models import GaijiSettings
+
+    _require_admin(actor)
+    old = config.two_person_review(actor.municipality)
+    obj, _ = GaijiSettings.objects.get_or_create(municipality=actor.municipality)
+    GaijiSettings.objects.filter(pk=obj.pk).update(two_person_review=bool(value), updated_at=timezone.now())
+    audit_append(actor.municipality, "gaiji.settings.two_person_review", actor=actor.user, terminal=actor.terminal,
+                 object_type="municipality", object_id=actor.municipality.code, detail={"old": old, "new": bool(value)})
+    return bool(value)

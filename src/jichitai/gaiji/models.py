@@ -46,12 +46,14 @@ class GaijiMapping(TenantModel):
     reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                                  related_name="+", verbose_name="確認者")
     reviewed_at = models.DateTimeField("確認日時", null=True, blank=True)
+    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="+", verbose_name="登録者（提案者）")
     version = models.PositiveIntegerField(default=1)
 
     class Meta:
         verbose_name = "外字対応"
-        constraints = [models.UniqueConstraint(fields=["municipality", "vendor", "pua_char"],
-                                               name="gaiji_unique_code")]
+        # one mapping per legacy code per municipality: a second proposal for the same code is refused
+        constraints = [models.UniqueConstraint(fields=["municipality", "pua_char"], name="gaiji_one_per_code")]
 
     @property
     def pua_hex(self):
@@ -94,3 +96,14 @@ class GaijiMappingEvent(TenantModel):
 
     def delete(self, *args, **kwargs):
         raise RuntimeError("外字対応の履歴は削除できません")
+
+
+class GaijiSettings(TenantModel):
+    """A municipality's 外字 settings. Read only through gaiji.config (one function per setting)."""
+
+    two_person_review = models.BooleanField("登録者と承認者を別の職員にする", default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "外字の設定"
+        constraints = [models.UniqueConstraint(fields=["municipality"], name="gaiji_settings_one")]

@@ -575,7 +575,8 @@ class Importer:
             codes.update(pc.split())
         if not codes:
             return []
-        known = set(GaijiMapping.objects.filter(vendor=self.vendor).values_list("pua_char", flat=True))
+        # one mapping per legacy code per municipality (gaiji_one_per_code), whichever vendor registered it
+        known = set(GaijiMapping.objects.values_list("pua_char", flat=True))
         new = {}
         for code in sorted(codes):
             ch = chr(int(code[2:], 16)) if code.startswith("U+") else bytes.fromhex(code).decode("cp932")
@@ -656,7 +657,7 @@ def _same_hold(o, rows):
     return old is not None and old.reason_code == o[3] and old.pending_codes == o[9]
 
 
-_HIST_FIELDS = [f for f in PersonHistory._meta.concrete_fields]
+_HIST_FIELDS = [f for f in PersonHistory._meta.concrete_fields if f.attname != "intake_id"]  # no 受付 (legacy)
 _KEY_FIELDS = [f for f in LegacyKey._meta.concrete_fields if f.attname != "id"]
 _EXTRA_FIELDS = [PersonExtra._meta.get_field(n) for n in ("id", "municipality", "person", "name", "value", "source")]
 

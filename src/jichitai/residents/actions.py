@@ -3,12 +3,14 @@ business rules with Japanese messages, appends a full history snapshot per perso
 event. Views and commands call these functions; nothing else writes residents.
 """
 import datetime as dt
+import functools
 import re
 import secrets
 import unicodedata
 from dataclasses import dataclass, field
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from jichitai import moji
@@ -16,12 +18,13 @@ from jichitai.audit.actions import append as audit_append
 from jichitai.audit.actions import terminal_of
 from jichitai.common.checkdigits import validate_individual_number, validate_resident_code
 from jichitai.moji.kana import kana_key, name_key
-from jichitai.tenancy.models import next_number
+from jichitai.tenancy.models import NumberSequence, next_number
 from jichitai.tenancy.roles import Perm, has_perm
 from jichitai.tenancy.scope import require_municipality
 
-from . import rows
-from .models import SNAPSHOT_FIELDS, ChangeKind, Household, Person, PersonHistory, Status
+from . import config, rows
+from .models import (SNAPSHOT_FIELDS, ChangeKind, Household, IdDocument, Intake, IntakeStatus, NotifierKind, Person,
+                     PersonHistory, Status)
 
 
 class RuleError(Exception):
@@ -45,12 +48,30 @@ CONFLICT_MESSAGE = (
 
 
 @dataclass
+class IntakeInput:
+    """届出の受付 as typed at the counter: who filed the notification (届出人) and which identity document
+    (本人確認書類) was checked. Checked by every action (`_check_intake`), on the confirmation page and at commit."""
+
+    notifier_kind: str = ""
+    id_document: str = ""
+    notifier_name: str = ""
+    notifier_address: str = ""
+    id_document_other: str = ""
+
+    @classmethod
+    def in_person(cls):
+        """本人 with a 個人番号カード (demo seed, tests, batch callers that record a counter visit)."""
+        return cls(notifier_kind=NotifierKind.SELF, id_document=IdDocument.MY_NUMBER_CARD)
+
+
+@dataclass
 class Actor:
-    """Who is changing what, from where: passed to every action."""
+    """Who is changing what, from where, on whose notification: passed to every action."""
 
     user: object
     terminal: str = "system"
     municipality: object = field(default=None)
+    intake: IntakeInput | None = None
 
     def __post_init__(self):
         if self.municipality is None:
@@ -59,10 +80,11 @@ class Actor:
             raise RuleError("この自治体の住民記録を変更する権限がありません")
         if not has_perm(self.user, Perm.CHANGE_RESIDENTS):
             raise RuleError("住民記録を変更する権限がありません")
+        self._intake_row = None  # the Intake of the change being written (set by _change_action)
 
     @classmethod
-    def from_request(cls, request):
-        return cls(user=request.user, terminal=terminal_of(request))
+    def from_request(cls, request, intake: IntakeInput | None = None):
+        return cls(user=request.user, terminal=terminal_of(request), intake=intake)
 
 
 # ---------------------------------------------------------------- helpers shared by the actions
@@ -239,15 +261,20 @@ def _save(actor: Actor, person: Person, kind, change_date, notification_date, *,
         person_id=person.pk, history_no=person.version, change_kind=kind, change_date=change_date,
         notification_date=notification_date, processed_at=timezone.now(), operator=actor.user.username,
         terminal=actor.terminal, note=note, snapshot=snapshot(person),
+        intake_id=actor._intake_row.pk if actor._intake_row is not None else None,
     )
     return person.version
 
 
 def _audit(actor: Actor, kind, persons, detail=None):
+    detail = {"kind": str(kind), **(detail or {})}
+    row = actor._intake_row
+    if row is not None:  # the 届出の受付 of this change, and the persons it touched
+        detail["intake"] = intake_detail(row)
+        Intake.objects.filter(pk=row.pk).update(person_ids=[p.pk for p in persons])
     audit_append(
         actor.municipality, f"resident.change.{kind}", actor=actor.user, terminal=actor.terminal,
-        object_type="person", object_id=",".join(str(p.pk) for p in persons),
-        detail={"kind": str(kind), **(detail or {})},
+        object_type="person", object_id=",".join(str(p.pk) for p in persons), detail=detail,
     )
 
 
@@ -342,6 +369,253 @@ def _lock(person: Person, expected_version):
     return fresh
 
 
+# ---------------------------------------------------------------- 届出の受付 and 審査・決裁
+#
+# Every public action below is wrapped by `_change_action`: it checks the 届出の受付 (届出人, 本人確認書類) with the
+# change's own rules — on the confirmation page (check_only) and at commit alike — and at commit it records the
+# Intake with its 受付番号 in the same transaction as the change. While the municipality requires 審査・決裁
+# (config.approval_required), 登録する runs every rule, writes nothing to the register and holds the change as
+# 決裁待ち: the action's arguments are kept (`Intake.payload`) and replayed by `approve_change`, which runs every rule
+# again against the register as it then is.
+
+# changes with no 届出 (made ex officio, or on another municipality's 転入通知): the notifier is 職権
+NO_NOTIFIER_KINDS = {ChangeKind.EX_OFFICIO_ENTRY, ChangeKind.EX_OFFICIO_CORRECTION, ChangeKind.EX_OFFICIO_REMOVAL,
+                     ChangeKind.MOVE_OUT_CONFIRMED}
+NOTIFIER_CHOICES = [NotifierKind.SELF, NotifierKind.HEAD, NotifierKind.SAME_HOUSEHOLD, NotifierKind.AGENT]
+ID_DOCUMENT_CHOICES = [IdDocument.MY_NUMBER_CARD, IdDocument.DRIVING_LICENCE, IdDocument.PASSPORT,
+                       IdDocument.RESIDENCE_CARD, IdDocument.OTHER]
+APPROVAL_CONFLICT = ("受付の後に、この住民（世帯）の記録が他の異動で更新されました。この届出は今の記録と合わないため"
+                     "決裁できません。差し戻して、受付からやり直してください")
+_ACTIONS = {}
+
+
+def _check_intake(actor, kind) -> IntakeInput:
+    """The 届出の受付's rules; returns the input as it will be recorded."""
+    if kind in NO_NOTIFIER_KINDS:
+        return IntakeInput(notifier_kind=NotifierKind.EX_OFFICIO, id_document=IdDocument.NONE)
+    i = actor.intake or IntakeInput()
+    errors = {}
+    name = (i.notifier_name or "").strip()
+    address = (i.notifier_address or "").strip()
+    other = (i.id_document_other or "").strip()
+    if i.notifier_kind not in NOTIFIER_CHOICES:
+        errors["notifier_kind"] = "届出人を選んでください（本人・世帯主・同一世帯の者・代理人）"
+    elif i.notifier_kind == NotifierKind.AGENT:
+        if not name:
+            errors["notifier_name"] = "代理人の氏名を入力してください"
+        if not address:
+            errors["notifier_address"] = "代理人の住所を入力してください"
+    elif i.notifier_kind in (NotifierKind.HEAD, NotifierKind.SAME_HOUSEHOLD) and not name:
+        errors["notifier_name"] = "届出人（世帯主・同一世帯の者）の氏名を入力してください"
+    if len(name) > 60:
+        errors["notifier_name"] = "届出人の氏名は60文字以内で入力してください"
+    if len(address) > 200:
+        errors["notifier_address"] = "届出人の住所は200文字以内で入力してください"
+    if i.id_document not in ID_DOCUMENT_CHOICES:
+        errors["id_document"] = "確認した本人確認書類を選んでください"
+    elif i.id_document == IdDocument.OTHER and not other:
+        errors["id_document_other"] = "「その他」の本人確認書類の名称を入力してください"
+    if len(other) > 60:
+        errors["id_document_other"] = "本人確認書類の名称は60文字以内で入力してください"
+    if any(0xE000 <= ord(c) <= 0xF8FF for c in name + address + other):
+        errors["notifier_name"] = "外字（私用領域の文字）は入力できません"
+    if errors:
+        raise RuleError(errors)
+    return IntakeInput(notifier_kind=i.notifier_kind, id_document=i.id_document, notifier_name=name,
+                       notifier_address=address if i.notifier_kind == NotifierKind.AGENT else "",
+                       id_document_other=other if i.id_document == IdDocument.OTHER else "")
+
+
+def next_receipt_no(municipality, day) -> int:
+    """The day's next 受付番号 of a municipality. The increment is one UPDATE (… = last_value + 1), which takes the
+    row's write lock before reading, so two counters never get the same number on either engine; the first number
+    of a day creates the row (a concurrent creator's duplicate is caught and the UPDATE retried)."""
+    name = f"receipt:{day:%Y%m%d}"
+    series = NumberSequence.objects.filter(municipality=municipality, name=name)
+    if not series.update(last_value=F("last_value") + 1):
+        try:
+            with transaction.atomic():
+                NumberSequence.objects.create(municipality=municipality, name=name, last_value=1)
+            return 1
+        except IntegrityError:
+            series.update(last_value=F("last_value") + 1)
+    return int(series.values_list("last_value", flat=True).get())
+
+
+def _subject(args, kwargs) -> tuple[str, list]:
+    target = args[0] if args else kwargs.get("household")
+    if isinstance(target, Person):
+        return f"{target.full_name}（宛名番号 {target.atena_no}）", [target.pk]
+    if isinstance(target, Household):
+        return f"世帯番号 {target.household_no}", []
+    values = kwargs.get("values") or {}
+    return f"{values.get('family_name', '')}　{values.get('given_name', '')}".strip("　") + "（新規）", []
+
+
+def _open_intake(actor, kind, intake: IntakeInput, status, *, subject="", person_ids=(), action="",
+                 payload=None) -> Intake:
+    now = timezone.now()
+    day = timezone.localdate(now)
+    return Intake.objects.create(
+        received_on=day, receipt_no=next_receipt_no(actor.municipality, day), received_at=now,
+        received_by=actor.user, terminal=actor.terminal[:120], change_kind=kind,
+        notifier_kind=intake.notifier_kind, notifier_name=intake.notifier_name,
+        notifier_address=intake.notifier_address, id_document=intake.id_document,
+        id_document_other=intake.id_document_other, status=status, subject=subject[:200],
+        person_ids=list(person_ids), action=action, payload=payload)
+
+
+def intake_detail(row: Intake) -> dict:
+    """What the audit event says of the 受付 (the 代理人's address stays in the Intake row)."""
+    d = {"receipt_no": row.receipt_label, "received_at": row.received_at.isoformat(),
+         "received_by": row.received_by.username, "notifier": row.notifier_kind, "id_document": row.id_document}
+    if row.notifier_name:
+        d["notifier_name"] = row.notifier_name
+    if row.id_document_other:
+        d["id_document_other"] = row.id_document_other
+    if row.decided_by_id:
+        d["approved_by"] = row.decided_by.username
+    return d
+
+
+def _encode(v):
+    """An action's arguments as JSON (the held change): persons and households by id, dates as ISO text."""
+    if isinstance(v, Person):
+        return {"$person": v.pk}
+    if isinstance(v, Household):
+        return {"$household": v.pk}
+    if isinstance(v, dt.date):
+        return {"$date": v.isoformat()}
+    if isinstance(v, dict):
+        return {"$dict": [[_encode(k), _encode(x)] for k, x in v.items()]}
+    if isinstance(v, (list, tuple)):
+        return [_encode(x) for x in v]
+    if isinstance(v, str):
+        return str(v)
+    if v is None or isinstance(v, (bool, int, float)):
+        return v
+    raise TypeError(f"cannot hold an argument of type {type(v).__name__}")
+
+
+def _decode(v):
+    if isinstance(v, list):
+        return [_decode(x) for x in v]
+    if isinstance(v, dict):
+        if "$person" in v:
+            return Person.objects.select_related("household").get(pk=v["$person"])
+        if "$household" in v:
+            return Household.objects.get(pk=v["$household"])
+        if "$date" in v:
+            return dt.date.fromisoformat(v["$date"])
+        if "$dict" in v:
+            return {_decode(k): _decode(x) for k, x in v["$dict"]}
+    return v
+
+
+def _change_action(kind):
+    """Wrap an action: the 届出の受付's rules, the Intake, and the hold while 審査・決裁 is required."""
+
+    def decorate(fn):
+        @functools.wraps(fn)
+        @transaction.atomic
+        def wrapper(actor, *args, check_only=False, **kwargs):
+            k = kwargs.get("kind", kind)
+            if actor._intake_row is not None:  # replayed by approve_change: its Intake is already there
+                return fn(actor, *args, check_only=check_only, **kwargs)
+            intake = _check_intake(actor, k)
+            if check_only:
+                return fn(actor, *args, check_only=True, **kwargs)
+            subject, ids = _subject(args, kwargs)
+            if config.approval_required(actor.municipality):
+                fn(actor, *args, check_only=True, **kwargs)  # every rule; the register is not written
+                row = _open_intake(actor, k, intake, IntakeStatus.PENDING, subject=subject, person_ids=ids,
+                                   action=fn.__name__, payload={"args": _encode(list(args)),
+                                                                "kwargs": _encode(kwargs)})
+                audit_append(actor.municipality, "resident.intake.pending", actor=actor.user,
+                             terminal=actor.terminal, object_type="intake", object_id=row.pk,
+                             detail={"kind": str(k), "subject_ids": ids, **intake_detail(row)})
+                return row
+            actor._intake_row = _open_intake(actor, k, intake, IntakeStatus.REGISTERED, subject=subject,
+                                             person_ids=ids, action=fn.__name__)
+            try:
+                return fn(actor, *args, **kwargs)
+            finally:
+                actor._intake_row = None
+
+        _ACTIONS[fn.__name__] = wrapper
+        return wrapper
+
+    return decorate
+
+
+def _check_decider(actor, intake):
+    if not has_perm(actor.user, Perm.APPROVE_CHANGES):
+        raise RuleError("異動を決裁する権限がありません")
+    row = Intake.objects.select_for_update().select_related("received_by").get(pk=intake.pk)
+    if row.status != IntakeStatus.PENDING:
+        raise RuleError(f"この届出は「{IntakeStatus(row.status).label}」です。決裁・差し戻しができるのは決裁待ちの届出だけです")
+    if row.received_by_id == actor.user.pk:
+        raise RuleError("自分が受け付けた届出は決裁・差し戻しできません。受付者とは別の職員が審査してください")
+    return row
+
+
+@transaction.atomic
+def approve_change(actor: Actor, intake: Intake, *, check_only=False):
+    """審査・決裁: a second staff member approves a held change. Every rule runs again against the register as it is
+    now, with the version the clerk's form had: a change made in between refuses with APPROVAL_CONFLICT."""
+    row = _check_decider(actor, intake)
+    args, kwargs = _decode(row.payload["args"]), _decode(row.payload["kwargs"])
+    fn = _ACTIONS[row.action]
+    replay = Actor(user=actor.user, terminal=actor.terminal, municipality=actor.municipality)
+    row.status, row.decided_by, row.decided_at = IntakeStatus.APPROVED, actor.user, timezone.now()
+    replay._intake_row = row
+    try:
+        result = fn(replay, *args, check_only=check_only, **kwargs)
+    except ConflictError:
+        raise ConflictError(APPROVAL_CONFLICT) from None
+    except RuleError as e:
+        raise RuleError({"__all__": ["今の住民記録では、この届出を登録できません: " + str(e)]}) from None
+    if check_only:
+        return None
+    Intake.objects.filter(pk=row.pk).update(status=row.status, decided_by=actor.user, decided_at=row.decided_at)
+    return result
+
+
+@transaction.atomic
+def return_change(actor: Actor, intake: Intake, *, reason):
+    """差し戻し: the held change is not registered; the receiving clerk sees it with the reason."""
+    row = _check_decider(actor, intake)
+    reason = (reason or "").strip()
+    if not reason:
+        raise RuleError({"reason": "差し戻しの理由を入力してください"})
+    if len(reason) > 200:
+        raise RuleError({"reason": "差し戻しの理由は200文字以内で入力してください"})
+    Intake.objects.filter(pk=row.pk).update(status=IntakeStatus.RETURNED, decided_by=actor.user,
+                                            decided_at=timezone.now(), return_reason=reason)
+    audit_append(actor.municipality, "resident.intake.returned", actor=actor.user, terminal=actor.terminal,
+                 object_type="intake", object_id=row.pk,
+                 detail={"kind": row.change_kind, "receipt_no": row.receipt_label,
+                         "received_by": row.received_by.username, "reason": reason})
+    row.refresh_from_db()
+    return row
+
+
+@transaction.atomic
+def set_approval_required(actor: Actor, value: bool):
+    """受付・決裁の設定: whether changes wait for 審査・決裁 (an admin's setting; audited with old and new)."""
+    from .models import ChangeSettings
+
+    if not has_perm(actor.user, Perm.MANAGE_CHANGE_SETTINGS):
+        raise RuleError("受付・決裁の設定を変更する権限がありません")
+    old = config.approval_required(actor.municipality)
+    obj, _ = ChangeSettings.objects.get_or_create(municipality=actor.municipality)
+    ChangeSettings.objects.filter(pk=obj.pk).update(approval_required=bool(value), updated_at=timezone.now())
+    audit_append(actor.municipality, "resident.settings.approval_required", actor=actor.user,
+                 terminal=actor.terminal, object_type="municipality", object_id=actor.municipality.code,
+                 detail={"old": old, "new": bool(value)})
+    return bool(value)
+
+
 # ---------------------------------------------------------------- 記載: births and arrivals
 #
 # Every action takes `check_only`: with it, the action reads and locks what it would change and runs every rule,
@@ -377,7 +651,7 @@ def _new_household(actor, values):
     return Household.objects.create(household_no=next_number(actor.municipality, "household"))
 
 
-@transaction.atomic
+@_change_action(ChangeKind.BIRTH)
 def register_birth(actor: Actor, *, household: Household, values: dict, notification_date, note="",
                    expected_version=None, check_only=False):
     """出生: a child born into an existing household; the change date is the birth date. `expected_version` is the
@@ -404,7 +678,7 @@ def register_birth(actor: Actor, *, household: Household, values: dict, notifica
     return person
 
 
-@transaction.atomic
+@_change_action(ChangeKind.MOVE_IN)
 def register_move_in(actor: Actor, *, values: dict, change_date, notification_date, household=None,
                      kind=ChangeKind.MOVE_IN, note="", expected_version=None, check_only=False):
     """転入 (and 職権記載 with kind=EX_OFFICIO_ENTRY): a person arrives, into an existing household or as the head
@@ -472,7 +746,7 @@ def _check_joins_at_household_address(household, address, katagaki, field="addre
                                 "世帯員は世帯と同じ住所に記載します"})
 
 
-@transaction.atomic
+@_change_action(ChangeKind.MOVE_WITHIN)
 def register_move_within(actor: Actor, person: Person, *, expected_version, address, address_katagaki="",
                          postal_code="", change_date, notification_date, with_household=False, companions=(),
                          new_household_head=None, join_household=None, relationships=None, remaining_head=None,
@@ -577,7 +851,7 @@ def register_move_within(actor: Actor, person: Person, *, expected_version, addr
     return person
 
 
-@transaction.atomic
+@_change_action(ChangeKind.EX_OFFICIO_CORRECTION)
 def correct_person(actor: Actor, person: Person, *, expected_version, changes: dict, change_date, note,
                    check_only=False):
     """職権修正: correct recorded items, with the reason."""
@@ -632,30 +906,63 @@ def _remove(actor, person, new_head, *, kind, reason, change_date, notification_
     return touched
 
 
-@transaction.atomic
+@_change_action(ChangeKind.MOVE_OUT_PLANNED)
 def register_move_out(actor: Actor, person: Person, *, expected_version, destination, planned_date,
-                      notification_date, new_head=None, note="", check_only=False):
-    """転出（予定）: the 転出届. The record becomes a 除票 on the planned date, destination 予定. A destination in
-    this municipality is refused (that is a 転居)."""
+                      notification_date, new_head=None, companions=(), note="", check_only=False):
+    """転出（予定）: the 転出届, of the person and the `companions` (members of the same household leaving with
+    him on the same notification: 複数転出). Each record becomes a 除票 on the planned date, destination 予定. If
+    the head leaves and members stay, `new_head` (one who stays) becomes head; if everyone leaves the household
+    ends. A destination in this municipality is refused (that is a 転居)."""
     if not (destination or "").strip():
         raise RuleError({"destination": "転出先の住所を入力してください"})
     _not_this_municipality(actor, "destination", destination, "転出先")
-    person, new_head = _check_remove(person, change_date=planned_date, notification_date=notification_date,
-                                     new_head=new_head, future_ok=True, expected_version=expected_version,
-                                     notification_after_change=False)
+    person = _lock(person, expected_version)
+    _require_resident(person)
+    _check_dates(planned_date, notification_date, person=person, future_ok=True, notification_after_change=False)
+    household = person.household
+    current = {m.pk: m for m in _active_members(household, exclude=[person])}
+    if any(c.pk not in current for c in companions):
+        raise RuleError({"companions": "一緒に転出できるのは、同じ世帯の現存する住民だけです"})
+    movers = [person, *{c.pk: current[c.pk] for c in companions}.values()]
+    for p in movers[1:]:
+        _check_dates(planned_date, notification_date, person=p, future_ok=True, notification_after_change=False)
+    mover_ids = {p.pk for p in movers}
+    staying = [m for m in current.values() if m.pk not in mover_ids]
+    nh = None
+    if household.head_id in mover_ids and staying:
+        if new_head is None:
+            raise RuleError({"new_head": "世帯主が抜けると、世帯に世帯主がいなくなります。新しい世帯主を指定してください"})
+        nh = next((m for m in staying if m.pk == new_head.pk), None)
+        if nh is None:
+            raise RuleError({"new_head": "新しい世帯主は、同じ世帯に残る住民から選んでください"})
+        _check_dates(planned_date, notification_date, person=nh, future_ok=True, notification_after_change=False)
     if check_only:
         return None
-    touched = _remove(actor, person, new_head, kind=ChangeKind.MOVE_OUT_PLANNED, reason="転出",
-                      change_date=planned_date, notification_date=notification_date)
-    person.move_out_state = "予定"
-    person.move_out_destination = destination.strip()
-    _save(actor, person, ChangeKind.MOVE_OUT_PLANNED, planned_date, notification_date,
-          expected_version=person.version, note=note)
-    _audit(actor, ChangeKind.MOVE_OUT_PLANNED, [person, *touched])
+    touched = []
+    if nh is not None:
+        nh.is_head, nh.relationship = True, "世帯主"
+        _save(actor, nh, ChangeKind.HEAD_CHANGE, planned_date, notification_date, note="世帯主の転出に伴う変更")
+        Household.objects.filter(pk=household.pk).update(head=nh)
+        touched.append(nh)
+    elif not staying:
+        Household.objects.filter(pk=household.pk).update(is_active=False, head=None)
+    for p in movers:
+        p.status = Status.REMOVED
+        p.removal_reason = "転出"
+        p.removal_date = planned_date
+        p.notification_date = notification_date
+        if p.is_head and nh is not None:
+            p.is_head = False
+        p.move_out_state = "予定"
+        p.move_out_destination = destination.strip()
+        _save(actor, p, ChangeKind.MOVE_OUT_PLANNED, planned_date, notification_date, expected_version=p.version,
+              note=note)
+    _audit(actor, ChangeKind.MOVE_OUT_PLANNED, [*movers, *touched],
+           {"household": household.household_no, "members": len(movers)} if len(movers) > 1 else None)
     return person
 
 
-@transaction.atomic
+@_change_action(ChangeKind.MOVE_OUT_CONFIRMED)
 def confirm_move_out(actor: Actor, person: Person, *, expected_version, destination, notice_date, note="",
                      check_only=False):
     """転出（確定）: the 転入通知 from the new municipality arrived; the destination becomes 確定."""
@@ -682,7 +989,7 @@ def confirm_move_out(actor: Actor, person: Person, *, expected_version, destinat
     return person
 
 
-@transaction.atomic
+@_change_action(ChangeKind.DEATH)
 def register_death(actor: Actor, person: Person, *, expected_version, death_date, notification_date,
                    new_head=None, note="", check_only=False):
     """死亡."""
@@ -697,7 +1004,7 @@ def register_death(actor: Actor, person: Person, *, expected_version, death_date
     return person
 
 
-@transaction.atomic
+@_change_action(ChangeKind.EX_OFFICIO_REMOVAL)
 def remove_ex_officio(actor: Actor, person: Person, *, expected_version, change_date, note, new_head=None,
                       check_only=False):
     """職権消除 (e.g. found not to live at the address), with the reason."""
@@ -719,7 +1026,7 @@ def remove_ex_officio(actor: Actor, person: Person, *, expected_version, change_
 # `expected_version` of a household change is the household's version (household_version) when the form was
 # opened; programmatic callers may omit it, the web forms always send it.
 
-@transaction.atomic
+@_change_action(ChangeKind.HEAD_CHANGE)
 def change_head(actor: Actor, household: Household, *, new_head: Person, former_head_relationship, change_date,
                 notification_date, expected_version=None, relationships=None, note="", check_only=False):
     """世帯主変更: another current member becomes head; the former head gets a new 続柄, and so may the other
@@ -771,7 +1078,7 @@ def change_head(actor: Actor, household: Household, *, new_head: Person, former_
     return household
 
 
-@transaction.atomic
+@_change_action(ChangeKind.HOUSEHOLD_SPLIT)
 def split_household(actor: Actor, household: Household, *, members: list, new_head: Person, relationships: dict,
                     change_date, notification_date, remaining_head: Person | None = None, note="",
                     expected_version=None, check_only=False):
@@ -819,7 +1126,7 @@ def split_household(actor: Actor, household: Household, *, members: list, new_he
     return new_household
 
 
-@transaction.atomic
+@_change_action(ChangeKind.HOUSEHOLD_MERGE)
 def merge_household(actor: Actor, source: Household, *, target: Household, relationships: dict, change_date,
                     notification_date, note="", expected_version=None, check_only=False):
     """世帯合併: every member of `source` joins `target` (under its head); `source` ceases to exist.

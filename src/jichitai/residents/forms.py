@@ -8,8 +8,8 @@ from jichitai.common.wareki import DateInputError, parse_date
 from jichitai.privacy import policy
 
 from . import queries
-from .actions import VERSION_MISSING, household_version
-from .models import Sex
+from .actions import ID_DOCUMENT_CHOICES, NOTIFIER_CHOICES, VERSION_MISSING, IntakeInput, household_version
+from .models import IdDocument, NotifierKind, Sex
 
 RELATIONSHIPS = ["妻", "夫", "子", "父", "母", "子の妻", "子の夫", "孫", "兄", "姉", "弟", "妹", "祖父", "祖母",
                  "妻の父", "妻の母", "夫の父", "夫の母", "縁故者", "同居人"]
@@ -99,9 +99,14 @@ class SearchForm(FocusFirstMixin, forms.Form):
                                           "atena_no", "status")})
 
 
-class ChangeForm(FocusFirstMixin, forms.Form):
-    """Base: the dates every change records, and the optimistic-lock version."""
+INTAKE_FIELDS = ["notifier_kind", "notifier_name", "notifier_address", "id_document", "id_document_other"]
 
+
+class ChangeForm(FocusFirstMixin, forms.Form):
+    """Base: the 届出の受付 (届出人, 本人確認書類; first, as the counter takes it), the dates every change records,
+    and the optimistic-lock version. The rules of the 受付 are the action's (actions._check_intake)."""
+
+    intake = True  # False for changes made ex officio (職権), which have no 届出人
     expected_version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=0, error_messages={
         "required": VERSION_MISSING, "invalid": VERSION_MISSING, "min_value": VERSION_MISSING})
 
@@ -109,6 +114,21 @@ class ChangeForm(FocusFirstMixin, forms.Form):
         self.person = person
         self.household = household
         super().__init__(*args, **kwargs)
+        if self.intake:
+            self.fields["notifier_kind"] = forms.ChoiceField(
+                label="届出人", required=False,
+                choices=[("", "（選択してください）")] + [(c.value, c.label) for c in NOTIFIER_CHOICES])
+            self.fields["notifier_name"] = forms.CharField(
+                label="届出人の氏名", max_length=60, required=False,
+                help_text="世帯主・同一世帯の者・代理人のとき（本人なら空欄）")
+            self.fields["notifier_address"] = forms.CharField(label="代理人の住所", max_length=200, required=False,
+                                                              help_text="代理人のときのみ")
+            self.fields["id_document"] = forms.ChoiceField(
+                label="本人確認書類", required=False,
+                choices=[("", "（選択してください）")] + [(c.value, c.label) for c in ID_DOCUMENT_CHOICES])
+            self.fields["id_document_other"] = forms.CharField(label="本人確認書類（その他の名称）", max_length=60,
+                                                               required=False, help_text="「その他」のときのみ")
+            self.order_fields(INTAKE_FIELDS + [n for n in self.fields if n not in INTAKE_FIELDS])
         # the version the form was opened with is mandatory: without it a change would skip the conflict check.
         # A new person (転入, 職権記載) has none until the confirmation page names the household joined.
         self.fields["expected_version"].required = person is not None or household is not None
@@ -118,6 +138,13 @@ class ChangeForm(FocusFirstMixin, forms.Form):
             elif household is not None:
                 self.fields["expected_version"].initial = household_version(household)
         focus_first_field(self)
+
+    def intake_input(self):
+        """The 受付 as typed, for the action (which checks it)."""
+        if not self.intake:
+            return None
+        d = self.cleaned_data
+        return IntakeInput(**{k: (d.get(k) or "") for k in INTAKE_FIELDS})
 
     def member_choices(self, household, *, exclude=None, empty=True):
         members = queries.active_members(household)
@@ -239,6 +266,7 @@ class MoveInForm(ChouazaAddressMixin, PersonFieldsForm):
 
 
 class ExOfficioEntryForm(MoveInForm):
+    intake = False  # 職権: no 届出人
     note = forms.CharField(label="職権記載の理由", max_length=200)
 
 
@@ -342,7 +370,10 @@ class _NewHeadMixin:
                     help_text="世帯主が抜け、世帯に住民が残る場合は必須です")
 
 
-class MoveOutForm(_NewHeadMixin, ChangeForm):
+class MoveOutForm(ChangeForm):
+    """転出, of the person and the members ticked (複数転出). If the head leaves and members stay, the clerk picks
+    the new head among those who stay (the action checks it)."""
+
     destination = forms.CharField(label="転出先の住所", max_length=200)
     planned_date = WarekiDateField(label="転出予定日")
     notification_date = WarekiDateField(label="届出日")
@@ -350,10 +381,25 @@ class MoveOutForm(_NewHeadMixin, ChangeForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.add_new_head()
+        if self.person is None:
+            return
+        others = self.member_choices(self.person.household, exclude=self.person, empty=False)
+        if others:
+            self.fields["companions"] = forms.MultipleChoiceField(
+                label="一緒に転出する世帯員", required=False, widget=forms.CheckboxSelectMultiple, choices=others,
+                help_text="同じ届出で転出する世帯員にチェック（世帯全員ならすべて）")
+            self.fields["new_head"] = forms.ChoiceField(
+                label="残る世帯の新しい世帯主", required=False,
+                choices=[("", "（選択してください）")] + others,
+                help_text="世帯主が転出し、世帯に残る人がいる場合は必須（残る人から選びます）")
+
+    def companions(self):
+        ids = set(self.cleaned_data.get("companions") or [])
+        return [m for m in queries.active_members(self.person.household) if str(m.pk) in ids]
 
 
 class MoveOutConfirmForm(ChangeForm):
+    intake = False  # 職権: no 届出人
     destination = forms.CharField(label="確定した転出先の住所", max_length=200)
     notice_date = WarekiDateField(label="転入通知受理日")
     note = forms.CharField(label="備考", max_length=200, required=False)
@@ -377,6 +423,7 @@ class DeathForm(_NewHeadMixin, ChangeForm):
 
 
 class RemovalForm(_NewHeadMixin, ChangeForm):
+    intake = False  # 職権: no 届出人
     change_date = WarekiDateField(label="消除日")
     note = forms.CharField(label="職権消除の理由", max_length=200)
 
@@ -386,6 +433,7 @@ class RemovalForm(_NewHeadMixin, ChangeForm):
 
 
 class CorrectionForm(PersonFieldsForm):
+    intake = False  # 職権: no 届出人
     change_date = WarekiDateField(label="修正の異動日")
     note = forms.CharField(label="職権修正の理由", max_length=200)
 

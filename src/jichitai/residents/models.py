@@ -204,6 +204,8 @@ class PersonHistory(TenantModel):
     terminal = models.CharField("入力端末", max_length=120, blank=True)
     note = models.CharField("備考", max_length=200, blank=True)
     snapshot = models.JSONField("記載内容")
+    intake = models.ForeignKey("Intake", null=True, blank=True, on_delete=models.PROTECT, related_name="history",
+                               verbose_name="届出の受付")
 
     objects = AppendOnlyTenantManager()
     all_tenants = models.Manager.from_queryset(AppendOnlyQuerySet)()
@@ -222,3 +224,96 @@ class PersonHistory(TenantModel):
 
     def delete(self, *args, **kwargs):
         raise RuntimeError("異動履歴は削除できません / history rows are append-only")
+
+
+# ---------------------------------------------------------------- 届出の受付 and 審査・決裁
+
+class NotifierKind(models.TextChoices):
+    """届出人: who filed the notification. 職権 is set by the actions for changes made ex officio (no 届出)."""
+
+    SELF = "self", "本人"
+    HEAD = "head", "世帯主"
+    SAME_HOUSEHOLD = "same_household", "同一世帯の者"
+    AGENT = "agent", "代理人"
+    EX_OFFICIO = "ex_officio", "職権（届出なし）"
+
+
+class IdDocument(models.TextChoices):
+    """本人確認書類 checked at the counter."""
+
+    MY_NUMBER_CARD = "my_number_card", "個人番号カード"
+    DRIVING_LICENCE = "driving_licence", "運転免許証"
+    PASSPORT = "passport", "旅券"
+    RESIDENCE_CARD = "residence_card", "在留カード"
+    OTHER = "other", "その他"
+    NONE = "none", "—（職権）"
+
+
+class IntakeStatus(models.TextChoices):
+    REGISTERED = "registered", "登録済み"
+    PENDING = "pending", "決裁待ち"
+    APPROVED = "approved", "決裁済み（登録済み）"
+    RETURNED = "returned", "差し戻し"
+
+
+class Intake(TenantModel):
+    """One 届出の受付: who filed it, which identity document was checked, its 受付番号 (unique per municipality and
+    day) and time. Every 異動 has one; the history rows it produced point to it. While the municipality requires
+    審査・決裁 (residents.config.approval_required), the change waits here as PENDING with the action's arguments
+    (`payload`) and the register is untouched until a second staff member approves it."""
+
+    received_on = models.DateField("受付日")
+    receipt_no = models.PositiveIntegerField("受付番号")
+    received_at = models.DateTimeField("受付日時")
+    received_by = models.ForeignKey("tenancy.StaffUser", on_delete=models.PROTECT, related_name="+",
+                                    verbose_name="受付者")
+    terminal = models.CharField("受付端末", max_length=120, blank=True)
+    change_kind = models.CharField("異動事由", max_length=30, choices=ChangeKind.choices)
+    notifier_kind = models.CharField("届出人", max_length=20, choices=NotifierKind.choices)
+    notifier_name = models.CharField("届出人の氏名", max_length=60, blank=True)
+    notifier_address = models.CharField("届出人の住所", max_length=200, blank=True)
+    id_document = models.CharField("本人確認書類", max_length=20, choices=IdDocument.choices)
+    id_document_other = models.CharField("本人確認書類（その他）", max_length=60, blank=True)
+    status = models.CharField("状態", max_length=12, choices=IntakeStatus.choices)
+    subject = models.CharField("対象", max_length=200, blank=True, help_text="受付時の対象者（一覧の表示用）")
+    person_ids = models.JSONField("対象者", default=list)
+    action = models.CharField("処理", max_length=40, blank=True)
+    payload = models.JSONField("決裁待ちの入力内容", null=True, blank=True)
+    decided_by = models.ForeignKey("tenancy.StaffUser", null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+", verbose_name="決裁者")
+    decided_at = models.DateTimeField("決裁日時", null=True, blank=True)
+    return_reason = models.CharField("差し戻しの理由", max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = "届出の受付"
+        constraints = [models.UniqueConstraint(fields=["municipality", "received_on", "receipt_no"],
+                                               name="intake_receipt_no_unique")]
+        indexes = [models.Index(fields=["municipality", "status", "id"], name="intake_status")]
+
+    @property
+    def receipt_label(self):
+        """受付番号 as printed: the day and the number (e.g. 20261206-0007)."""
+        return f"{self.received_on:%Y%m%d}-{self.receipt_no:04d}"
+
+    @property
+    def notifier_label(self):
+        label = NotifierKind(self.notifier_kind).label if self.notifier_kind in NotifierKind.values else ""
+        return f"{label}（{self.notifier_name}）" if self.notifier_name else label
+
+    @property
+    def id_document_label(self):
+        if self.id_document == IdDocument.OTHER:
+            return f"その他（{self.id_document_other}）"
+        return IdDocument(self.id_document).label if self.id_document in IdDocument.values else ""
+
+
+class ChangeSettings(TenantModel):
+    """A municipality's settings of the change workflow. Read only through residents.config (one function per
+    setting), so a tier engine can take the value over later without any caller changing."""
+
+    approval_required = models.BooleanField("異動の審査・決裁を必要とする", default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "異動の設定"
+        constraints = [models.UniqueConstraint(fields=["municipality"], name="change_settings_one")]

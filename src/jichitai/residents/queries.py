@@ -149,6 +149,7 @@ class HistoryEntry:
     note: str
     view: PersonView
     changed: list
+    intake: object = None  # the 届出の受付 (Intake) of the change, if recorded
 
 
 FIELD_LABELS = {f.name: str(f.verbose_name) for f in Person._meta.fields}
@@ -156,7 +157,8 @@ FIELD_LABELS["household_no"] = "世帯番号"
 
 
 def person_history(person: Person, user, municipality) -> list[HistoryEntry]:
-    rows = list(PersonHistory.objects.filter(person=person).order_by("history_no"))
+    rows = list(PersonHistory.objects.filter(person=person).select_related(
+        "intake", "intake__received_by", "intake__decided_by").order_by("history_no"))
     # protection now applies to every snapshot, also those recorded before it began
     person_protected = policy.person_is_protected(person)
     out = []
@@ -174,7 +176,7 @@ def person_history(person: Person, user, municipality) -> list[HistoryEntry]:
             history_no=h.history_no, kind_label=ChangeKind(h.change_kind).label, change_kind=h.change_kind,
             change_date=h.change_date, change_date_wareki=format_wareki(h.change_date),
             notification_date=h.notification_date, processed_at=h.processed_at, operator=h.operator,
-            terminal=h.terminal, note=h.note, view=view, changed=changed,
+            terminal=h.terminal, note=h.note, view=view, changed=changed, intake=h.intake,
         ))
         previous = snap
     return out
@@ -487,3 +489,121 @@ def recent_changes(user, municipality, limit=10):
          "name": PersonView(h.snapshot, user, person_protected=h.person_id in protected).full_name}
         for h in rows
     ]
+
+
+# ---------------------------------------------------------------- 届出の受付 and 決裁待ち
+
+def pending_intakes():
+    """Changes waiting for 審査・決裁, oldest first."""
+    from .models import Intake, IntakeStatus
+
+    return list(Intake.objects.filter(status=IntakeStatus.PENDING).select_related("received_by").order_by("id"))
+
+
+def returned_intakes(user, *, days=30):
+    """The changes `user` received that were returned (差し戻し), newest first."""
+    from django.utils import timezone
+
+    from .models import Intake, IntakeStatus
+
+    since = timezone.now() - dt.timedelta(days=days)
+    return list(Intake.objects.filter(status=IntakeStatus.RETURNED, received_by=user, decided_at__gte=since)
+                .select_related("received_by", "decided_by").order_by("-decided_at"))
+
+
+def intake_counts(user) -> dict:
+    """For the navigation: pending changes another staff member received (the user may decide them), and the
+    user's own returned changes of the last 7 days."""
+    from django.utils import timezone
+
+    from jichitai.tenancy.roles import Perm, has_perm
+
+    from .models import Intake, IntakeStatus
+
+    out = {"pending": 0, "returned": 0}
+    if has_perm(user, Perm.APPROVE_CHANGES):
+        out["pending"] = Intake.objects.filter(status=IntakeStatus.PENDING).exclude(received_by=user).count()
+    since = timezone.now() - dt.timedelta(days=7)
+    out["returned"] = Intake.objects.filter(status=IntakeStatus.RETURNED, received_by=user,
+                                            decided_at__gte=since).count()
+    return out
+
+
+def get_intake(intake_id):
+    from .models import Intake
+
+    intake = Intake.objects.select_related("received_by", "decided_by").filter(pk=intake_id).first()
+    if intake is None:
+        raise Http404("届出が見つかりません")
+    return intake
+
+
+# what the 決裁 screen shows of a held change's arguments, in this order
+HELD_LABELS = {
+    "address": "新しい住所（町字・番地）", "address_katagaki": "方書", "postal_code": "郵便番号",
+    "destination": "転出先の住所", "planned_date": "転出予定日", "change_date": "異動日", "death_date": "死亡日",
+    "notification_date": "届出日", "notice_date": "転入通知受理日", "with_household": "世帯全員で",
+    "companions": "一緒に異動する世帯員", "members": "分離する住民", "new_household_head": "新しい世帯の世帯主",
+    "join_household": "加わる世帯", "new_head": "新しい世帯主", "remaining_head": "元の世帯の新しい世帯主",
+    "target": "合併先の世帯", "household": "世帯", "former_head_relationship": "元の世帯主の新しい続柄",
+    "relationships": "続柄", "values": "記載する内容", "changes": "修正する内容", "note": "備考",
+}
+_HELD_ADDRESS = {"address", "address_katagaki", "postal_code", "destination", "previous_address"}
+
+
+def _held_text(v):
+    if isinstance(v, Person):
+        return f"{v.full_name}（{v.relationship}）"
+    if isinstance(v, Household):
+        return f"世帯番号 {v.household_no}"
+    if isinstance(v, bool):
+        return "はい" if v else "いいえ"
+    if isinstance(v, dt.date):
+        return f"{format_wareki(v)}（{v.isoformat()}）"
+    if isinstance(v, (list, tuple)):
+        return "、".join(_held_text(x) for x in v) or "—"
+    return "—" if v in (None, "") else str(v)
+
+
+def _held_value(key, value, withhold):
+    if key == "individual_number":  # never shown as typed (as on the confirmation page)
+        return "（入力あり）"
+    if withhold and key in _HELD_ADDRESS:
+        return WITHHELD
+    return _held_text(value)
+
+
+def held_change(intake, user, municipality) -> dict:
+    """The held change for the 決裁 screen: the persons it names as they are now (PersonView, through the read
+    policy) and its arguments as rows. The new address of a protected person is withheld like any address."""
+    from .actions import _decode
+
+    args, kwargs = _decode(intake.payload["args"]), _decode(intake.payload["kwargs"])
+    target = args[0] if args else None
+    persons = [target] if isinstance(target, Person) else []
+    household = target if isinstance(target, Household) else kwargs.get("household")
+    if household is not None:
+        persons += list(Person.objects.filter(household=household, status=Status.RESIDENT).select_related(
+            "household").order_by("-is_head", "birth_date"))
+    for k in ("companions", "members"):
+        persons += [p for p in kwargs.get(k) or [] if p.pk not in {q.pk for q in persons}]
+    protected = policy.protected_person_ids(persons) if persons else set()
+    withhold = bool(protected) and not policy.for_staff(user).dv_addresses
+    people = {p.pk: p for p in persons}
+    rows_out = []
+    for key, label in HELD_LABELS.items():
+        v = kwargs.get(key)
+        if v is None or v is False or (isinstance(v, (str, list, tuple, dict)) and not v):
+            continue
+        if key == "relationships":
+            v = "、".join(f"{people[pk].full_name if pk in people else pk}: {rel}" for pk, rel in v.items() if rel)
+        elif key in ("values", "changes"):
+            v = "、".join(f"{FIELD_LABELS.get(k, k)}: {_held_value(k, x, withhold)}"
+                         for k, x in v.items() if x not in (None, "", False))
+        elif key in _HELD_ADDRESS and withhold:
+            v = WITHHELD
+        else:
+            v = _held_text(v)
+        rows_out.append((label, v or "—"))
+    views = [present(p, user, municipality, protected=protected) for p in persons]
+    return {"rows": rows_out, "persons": views, "target": target}

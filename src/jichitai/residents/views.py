@@ -10,9 +10,9 @@ from django.urls import reverse
 from jichitai.tenancy.roles import Perm
 from jichitai.web.decorators import staff_required
 
-from . import actions, forms, name_rules, queries
+from . import actions, config, forms, name_rules, queries
 from .actions import CONFLICT_MESSAGE, Actor, ConflictError, RuleError
-from .models import ChangeKind, Status
+from .models import ChangeKind, Intake, Status
 
 
 @staff_required(Perm.VIEW_RESIDENTS)
@@ -92,7 +92,8 @@ CHANGES = {
                                    lambda a, p, f, **kw: actions.register_move_out(
         a, p, expected_version=_v(f), destination=f.cleaned_data["destination"],
         planned_date=f.cleaned_data["planned_date"], notification_date=f.cleaned_data["notification_date"],
-        new_head=_new_head(f), note=f.cleaned_data["note"], **kw)),
+        new_head=_new_head(f), companions=f.companions() if "companions" in f.fields else (),
+        note=f.cleaned_data["note"], **kw)),
     "move_out_confirmed": ChangeSpec("転出（確定）", "person", forms.MoveOutConfirmForm,
                                      lambda a, p, f, **kw: actions.confirm_move_out(
         a, p, expected_version=_v(f), destination=f.cleaned_data["destination"],
@@ -152,7 +153,7 @@ def _confirm_rows(form):
         if name == "expected_version":
             continue
         value = form.cleaned_data.get(name)
-        if hasattr(field, "choices") and not isinstance(field, forms.WarekiDateField):
+        if hasattr(field, "choices") and not isinstance(field, forms.WarekiDateField) and value not in (None, ""):
             labels = dict((str(k), v) for k, v in field.choices)
             value = "、".join(labels.get(str(v), v) for v in value) if isinstance(value, list) else labels.get(
                 str(value), value)
@@ -229,7 +230,7 @@ def _change(request, kind, *, person=None, household=None):
             if step == "commit":
                 if spec.scope == "new" and joined is not None and form.cleaned_data["expected_version"] is None:
                     raise RuleError({"expected_version": actions.VERSION_MISSING})
-                result = spec.run(Actor.from_request(request), target, form)
+                result = spec.run(Actor.from_request(request, form.intake_input()), target, form)
             else:
                 if spec.scope == "new":
                     # the household joined is named on this page: its version goes on the confirmation page
@@ -238,16 +239,21 @@ def _change(request, kind, *, person=None, household=None):
                     form = spec.form(data, person=person, household=household)
                     form.is_valid()
                     ctx["form"] = form
-                spec.run(Actor.from_request(request), target, form, check_only=True)
+                spec.run(Actor.from_request(request, form.intake_input()), target, form, check_only=True)
         except (RuleError, forms.forms.ValidationError) as e:
             return _refused(request, ctx, spec, form, e, person=person, household=household)
         if step == "commit":
+            if isinstance(result, Intake):  # held for 審査・決裁: the register is untouched
+                messages.success(request, f"{spec.label}を受け付けました（受付番号 {result.receipt_label}）。"
+                                          "決裁されるまで住民記録には反映されません。")
+                return redirect("intake_detail", intake_id=result.pk)
             messages.success(request, f"{spec.label}を登録しました。")
             if hasattr(result, "members"):  # a household
                 return redirect("household_detail", household_id=result.pk)
             return redirect("person_detail", person_id=result.pk)
         ctx["confirm_rows"] = _confirm_rows(form)
         ctx["warnings"] = name_rules.reading_warnings(form.cleaned_data)  # warnings, never refusals
+        ctx["approval_required"] = config.approval_required(request.municipality)
         return render(request, "residents/change_confirm.html", ctx)
     status = 422 if request.method == "POST" and step != "edit" else 200
     return render(request, "residents/change_form.html", ctx, status=status)

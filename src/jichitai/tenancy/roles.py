@@ -38,6 +38,8 @@ class Perm:
     MANAGE_PRIVACY_SETTINGS = "manage_privacy_settings"
     MANAGE_STAFF = "manage_staff"
     MANAGE_CHOUAZA = "manage_chouaza"  # the 町字 master (chouaza app; its migration 0002 grants it to admins)
+    APPROVE_CHANGES = "approve_changes"  # 審査・決裁 of held changes (residents.actions.approve_change)
+    MANAGE_CHANGE_SETTINGS = "manage_change_settings"  # 受付・決裁の設定
     # the coming disaster app (nothing checks these yet)
     DISASTER_RESPONSE = "disaster_response"
     REGISTER_EVACUEES = "register_evacuees"
@@ -61,6 +63,8 @@ PERM_LABELS = {
     Perm.MANAGE_PRIVACY_SETTINGS: "個人情報保護の設定の変更",
     Perm.MANAGE_STAFF: "職員の管理",
     Perm.MANAGE_CHOUAZA: "町字マスタの管理",
+    Perm.APPROVE_CHANGES: "異動の審査・決裁",
+    Perm.MANAGE_CHANGE_SETTINGS: "受付・決裁の設定の変更",
     Perm.DISASTER_RESPONSE: "災害対応",
     Perm.REGISTER_EVACUEES: "避難者の登録",
     Perm.CONFIRM_SAFETY: "安否確認",
@@ -77,7 +81,7 @@ DEFAULT_ROLE_PERMS = {
     Role.ADMIN: {Perm.VIEW_RESIDENTS, Perm.CHANGE_RESIDENTS, Perm.VIEW_INDIVIDUAL_NUMBER, Perm.VIEW_AUDIT,
                  Perm.VIEW_GAIJI, Perm.MANAGE_GAIJI, Perm.ISSUE_CERTIFICATES, Perm.VOID_CERTIFICATES,
                  Perm.MANAGE_CERTIFICATE_SETTINGS, Perm.MANAGE_STAFF, Perm.MANAGE_PRIVACY_SETTINGS,
-                 Perm.MANAGE_BCP, Perm.MANAGE_CHOUAZA} | _DISASTER,
+                 Perm.MANAGE_BCP, Perm.MANAGE_CHOUAZA, Perm.APPROVE_CHANGES, Perm.MANAGE_CHANGE_SETTINGS} | _DISASTER,
     Role.CLERK: {Perm.VIEW_RESIDENTS, Perm.CHANGE_RESIDENTS, Perm.VIEW_INDIVIDUAL_NUMBER, Perm.VIEW_GAIJI,
                  Perm.ISSUE_CERTIFICATES},
     Role.VIEWER: {Perm.VIEW_RESIDENTS},

@@ -27,6 +27,7 @@ def staff_context(request):
         "can_manage_bcp": has_perm(user, Perm.MANAGE_BCP),
         "offline_kit": _offline_kit(),
         "can_manage_chouaza": has_perm(user, Perm.MANAGE_CHOUAZA),
+        **_intake_nav(request, user),
     }
 
 
@@ -35,3 +36,12 @@ def _offline_kit():
     from jichitai.continuity import offline
 
     return offline.kit_state() if offline.offline_mode() else None
+
+
+def _intake_nav(request, user):
+    """決裁待ち in the navigation: the count of changes the user may decide, or of his own returned ones."""
+    if getattr(request, "municipality", None) is None or not has_perm(user, Perm.CHANGE_RESIDENTS):
+        return {}
+    from jichitai.residents.queries import intake_counts
+
+    return {"can_approve_changes": has_perm(user, Perm.APPROVE_CHANGES), "intake_counts": intake_counts(user)}
