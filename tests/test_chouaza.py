@@ -4,7 +4,7 @@ change form that takes one — on the confirmation page and the commit alike. Fr
 import datetime as dt
 
 import pytest
-from conftest import audit_events, client_for, person_values
+from conftest import INTAKE, audit_events, client_for, person_values
 from django.core.management import CommandError, call_command
 
 from jichitai.chouaza import actions as ca
@@ -258,7 +258,7 @@ def test_change_form_takes_chouaza_and_banchi_and_the_confirmation_refuses_like_
     page = c.get(url).content.decode()
     assert 'name="chouaza"' in page and "岩井二丁目" in page and 'name="banchi"' in page
     data = {"expected_version": head.version, "household_mode": "all", "chouaza": "岩井二丁目", "banchi": "1",
-            "change_date": "2024-04-01", "notification_date": "2024-04-02"}
+            "change_date": "2024-04-01", "notification_date": "2024-04-02", **INTAKE}
     for step in ("confirm", "commit"):
         r = c.post(url, {**data, "step": step})
         assert r.status_code == 422 and "番地・号の書き方" in r.content.decode(), step
@@ -270,7 +270,7 @@ def test_change_form_takes_chouaza_and_banchi_and_the_confirmation_refuses_like_
     wife = env.fresh(env.wife)
     r = c.post(f"/residents/{wife.pk}/change/move_within/", {
         "step": "confirm", "expected_version": wife.version, "household_mode": "all", "change_date": "2024-04-02",
-        "notification_date": "2024-04-02"})
+        "notification_date": "2024-04-02", **INTAKE})
     assert r.status_code == 422 and "町字を選び、番地・号を入力してください" in r.content.decode()
 
 

@@ -39,7 +39,7 @@ def _pdf_text(pdf: bytes) -> str:
 # ---------------------------------------------------------------- 交付簿 and 日計
 
 @pytest.fixture
-def issued(env, staff):
+def issued(env, staff, signed_certificates):
     """Four certificates today: clerk issues two (one voided later), the admin one, and a refused request."""
     from jichitai.certificates.actions import CertificateRequest, issue_certificate, void_issuance
 

@@ -5,7 +5,7 @@ bulk loaders (standard-layout import, legacy migration) keep names as they come 
 import datetime as dt
 
 import pytest
-from conftest import client_for, person_values
+from conftest import INTAKE, client_for, person_values
 
 from jichitai.residents import actions
 from jichitai.residents.actions import RuleError
@@ -15,7 +15,7 @@ from jichitai.residents.name_rules import KANA_MAX, NAME_MAX, name_errors, readi
 D = dt.date
 MOVE_IN = {"family_name": "佐藤", "given_name": "健", "family_name_kana": "サトウ", "given_name_kana": "ケン",
            "birth_date": "1980-01-02", "sex": "1", "address": "隈1番", "previous_address": "福岡県福岡市中央区天神1番",
-           "change_date": "2024-04-01", "notification_date": "2024-04-02"}
+           "change_date": "2024-04-01", "notification_date": "2024-04-02", **INTAKE}
 
 
 @pytest.mark.parametrize("name", ["山田", "髙橋", "渡邊", "葛\U000E0102城", "辻\U000E0102", "佐々木", "〆木", "ヶ谷",
