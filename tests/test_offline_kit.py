@@ -56,7 +56,7 @@ with tenant_scope(m):
 
 
 @pytest.fixture
-def kit(tmp_path, town_a, staff, munis):
+def kit(tmp_path, town_a, staff, munis, signed_certificates):
     if not Path("/usr/share/fonts/truetype/ipamj/ipamjm.ttf").exists():
         pytest.skip("fonts missing: make fonts")
     head, wife, child = town_a.family()
@@ -223,7 +223,7 @@ p = Prefecture.objects.create(code='44', name='大分県')
 m = Municipality.objects.create(code='44204', name='日田市', prefecture=p)
 u = StaffUser.objects.create_user(username='admin-a', password='x-long-password-1', role=Role.ADMIN, municipality=m)
 with tenant_scope(m):
-    actions.register_move_in(actions.Actor(user=u, terminal='t', municipality=m), values=dict(
+    actions.register_move_in(actions.Actor(intake=actions.IntakeInput.in_person(), user=u, terminal='t', municipality=m), values=dict(
         family_name='山田', given_name='太郎', family_name_kana='ヤマダ', given_name_kana='タロウ',
         birth_date=dt.date(1975, 4, 1), sex='1', address='三本松二丁目3番5号', previous_address='福岡県福岡市中央区天神一丁目1番1号'),
         change_date=dt.date(2020, 4, 1), notification_date=dt.date(2020, 4, 3))
@@ -321,3 +321,55 @@ def test_sigkill_during_sync_then_resume_gives_the_identical_state(tmp_path):
         for s in (base, clean, killed):
             if s is not None:
                 s.drop()
+
+
+SHELTER_WORK = """
+from jichitai.tenancy.models import Municipality, StaffUser
+from jichitai.tenancy.scope import tenant_scope
+from jichitai.disaster import actions
+m = Municipality.objects.get(code='44204')
+u = StaffUser.objects.get(username='admin-a')
+with tenant_scope(m):
+    actions.register_evacuees(u, [{{"full_name": "山田太郎", "kana": "ヤマダタロウ", "birth_text": "S50.4.1",
+                                   "sex": "男", "place": "S01"}}, {{"full_name": "訪問者花子", "place": "S01"}}])
+    actions.add_safety_note(u, person_id={head}, status="believed_alive", text="避難所で本人を確認")
+    [visitor] = [e for e in __import__("jichitai.disaster.models", fromlist=["Evacuee"]).Evacuee.objects.all()
+                 if e.full_name == "訪問者花子"]
+    actions.add_safety_note(u, evacuee_id=visitor.pk, status="believed_alive", text="避難所にいる")
+"""
+
+
+def test_evacuees_and_safety_notes_recorded_offline_reach_the_platform(tmp_path, town_a, staff, munis,
+                                                                       signed_certificates):
+    from django.utils import timezone
+
+    from jichitai.disaster import actions as disaster_actions
+    from jichitai.disaster.models import Evacuee, SafetyNote
+
+    a = munis[0]
+    head, _, _ = town_a.family()
+    with tenant_scope(a):
+        disaster_actions.declare_disaster(staff["admin_a"], name="令和8年豪雨", kind="flood",
+                                          occurred_at=timezone.now())
+        s = disaster_actions.save_shelter(staff["admin_a"], {"code": "S01", "name": "三本松小学校", "kind": "designated",
+                                                            "address": "三本松二丁目1番", "capacity_day": 100,
+                                                            "capacity_night": 80})
+        disaster_actions.set_shelter_open(staff["admin_a"], s.pk, True)
+        offline.build_kit(staff["admin_a"], device="shelter-2", passphrase=PASS, out_path=tmp_path / "k.jck")
+    dest = tmp_path / "laptop"
+    offline.open_kit(tmp_path / "k.jck", PASS, dest)
+    kit_shell(dest, SHELTER_WORK.format(head=head.pk))
+    subprocess.run([sys.executable, "-m", "jichitai.cli", "offline", "export", "--dir", str(dest), "--out",
+                    str(tmp_path / "s.jcsync")], check=True, capture_output=True)
+    with tenant_scope(a):
+        assert not Evacuee.objects.exists()
+        res = offline.sync_file(staff["admin_a"], tmp_path / "s.jcsync")
+        assert (res["applied"], res["conflict"]) == (2, 1)
+        evs = {e.full_name: e for e in Evacuee.objects.all()}
+        assert evs["山田太郎"].person_id == head.pk and evs["山田太郎"].source.startswith("offline:")
+        assert evs["訪問者花子"].person_id is None
+        assert SafetyNote.objects.filter(person=head, text="避難所で本人を確認").count() == 1
+        c = SyncConflict.objects.get()
+        assert c.kind == "safety_note" and "訪問者花子" in c.reason
+        again = offline.sync_file(staff["admin_a"], tmp_path / "s.jcsync")
+        assert again["already"] == 3 and Evacuee.objects.count() == 2

@@ -742,6 +742,52 @@ def _apply_certificate(kit, ev, user):
     return "applied"
 
 
+def _actor_of(ev):
+    from jichitai.tenancy.models import StaffUser
+
+    user = StaffUser.objects.filter(municipality=require_municipality(), username=ev["actor"], is_active=True).first()
+    if user is None:
+        raise Conflict(f"記録した職員 {ev['actor']} はこの団体の有効な職員ではありません")
+    return user
+
+
+@applier("evacuees_registered")
+def _apply_evacuees(kit, ev, user):
+    """Evacuees registered at an offline shelter: registered on the platform as the same staff member did, and
+    matched there against the platform's register."""
+    from jichitai.disaster import actions as disaster_actions
+
+    try:
+        disaster_actions.register_evacuees(_actor_of(ev), ev["payload"]["rows"],
+                                           source=f"offline:{kit.device}"[:20], terminal=f"offline:{kit.device}")
+    except (ValidationError, PermissionDenied) as e:
+        raise Conflict("避難者を登録できません: " + (" ".join(e.messages) if isinstance(e, ValidationError)
+                                                 else "権限がありません")) from None
+    return "applied"
+
+
+@applier("safety_note")
+def _apply_safety_note(kit, ev, user):
+    """A safety note written offline: about a resident (same id on both sides) it is applied; about an evacuee
+    registered offline it cannot be tied to the platform's evacuee by id, so a person decides."""
+    from jichitai.disaster import actions as disaster_actions
+
+    p = ev["payload"]
+    if not p.get("person_id"):
+        raise Conflict(f"オフラインで登録した避難者（{p.get('evacuee_name') or '氏名不明'}）への安否情報です。同期後の"
+                       "避難者を確かめて記録してください")
+    try:
+        disaster_actions.add_safety_note(_actor_of(ev), person_id=p["person_id"], status=p["status"], text=p["text"],
+                                         author_name=p.get("author_name", ""),
+                                         author_made_contact=p.get("author_made_contact"),
+                                         last_known_location=p.get("last_known_location", ""),
+                                         terminal=f"offline:{kit.device}")
+    except (ValidationError, PermissionDenied) as e:
+        raise Conflict("安否情報を記録できません: " + (" ".join(e.messages) if isinstance(e, ValidationError)
+                                                 else "権限がありません")) from None
+    return "applied"
+
+
 def _sleep_hook():
     s = os.environ.get("JICHITAI_OFFLINE_SYNC_SLEEP")
     if s:

@@ -6,6 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from jichitai.audit.actions import append
+from jichitai.continuity import offline
 from jichitai.tenancy.models import Municipality
 from jichitai.tenancy.roles import Perm, has_perm
 from jichitai.tenancy.scope import require_municipality, tenant_scope
@@ -245,6 +246,8 @@ def register_evacuees(user, rows: list[dict], *, source: str = "desk", terminal:
         ids = list(created.values_list("pk", flat=True))
         append(m, "disaster.evacuees_register", actor=user, terminal=terminal, object_type="evacuee",
                object_id=f"{ids[0]}-{ids[-1]}", detail={"source": source, **counts})
+        # on an offline kit: the same rows go to the outbox; syncing registers them on the platform (matched there)
+        offline.record("evacuees_registered", {"rows": [dict(r) for r in rows], "source": source}, actor=user)
     return created, counts
 
 
@@ -417,6 +420,13 @@ def add_safety_note(user, *, person_id: int | None = None, evacuee_id: int | Non
         append(m, "disaster.safety_note", actor=user, terminal=terminal, object_type="safety_note",
                object_id=str(n.pk), detail={"status": status, "person": getattr(person, "pk", None),
                                             "evacuee": getattr(evacuee, "pk", None)})
+        # on an offline kit: to the outbox. Residents have the same ids in the kit and on the platform; an evacuee
+        # registered offline has not (the sync applies a note about him only when he is linked to a resident)
+        offline.record("safety_note", {"person_id": getattr(person, "pk", None), "evacuee_id": getattr(evacuee, "pk", None),
+                                       "evacuee_name": getattr(evacuee, "full_name", ""), "status": status,
+                                       "text": n.text, "author_name": n.author_name,
+                                       "author_made_contact": author_made_contact,
+                                       "last_known_location": n.last_known_location}, actor=user)
     return n
 
 
