@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "jichitai.guard",
+    "jichitai.continuity.apps.Config",
 ]
 
 MIDDLEWARE = [
@@ -205,3 +206,11 @@ JICHITAI_AUDIT_SEGMENT = os.environ.get("JICHITAI_AUDIT_SEGMENT", "")
 # PostgreSQL: the runtime connections SET ROLE to this non-superuser, non-BYPASSRLS role (created by migrate if
 # missing), so row-level security applies; "" keeps the login role (then it must itself be neither).
 JICHITAI_DB_APP_ROLE = os.environ.get("JICHITAI_DB_APP_ROLE", "jichitai_app")
+
+# Backups (continuity app): the AES-256 key file (kept outside the database and outside the backups, like the audit
+# keyring), where backups are written, and how long they are kept (`jichitai backup prune`).
+JICHITAI_BACKUP_KEY_FILE = os.environ.get("JICHITAI_BACKUP_KEY_FILE", str(VAR_DIR / "backup" / "backup.key"))
+JICHITAI_BACKUP_DIR = os.environ.get("JICHITAI_BACKUP_DIR", str(VAR_DIR / "backups"))
+JICHITAI_BACKUP_RETENTION = {"daily": int(os.environ.get("JICHITAI_BACKUP_KEEP_DAYS", 7)),
+                             "weekly": int(os.environ.get("JICHITAI_BACKUP_KEEP_WEEKS", 4)),
+                             "monthly": int(os.environ.get("JICHITAI_BACKUP_KEEP_MONTHS", 12))}
