@@ -231,8 +231,9 @@ def write_backup(path: Path, scope: str = "") -> dict:
 
 
 def _write(path, scope, t0, AuditChain, Municipality, Person):
+    outer = connection.in_atomic_block  # (inside a transaction already: its snapshot is the one read)
     with transaction.atomic():
-        if connection.vendor == "postgresql":
+        if connection.vendor == "postgresql" and not outer:
             with connection.cursor() as c:
                 c.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         muni_pk = pref_pk = None
