@@ -106,6 +106,8 @@ class Cluster:
         self.ttl, self.loop_wait, self.retry_timeout = ttl, loop_wait, retry_timeout
         self.procs = {}
         self.dir = None
+        self.started = []  # every pid started (for checking that all are gone afterwards)
+        self.places = None
 
     # ---------------------------------------------------------------- start
     def __enter__(self):
@@ -128,6 +130,7 @@ class Cluster:
         env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(self.dir)}
         p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True, **kw)
         self.procs[name] = p
+        self.started.append(p.pid)
         return p
 
     def _start(self):
@@ -183,6 +186,7 @@ class Cluster:
             self._spawn(name, [PATRONI, str(path)], as_postgres=True)
             if i == 1:  # the first node bootstraps the cluster; the second clones from it
                 self._wait(lambda: self.leader() == "node1", 90, "node1 did not become the primary")
+        self.places = str(self.dir)
         self._wait(lambda: self.sync_standby() is not None, 120,
                    "the standby did not become synchronous / スタンバイが同期レプリカになりません")
 
@@ -377,9 +381,13 @@ def run_drill(*, writes_after=3.0, log=print) -> dict:
             "rpo_events": len(lost), "lost": lost[:20], "committed": len(committed), "present": len(present),
             "unconfirmed_but_kept": len(present - committed), "chain_ok": verify.returncode == 0,
             "chain_report": verify.stdout.strip()[-300:], "drill_seconds": round(time.monotonic() - t_start, 1),
+            "writes_before_kill": before, "writes_after_recovery": sum(
+                1 for line in lines if line.startswith("C ") and float(line.split()[2]) >= recovered),
         }
-        log(json.dumps(result, ensure_ascii=False))
-        return result
+        started, place = list(cl.started), cl.places
+    result["pids"], result["dir"] = started + [writer.pid], place
+    log(json.dumps({k: v for k, v in result.items() if k not in ("pids", "lost")}, ensure_ascii=False))
+    return result
 
 
 def writer_loop(log_path: Path, stop_path: Path):
