@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from jichitai.audit.actions import append
 
-from .models import BackupRecord
+from .models import BackupRecord, FailoverDrill
 
 
 def _sha256(path: Path) -> str:
@@ -91,3 +91,16 @@ def prune(records, *, delete_files=True, terminal="command") -> list:
     append(None, "continuity.prune", terminal=terminal, object_type="backup", object_id=len(done),
            detail={"files": done[:200]})
     return done
+
+
+@transaction.atomic
+def record_drill(result: dict, *, started_at=None, terminal="command") -> FailoverDrill:
+    d = FailoverDrill.objects.create(
+        started_at=started_at or timezone.now(), old_primary=result["old_primary"] or "",
+        new_primary=result["new_primary"] or "", rto_seconds=result["rto_seconds"], rpo_events=result["rpo_events"],
+        committed=result["committed"], chain_ok=result["chain_ok"],
+        detail={k: result[k] for k in ("present", "unconfirmed_but_kept", "drill_seconds", "writes_before_kill",
+                                       "writes_after_recovery") if k in result})
+    append(None, "continuity.failover_drill", terminal=terminal, object_type="drill", object_id=d.pk,
+           detail={"rto_seconds": d.rto_seconds, "rpo_events": d.rpo_events, "chain_ok": d.chain_ok})
+    return d

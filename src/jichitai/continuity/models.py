@@ -36,3 +36,17 @@ class BackupRecord(models.Model):
     @property
     def scope_label(self):
         return "全団体" if not self.scope_code else f"団体 {self.scope_code}"
+
+
+class FailoverDrill(models.Model):
+    """One failover drill (`jichitai continuity failover-drill`): what the BCP plan (issue 13, item 4) quotes as
+    measured RTO and RPO. Platform-level, no personal data."""
+
+    started_at = models.DateTimeField("実施日時")
+    old_primary = models.CharField(max_length=32)
+    new_primary = models.CharField(max_length=32)
+    rto_seconds = models.FloatField("RTO（秒）")
+    rpo_events = models.IntegerField("RPO（失われた確定済みの記録）")
+    committed = models.IntegerField("確定した書き込み")
+    chain_ok = models.BooleanField("監査ログの検証")
+    detail = models.JSONField(default=dict)

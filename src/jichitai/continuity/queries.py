@@ -1,7 +1,7 @@
 """Reads of the continuity app. For one municipality: the backups that cover it (its own and the full ones)."""
 from django.db.models import Q
 
-from .models import BackupRecord
+from .models import BackupRecord, FailoverDrill
 
 
 def _covering(code):
@@ -25,3 +25,21 @@ def platform_overview():
         if d["verified"] is None and r.verify_ok:
             d["verified"] = r
     return [rows[k] for k in sorted(rows)]
+
+
+def latest_drills(limit=10):
+    """The newest failover drills (platform-level figures; the BCP plan quotes them)."""
+    return list(FailoverDrill.objects.order_by("-started_at", "-id")[:limit])
+
+
+def continuity_facts(municipality) -> dict:
+    """What a BCP plan (issue 13, item 4) pre-fills about backups and failover for `municipality`: the seam for the
+    plan generator."""
+    drills = latest_drills(5)
+    return {
+        "last_verified_backup": last_verified(municipality),
+        "retention": __import__("jichitai.continuity.service", fromlist=["retention_policy"]).retention_policy(),
+        "drills": drills,
+        "worst_rto_seconds": max((d.rto_seconds for d in drills), default=None),
+        "worst_rpo_events": max((d.rpo_events for d in drills), default=None),
+    }

@@ -14,4 +14,5 @@ def backups_view(request):
         "recent": queries.recent(m),
         "policy": service.retention_policy(),
         "code": m.code,
+        "drill": (queries.latest_drills(1) or [None])[0],
     })

@@ -15,6 +15,8 @@ class Command(BaseCommand):
         d.add_argument("--repeat", type=int, default=1)
         d.add_argument("--writes-after", type=float, default=3.0, help="seconds of writes after recovery")
         d.add_argument("--json", action="store_true")
+        d.add_argument("--no-record", dest="record", action="store_false",
+                       help="do not write the result to this database (FailoverDrill)")
         w = sub.add_parser("drill-writer", help="(used by the drill) write load through the audit action")
         w.add_argument("--log", required=True)
         w.add_argument("--stop", required=True)
@@ -35,6 +37,10 @@ class Command(BaseCommand):
             except drill.DrillError as exc:
                 raise CommandError(f"訓練に失敗しました / drill failed: {exc}") from None
             results.append(r)
+            if o["record"]:
+                from jichitai.continuity.actions import record_drill
+
+                record_drill(r)
             self.stdout.write(f"drill {i + 1}: RTO {r['rto_seconds']} s, RPO {r['rpo_events']} committed event(s) "
                               f"lost of {r['committed']}, audit chain {'OK' if r['chain_ok'] else 'BROKEN'} / "
                               f"目標復旧時間 {r['rto_seconds']}秒、失われた確定済みの記録 {r['rpo_events']}件")

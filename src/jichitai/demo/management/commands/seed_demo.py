@@ -46,6 +46,9 @@ class Command(BaseCommand):
             raise CommandError(str(e)) from None
         except ValueError as e:
             raise CommandError(str(e)) from None
+        from jichitai.continuity.demo import seed_verified_backup  # the backup screen's content (continuity)
+
+        seed_verified_backup(codes[0], out=None if quiet else out)
         elapsed = time.monotonic() - started
         out(f"完了: 住民 {summary['persons']:,} 人, {elapsed:.1f} 秒 / done: {summary['persons']:,} persons in "
             f"{elapsed:.1f} s")
