@@ -224,3 +224,15 @@ def test_restore_refuses_a_backup_of_another_schema_version(two_towns, tmp_path,
         b.restore(path)
     assert connection.vendor in ("sqlite", "postgresql")
     assert archive.read_header(path)[0]["scope"] == ""
+
+
+def test_the_latest_failover_drill_is_shown_and_offered_to_the_bcp_plan(munis, staff):
+    from jichitai.continuity import actions
+
+    a, _ = munis
+    d = actions.record_drill({"old_primary": "node1", "new_primary": "node2", "rto_seconds": 9.79,
+                              "rpo_events": 0, "committed": 239, "chain_ok": True, "present": 239})
+    page = client_for(staff["admin_a"]).get("/continuity/backups/").content.decode()
+    assert "9.8 秒で書き込みが再開" in page and "失われたもの: 0 件" in page
+    facts = queries.continuity_facts(a)
+    assert facts["drills"] == [d] and facts["worst_rpo_events"] == 0 and facts["last_verified_backup"] is None
