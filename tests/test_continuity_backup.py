@@ -236,3 +236,14 @@ def test_the_latest_failover_drill_is_shown_and_offered_to_the_bcp_plan(munis, s
     assert "9.8 秒で書き込みが再開" in page and "失われたもの: 0 件" in page
     facts = queries.continuity_facts(a)
     assert facts["drills"] == [d] and facts["worst_rpo_events"] == 0 and facts["last_verified_backup"] is None
+
+
+def test_another_municipalitys_own_backup_is_not_shown(two_towns, staff, tmp_path):
+    a, b = two_towns
+    call_command("backup", municipality=a.m.code, output=str(tmp_path / "a-only.jcbk"))
+    rec = BackupRecord.objects.get()
+    BackupRecord.objects.filter(pk=rec.pk).update(verify_ok=True)
+    assert queries.last_verified(a.m) is not None and queries.last_verified(b.m) is None
+    page_b = client_for(staff["admin_b"]).get("/continuity/backups/").content.decode()
+    assert "a-only.jcbk" not in page_b and "検証済みのバックアップはまだありません" in page_b
+    assert "a-only.jcbk" in client_for(staff["admin_a"]).get("/continuity/backups/").content.decode()

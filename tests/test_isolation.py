@@ -26,6 +26,7 @@ OTHER_KWARGS = {"kind", "name", "code", "key", "rest"}
 # patterns that take no object id: skipped by the sweep (each listed on purpose, with why)
 NO_OBJECT_PATTERNS = {
     "dashboard": "own municipality only (checked below for B's data)",
+    "continuity_backups": "backups covering the own municipality only (tests/test_continuity_backup.py)",
     "login": "public",
     "logout": "POST only, own session",
     "font": "static font files, no tenant data",

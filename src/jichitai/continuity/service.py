@@ -46,7 +46,6 @@ def child_env(database_url: str) -> dict:
         "JICHITAI_BACKUP_KEY_FILE": str(archive.key_file()),
         "DJANGO_SETTINGS_MODULE": "jichitai.settings",
     })
-    env.pop("JICHITAI_AUDIT_KEYS", None)
     src = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     return env
