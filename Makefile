@@ -65,7 +65,7 @@ env-ha:
 
 demo: env fonts
 	$(VENV)/bin/jichitai migrate --noinput -v 0
-	$(VENV)/bin/jichitai seed_demo --scale $(SCALE)
+	$(VENV)/bin/jichitai seed_demo --scale $(SCALE) --with-backup
 	$(VENV)/bin/jichitai runserver --noreload --insecure $(HOST)
 
 test: env fonts env-ha

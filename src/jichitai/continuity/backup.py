@@ -209,14 +209,45 @@ def table_blocks(m, where):
             yield len(batch), "\n".join(lines).encode()
 
 
-def digests(sel: dict) -> dict:
-    """{table: {"rows", "sha256"}} of the rows `sel` names in the database now."""
+def copy_blocks(m, where):
+    """PostgreSQL: the rows of `m` in primary-key order as COPY text lines (one line per row: COPY escapes newlines
+    in values), about 1 MB at a time — the server formats every value, Python touches no value."""
+    cols = ", ".join(_q(f.column) for f in m._meta.concrete_fields)
+    sql = (f"COPY (SELECT {cols} FROM {_q(m._meta.db_table)}" + (f" WHERE {where}" if where else "")
+           + f" ORDER BY {_q(m._meta.pk.column)}) TO STDOUT")
+    with connection.cursor() as c:
+        # the text forms COPY writes depend on these; fixed so that a digest is the same on any server
+        c.execute("SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; "
+                  "SET extra_float_digits = 1; SET bytea_output = 'hex'")
+        with c.cursor.copy(sql) as cp:
+            buf = bytearray()
+            for data in cp:
+                buf += data
+                if len(buf) >= 1 << 20:
+                    yield buf.count(b"\n"), bytes(buf)
+                    buf = bytearray()
+            if buf:
+                yield buf.count(b"\n"), bytes(buf)
+
+
+def blocks(m, where, fmt):
+    return copy_blocks(m, where) if fmt == "pg-copy" else table_blocks(m, where)
+
+
+def native_format() -> str:
+    """What this engine's backups hold: PostgreSQL COPY text (fast both ways; restores into PostgreSQL), or the
+    engine-independent JSON lines (SQLite; restore into either engine)."""
+    return "pg-copy" if connection.vendor == "postgresql" else "json"
+
+
+def digests(sel: dict, fmt: str = "json") -> dict:
+    """{table: {"rows", "sha256"}} of the rows `sel` names in the database now, in the backup format `fmt`."""
     ms = _models()
     out = {}
     with owner_session("continuity: content digests of a backup's tables"):
         for t, where in sel.items():
             h, n = hashlib.sha256(), 0
-            for k, block in table_blocks(ms[t], where):
+            for k, block in blocks(ms[t], where, fmt):
                 h.update(block)
                 n += k
             out[t] = {"rows": n, "sha256": h.hexdigest()}
@@ -279,17 +310,20 @@ def _write(path, scope, t0, AuditChain, Municipality, Person):
                                   "created_at": dt.datetime.now(UTC).isoformat(timespec="seconds")})
         try:
             tables = {}
+            fmt = native_format()
             for t, where in sel.items():
                 m = ms[t]
                 cols = [f.column for f in m._meta.concrete_fields]
-                w.write(_dumps({"table": t, "columns": cols}) + b"\n")
+                w.write(_dumps({"table": t, "columns": cols, "format": fmt}) + b"\n")
                 h, n = hashlib.sha256(), 0
-                for k, block in table_blocks(m, where):
+                for k, block in blocks(m, where, fmt):
                     h.update(block)
                     w.write(block)
                     n += k
                 tables[t] = {"rows": n, "sha256": h.hexdigest()}
-                w.write(_dumps({"end": t, "rows": n, "sha256": tables[t]["sha256"]}) + b"\n")
+                # (COPY text lines never begin with a backslash and a dot: that is the end of a COPY table)
+                end = _dumps({"end": t, "rows": n, "sha256": tables[t]["sha256"]})
+                w.write((b"\\." + end if fmt == "pg-copy" else end) + b"\n")
             with connection.cursor() as c:
                 where = sel[AuditChain._meta.db_table]
                 c.execute(f"SELECT {_q('key')} FROM {_q(AuditChain._meta.db_table)}" + (f" WHERE {where}" if where else ""))
@@ -299,7 +333,7 @@ def _write(path, scope, t0, AuditChain, Municipality, Person):
                           + (f" WHERE m.id = {int(muni_pk)}" if scope else "") + " GROUP BY m.code")
                 residents = {code: n for code, n in c.fetchall()}
             manifest = {
-                "manifest": True, "scope": scope, "engine": connection.vendor,
+                "manifest": True, "scope": scope, "engine": connection.vendor, "format": fmt,
                 "created_at": w.header["created_at"], "tables": tables, "migrations": applied_migrations(),
                 "chains": chains, "checkpoints": _checkpoint_files(chains), "residents_by_code": residents,
             }
@@ -373,60 +407,35 @@ def restore(path: Path, *, progress=None) -> dict:
                 for t in SEEDED:
                     if t in manifest["tables"]:
                         c.execute(f"DELETE FROM {_q(t)}")
-            table = cols = ins = None
-            h = n = 0
-            batch = []
-            copy = None
+            table = None
             for line in archive.lines(path):
+                if table is not None and table.fmt == "pg-copy":
+                    if line.startswith(b"\\."):
+                        table.finish(json.loads(line[2:]), manifest)
+                        if progress:
+                            progress(table.name, table.n)
+                        table = None
+                    else:
+                        table.add_copy_line(line)
+                    continue
                 if line.startswith(b"{"):
                     d = json.loads(line)
                     if "table" in d:
-                        table, cols = d["table"], d["columns"]
-                        m = ms[table]
-                        want = [f.column for f in m._meta.concrete_fields]
-                        if cols != want:
-                            raise refused(f"{table} の列がこのデータベースと異なります", f"{table}: columns differ")
-                        ins = [c2[1] for c2 in _codecs(m)]
-                        conv = [(i, fn) for i, fn in enumerate(ins) if fn is not None]
-                        h, n = hashlib.sha256(), 0
-                        if pg:
-                            copy_cm = c.cursor.copy(f"COPY {_q(table)} ({', '.join(_q(x) for x in cols)}) FROM STDIN")
-                            copy = copy_cm.__enter__()
-                        else:
-                            sql = (f"INSERT INTO {_q(table)} ({', '.join(_q(x) for x in cols)}) VALUES "
-                                   f"({', '.join(['%s'] * len(cols))})")
+                        table = _Loader(c, ms, d, pg)
                         continue
                     if "end" in d:
-                        if pg:
-                            copy_cm.__exit__(None, None, None)
-                            copy = None
-                        elif batch:
-                            c.executemany(sql, batch)
-                            batch = []
-                        if d["end"] != table or n != d["rows"] or h.hexdigest() != d["sha256"] \
-                                or manifest["tables"][table] != {"rows": n, "sha256": h.hexdigest()}:
-                            raise refused(f"{table} の行数または内容の要約値が目録と一致しません",
-                                          f"{table}: row count or digest differs from the manifest")
+                        if table is None:
+                            raise refused("データの並びが正しくありません", "an end without its table")
+                        table.finish(d, manifest)
                         if progress:
-                            progress(table, n)
+                            progress(table.name, table.n)
                         table = None
                         continue
                     if d.get("manifest"):
                         break
                 if table is None:
                     raise refused("データの並びが正しくありません", "rows outside a table")
-                h.update(line + b"\n")
-                n += 1
-                r = json.loads(line)
-                for i, fn in conv:
-                    r[i] = fn(r[i])
-                if pg:
-                    copy.write_row(r)
-                else:
-                    batch.append(r)
-                    if len(batch) >= BATCH:
-                        c.executemany(sql, batch)
-                        batch = []
+                table.add_json_line(line)
             if pg:
                 seqs = connection.ops.sequence_reset_sql(no_style(), [ms[t] for t in manifest["tables"]])
                 for s in seqs:
@@ -439,6 +448,66 @@ def restore(path: Path, *, progress=None) -> dict:
                     raise refused(f"外部キーの参照先がありません: {bad[:3]}", f"foreign keys without their row: {bad[:3]}")
     _restore_checkpoints(manifest.get("checkpoints") or {})
     return manifest
+
+
+class _Loader:
+    """Loads one table of a backup: JSON lines (executemany on SQLite, COPY rows on PostgreSQL) or PostgreSQL COPY
+    text lines (COPY FROM as they are). Counts and digests what it loads; `finish` compares with the manifest."""
+
+    def __init__(self, c, ms, d, pg):
+        self.c, self.name, self.cols, self.pg = c, d["table"], d["columns"], pg
+        self.fmt = d.get("format", "json")
+        m = ms[self.name]
+        if self.cols != [f.column for f in m._meta.concrete_fields]:
+            raise refused(f"{self.name} の列がこのデータベースと異なります", f"{self.name}: columns differ")
+        if self.fmt == "pg-copy" and not pg:
+            raise refused("PostgreSQL で取得したバックアップは PostgreSQL にだけ復元できます",
+                          "a PostgreSQL backup restores into PostgreSQL only")
+        self.conv = [(i, fn) for i, fn in enumerate(c2[1] for c2 in _codecs(m)) if fn is not None]
+        self.h, self.n, self.buf = hashlib.sha256(), 0, []
+        cols = ", ".join(_q(x) for x in self.cols)
+        if pg:
+            self.copy_cm = c.cursor.copy(f"COPY {_q(self.name)} ({cols}) FROM STDIN")
+            self.copy = self.copy_cm.__enter__()
+        else:
+            self.sql = f"INSERT INTO {_q(self.name)} ({cols}) VALUES ({', '.join(['%s'] * len(self.cols))})"
+
+    def add_copy_line(self, line):
+        self.h.update(line + b"\n")
+        self.n += 1
+        self.buf.append(line)
+        if len(self.buf) >= 20000:
+            self.copy.write(b"\n".join(self.buf) + b"\n")
+            self.buf = []
+
+    def add_json_line(self, line):
+        self.h.update(line + b"\n")
+        self.n += 1
+        r = json.loads(line)
+        for i, fn in self.conv:
+            r[i] = fn(r[i])
+        if self.pg:
+            self.copy.write_row(r)
+        else:
+            self.buf.append(r)
+            if len(self.buf) >= BATCH:
+                self.c.executemany(self.sql, self.buf)
+                self.buf = []
+
+    def finish(self, d, manifest):
+        if self.buf:
+            if self.fmt == "pg-copy":
+                self.copy.write(b"\n".join(self.buf) + b"\n")
+            else:
+                self.c.executemany(self.sql, self.buf)
+            self.buf = []
+        if self.pg:
+            self.copy_cm.__exit__(None, None, None)
+        got = {"rows": self.n, "sha256": self.h.hexdigest()}
+        if d.get("end") != self.name or got != {"rows": d.get("rows"), "sha256": d.get("sha256")} \
+                or manifest["tables"].get(self.name) != got:
+            raise refused(f"{self.name} の行数または内容の要約値が目録と一致しません",
+                          f"{self.name}: row count or digest differs from the manifest")
 
 
 def _restore_checkpoints(files: dict):
@@ -467,5 +536,5 @@ def compare(manifest: dict) -> list:
         muni_pk, pref_pk = m
     sel = selection(scope, muni_pk, pref_pk)
     sel = {t: w for t, w in sel.items() if t in manifest["tables"]}
-    found = digests(sel)
+    found = digests(sel, manifest.get("format", "json"))
     return [(t, manifest["tables"][t], found.get(t)) for t in manifest["tables"] if found.get(t) != manifest["tables"][t]]
