@@ -7,7 +7,7 @@ PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/jichitai
 SCALE ?= 0.1
 HOST ?= 127.0.0.1:8000
 
-.PHONY: demo test env lock fonts bench bench-search bench-changes bench-load bench-moji bench-export bench-import bench-certificates bench-feed bench-offline bench-match moji-tables clean screenshots certificate-samples
+.PHONY: demo test env lock fonts bench bench-search bench-changes bench-load bench-moji bench-export bench-import bench-certificates env-ha bench-backup bench-failover bench-feed bench-offline bench-match moji-tables clean screenshots certificate-samples
 
 # Setup that cannot rot: the venv's bundled pip (whatever its age) installs only a hash-pinned current pip from
 # requirements-bootstrap.lock; that pip installs exactly the lock (--no-deps: nothing is resolved against newer
@@ -48,15 +48,30 @@ fonts:
 	  echo "fonts: not installed (need root and apt-get: sudo apt-get install $(PDF_PACKAGES))"; \
 	fi
 
+# The failover drill and point-in-time recovery (continuity app) need Patroni, etcd and pgBackRest from Debian:
+# installed when missing and possible, like the fonts (the drill's test fails in CI without them).
+HA_PACKAGES := patroni etcd-server etcd-client pgbackrest
+env-ha:
+	@if command -v patroni >/dev/null && command -v etcd >/dev/null && command -v pgbackrest >/dev/null; then \
+	  echo "env-ha: patroni, etcd and pgbackrest present"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(HA_PACKAGES) >/dev/null 2>&1 || \
+	   (apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(HA_PACKAGES) >/dev/null 2>&1)) \
+	   && echo "env-ha: installed $(HA_PACKAGES)" \
+	   || echo "env-ha: could not install $(HA_PACKAGES); the failover drill is skipped (fails in CI)"; \
+	else \
+	  echo "env-ha: not installed (need root and apt-get: sudo apt-get install $(HA_PACKAGES))"; \
+	fi
+
 demo: env fonts
 	$(VENV)/bin/jichitai migrate --noinput -v 0
-	$(VENV)/bin/jichitai seed_demo --scale $(SCALE)
+	$(VENV)/bin/jichitai seed_demo --scale $(SCALE) --with-backup
 	$(VENV)/bin/jichitai runserver --noreload --insecure $(HOST)
 
-test: env fonts
+test: env fonts env-ha
 	bash scripts/run-tests.sh
 
-bench: bench-search bench-changes bench-load bench-moji bench-export bench-import bench-certificates bench-feed bench-offline bench-match
+bench: bench-search bench-changes bench-load bench-moji bench-export bench-import bench-certificates bench-feed bench-offline bench-match bench-backup bench-failover
 
 bench-search: env
 	$(PY) benchmarks/bench_search.py
@@ -101,6 +116,12 @@ $(BENCH_STAMP): requirements.lock requirements-bench.lock requirements-bootstrap
 
 bench-match: env $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python benchmarks/bench_match.py $(ARGS)
+
+bench-backup: env
+	$(PY) benchmarks/bench_backup.py
+
+bench-failover: env env-ha
+	$(PY) benchmarks/bench_failover.py
 
 # Rebuild the derived character tables from the pinned npm package (needs npm; running and testing do not).
 moji-tables: env

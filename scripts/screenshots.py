@@ -23,7 +23,8 @@ if not (root / "scripts/screenshots/node_modules/playwright-core").exists():
 shutil.rmtree(var, ignore_errors=True)
 var.mkdir(parents=True)
 subprocess.run([*jichitai, "migrate", "-v0"], env=env, check=True)
-subprocess.run([*jichitai, "seed_demo", "--scale", "0.02", "--municipalities", "44204,45383", "--quiet"],
+subprocess.run([*jichitai, "seed_demo", "--scale", "0.02", "--municipalities", "44204,45383", "--quiet",
+                "--with-backup"],
                env=env, check=True)
 server = subprocess.Popen([*jichitai, "runserver", "--noreload", "--insecure", "127.0.0.1:8765"], env=env,
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -49,6 +49,8 @@ CROSS_TENANT_ALLOWED = {
     "src/jichitai/demo/bulk.py": "bulk COPY as the owner (PostgreSQL refuses COPY FROM under RLS); rows checked",
     "src/jichitai/disaster/crossarea.py": "広域避難: a host reads a grant of the origin (checked before any lookup)",
     "benchmarks/": "benchmarks measure across municipalities and create indexes",
+    "src/jichitai/continuity/backup.py": "backup / restore of whole tables (every tenant) as the schema owner",
+    "src/jichitai/continuity/scaleout.py": "scale-out check: foreign keys co-located across every municipality",
 }
 RAW_SQL_ALLOWED = {
     "src/jichitai/audit/actions.py": "the audit append: three plain statements on every request",
@@ -67,6 +69,10 @@ RAW_SQL_ALLOWED = {
                                           "cursor inside its tenant scope, executemany into the kit's SQLite)",
     "src/jichitai/matching/queries.py": "matching: blocking reads of the match index, thousands of rows as tuples",
     "benchmarks/": "benchmarks (EXPLAIN, indexes, ANALYZE, database creation)",
+    "src/jichitai/continuity/backup.py": "backup / restore: every table read and loaded in bulk (COPY, executemany)",
+    "src/jichitai/continuity/service.py": "creates and drops the scratch database of a verification",
+    "src/jichitai/continuity/drill.py": "failover drill: waits for the cluster's primary, reads what it kept",
+    "src/jichitai/continuity/scaleout.py": "scale-out check: reads the catalog (foreign keys, unique constraints)",
 }
 CROSS_RE = re.compile(r"\.all_tenants\b|\.all_chains\b|\bcross_tenant\(|\bowner_session\(")
 RAW_RE = re.compile(r"\bconnection\.cursor\(|\.cursor\(\)|\.raw\(|\.extra\(|\bimport psycopg|\bpsycopg\.")

@@ -32,6 +32,7 @@ NO_OBJECT_PATTERNS = {
     "intake_list": "the own municipality's 決裁待ち and the user's own returned changes (tests/test_intake.py)",
     "change_settings": "admin only (MANAGE_CHANGE_SETTINGS); the own municipality's row only",
     "dashboard": "own municipality only (checked below for B's data)",
+    "continuity_backups": "backups covering the own municipality only (tests/test_continuity_backup.py)",
     "login": "public",
     "logout": "POST only, own session",
     "font": "static font files, no tenant data",

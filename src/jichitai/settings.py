@@ -101,17 +101,41 @@ def database_from_url(url: str) -> dict:
     if parts.scheme == "sqlite":
         return _sqlite(Path(unquote(parts.path)))
     options = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    user, password, host, port = _netloc(parts.netloc)
     return {
         "ENGINE": "django.db.backends.postgresql",
         "NAME": unquote(parts.path.lstrip("/")) or "jichitai",
-        "USER": unquote(parts.username or ""),
-        "PASSWORD": unquote(parts.password or ""),
-        "HOST": parts.hostname or "",
-        "PORT": str(parts.port or ""),
+        "USER": user,
+        "PASSWORD": password,
+        "HOST": host,
+        "PORT": port,
         "OPTIONS": options,
         "CONN_MAX_AGE": 60,
         "TEST": {"NAME": "test_" + (unquote(parts.path.lstrip("/")) or "jichitai")},
     }
+
+
+def _netloc(netloc: str):
+    """(user, password, hosts, ports) of a URL's netloc, libpq multi-host included: `postgres://u@h1:5432,h2:5433/db
+    ?target_session_attrs=read-write` gives HOST "h1,h2" and PORT "5432,5433", which psycopg hands to libpq as they
+    are (it tries each host in turn and keeps the one that accepts writes). IPv6 hosts in brackets."""
+    userinfo, _, hostlist = netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    hosts, ports = [], []
+    for item in hostlist.split(",") if hostlist else []:
+        if item.startswith("["):
+            h, _, rest = item[1:].partition("]")
+            p = rest[1:] if rest.startswith(":") else ""
+        else:
+            h, _, p = item.partition(":")
+        if p and not p.isdigit():
+            raise ValueError(f"DATABASE_URL: bad port {p!r} for host {h!r}")
+        hosts.append(unquote(h))
+        ports.append(p)
+    if any(ports) and not all(ports):
+        default = "5432"
+        ports = [p or default for p in ports]
+    return unquote(user), unquote(password), ",".join(hosts), ",".join(ports) if any(ports) else ""
 
 
 def _sqlite(path: Path) -> dict:
@@ -212,3 +236,11 @@ JICHITAI_OFFLINE_DIR = os.environ.get("JICHITAI_OFFLINE_DIR", "")
 # PostgreSQL: the runtime connections SET ROLE to this non-superuser, non-BYPASSRLS role (created by migrate if
 # missing), so row-level security applies; "" keeps the login role (then it must itself be neither).
 JICHITAI_DB_APP_ROLE = os.environ.get("JICHITAI_DB_APP_ROLE", "jichitai_app")
+
+# Backups (continuity app): the AES-256 key file (kept outside the database and outside the backups, like the audit
+# keyring), where backups are written, and how long they are kept (`jichitai backup prune`).
+JICHITAI_BACKUP_KEY_FILE = os.environ.get("JICHITAI_BACKUP_KEY_FILE", str(VAR_DIR / "backup" / "backup.key"))
+JICHITAI_BACKUP_DIR = os.environ.get("JICHITAI_BACKUP_DIR", str(VAR_DIR / "backups"))
+JICHITAI_BACKUP_RETENTION = {"daily": int(os.environ.get("JICHITAI_BACKUP_KEEP_DAYS", 7)),
+                             "weekly": int(os.environ.get("JICHITAI_BACKUP_KEEP_WEEKS", 4)),
+                             "monthly": int(os.environ.get("JICHITAI_BACKUP_KEEP_MONTHS", 12))}

@@ -13,6 +13,7 @@ urlpatterns = [
     path("", include("jichitai.chouaza.urls")),
     path("", include("jichitai.lists.urls")),
     path("", include("jichitai.residents.urls")),  # 届出の受付・決裁待ち
+    path("", include("jichitai.continuity.urls")),
 ]
 
 handler403 = "jichitai.web.views.permission_denied"

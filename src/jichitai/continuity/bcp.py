@@ -78,6 +78,10 @@ def prefill(facts: dict) -> dict:
     drills = facts["drills"]
     drill_lines = [f"・{d['title']}（{d['scenario']}、{d['date']}）: 結果 {d['result']}、復旧時間 {d['rto']}、"
                    f"失われた更新 {d['rpo']}" for d in drills] or ["・実施した訓練はまだありません。"]
+    fo = facts.get("failover")
+    if fo:
+        drill_lines.append(f"・プラットフォームの待機系への切替訓練（{fo['date']}、自動計測）: 復旧時間 {fo['rto']}、"
+                           f"失われた更新 {fo['rpo']}")
     backup = facts["backup"]
     backup_line = (f"最後に検証したバックアップ: {backup}" if backup else
                    "検証済みのバックアップの記録がありません（jichitai backup と jichitai backup verify を実施してください）。")

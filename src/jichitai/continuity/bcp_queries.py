@@ -40,20 +40,16 @@ def drill_steps(d: Drill) -> list:
 
 
 def last_verified_backup():
-    """Text describing the last verified backup of the municipality, or None (the continuity backups' record)."""
-    try:
-        from .models import BackupRecord  # the backups part of this app
-    except ImportError:
-        return None
-    rec = BackupRecord.objects.filter(verified_at__isnull=False).order_by("-verified_at").first()
-    return f"{rec.verified_at:%Y-%m-%d %H:%M}（{rec}）" if rec else None
+    """Text describing the last verified backup covering the municipality (its own or a full one), or None."""
+    from . import queries as backups
+
+    rec = backups.last_verified(require_municipality())
+    return f"{rec.verified_at:%Y-%m-%d %H:%M}（{rec.scope_label}、{rec.file_name}）" if rec else None
 
 
 def offline_kits_issued() -> int:
-    try:
-        from .models import OfflineKit  # the offline kit part of this app
-    except ImportError:
-        return 0
+    from .models import OfflineKit
+
     return OfflineKit.objects.count()
 
 
@@ -81,6 +77,10 @@ def plan_facts() -> dict:
     labels = dict(DrillScenario.choices)
     result_labels = {"passed": "目標達成", "partly": "一部未達", "failed": "未達", "": "未記入"}
     measured = [d for d in done if d.rto_seconds is not None]
+    from . import queries as backups
+
+    failover = backups.latest_drills(1)  # the platform's own failover drills (Patroni), measured by the machine
+    failover = failover[0] if failover else None
     rev = current_revision()
     return {
         "municipality": m.name,
@@ -93,8 +93,10 @@ def plan_facts() -> dict:
                     "date": f"{d.finished_at:%Y-%m-%d}", "result": result_labels.get(d.result, d.result),
                     "rto": bcp._fmt_seconds(d.rto_seconds),
                     "rpo": "未計測" if d.rpo_changes is None else f"{d.rpo_changes} 件"} for d in done],
-        "measured_rto": measured[0].rto_seconds if measured else None,
-        "measured_rpo": measured[0].rpo_changes if measured else None,
+        "failover": ({"date": f"{failover.started_at:%Y-%m-%d}", "rto": bcp._fmt_seconds(failover.rto_seconds),
+                      "rpo": f"{failover.rpo_events} 件"} if failover else None),
+        "measured_rto": measured[0].rto_seconds if measured else (failover.rto_seconds if failover else None),
+        "measured_rpo": measured[0].rpo_changes if measured else (failover.rpo_events if failover else None),
         "revision": rev.revision if rev else 0,
     }
 

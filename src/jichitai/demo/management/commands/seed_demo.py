@@ -20,8 +20,10 @@ class Command(BaseCommand):
         parser.add_argument("--reset", action="store_true",
                             help="delete these demo municipalities' rows first (only tenants created as demo)")
         parser.add_argument("--quiet", action="store_true", help="no progress output")
+        parser.add_argument("--with-backup", action="store_true",
+                            help="also write and verify one backup of the first municipality (the backup screen)")
 
-    def handle(self, *args, scale, seed, municipalities, reset, quiet, **options):
+    def handle(self, *args, scale, seed, municipalities, reset, quiet, with_backup=False, **options):
         if scale <= 0:
             raise CommandError("--scale must be positive")
         codes = [c.strip() for c in municipalities.split(",") if c.strip()] or [m.code for m in PILOT_MUNICIPALITIES]
@@ -46,6 +48,10 @@ class Command(BaseCommand):
             raise CommandError(str(e)) from None
         except ValueError as e:
             raise CommandError(str(e)) from None
+        if with_backup:
+            from jichitai.continuity.demo import seed_verified_backup  # the backup screen's content (continuity)
+
+            seed_verified_backup(codes[0], out=None if quiet else out)
         elapsed = time.monotonic() - started
         out(f"完了: 住民 {summary['persons']:,} 人, {elapsed:.1f} 秒 / done: {summary['persons']:,} persons in "
             f"{elapsed:.1f} s")

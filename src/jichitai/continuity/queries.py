@@ -1,0 +1,45 @@
+"""Reads of the continuity app. For one municipality: the backups that cover it (its own and the full ones)."""
+from django.db.models import Q
+
+from .models import BackupRecord, FailoverDrill
+
+
+def _covering(code):
+    return BackupRecord.objects.filter(Q(scope_code="") | Q(scope_code=code), pruned_at__isnull=True)
+
+
+def last_verified(municipality):
+    """The newest backup covering `municipality` whose verification passed (None if there is none)."""
+    return _covering(municipality.code).filter(verify_ok=True).order_by("-created_at", "-id").first()
+
+
+def recent(municipality, limit=10):
+    return list(_covering(municipality.code).order_by("-created_at", "-id")[:limit])
+
+
+def platform_overview():
+    """For the operator: every scope's newest backup and newest verified backup."""
+    rows = {}
+    for r in BackupRecord.objects.filter(pruned_at__isnull=True).order_by("-created_at", "-id"):
+        d = rows.setdefault(r.scope_code, {"scope": r.scope_label, "last": r, "verified": None})
+        if d["verified"] is None and r.verify_ok:
+            d["verified"] = r
+    return [rows[k] for k in sorted(rows)]
+
+
+def latest_drills(limit=10):
+    """The newest failover drills (platform-level figures; the BCP plan quotes them)."""
+    return list(FailoverDrill.objects.order_by("-started_at", "-id")[:limit])
+
+
+def continuity_facts(municipality) -> dict:
+    """What a BCP plan (issue 13, item 4) pre-fills about backups and failover for `municipality`: the seam for the
+    plan generator."""
+    drills = latest_drills(5)
+    return {
+        "last_verified_backup": last_verified(municipality),
+        "retention": __import__("jichitai.continuity.service", fromlist=["retention_policy"]).retention_policy(),
+        "drills": drills,
+        "worst_rto_seconds": max((d.rto_seconds for d in drills), default=None),
+        "worst_rpo_events": max((d.rpo_events for d in drills), default=None),
+    }
