@@ -97,6 +97,8 @@ COPY_RULES = {
     "continuity.OfflineIntake": "skip: platform side",
     "continuity.OutboxEvent": "skip: kit side, starts empty",
     "continuity.KitState": "skip: written by init-kit",
+    "continuity.BackupRecord": "skip: the platform's record of its backups",
+    "continuity.FailoverDrill": "skip: the platform's failover drills",
 }
 
 
