@@ -80,7 +80,17 @@ def configure(engine: str = "sqlite"):
     # (the measured requests and actions still run in their own municipality's scope, row-level security on)
     from jichitai.tenancy.scope import cross_tenant
 
-    cross_tenant("benchmarks: setting up and checking data across municipalities").__enter__()
+    # (kept referenced: a context manager left to the garbage collector closes its generator, which leaves the
+    # context at once — then PostgreSQL's row-level security hid every row from the set-up code)
+    global _CROSS_TENANT
+    _CROSS_TENANT = cross_tenant("benchmarks: setting up and checking data across municipalities")
+    _CROSS_TENANT.__enter__()
+    import atexit
+
+    atexit.register(_CROSS_TENANT.__exit__, None, None, None)  # left before interpreter teardown
+
+
+_CROSS_TENANT = None
 
 
 def analyze():

@@ -2,7 +2,8 @@
 by the same @font-face file URLs), the way the WeasyPrint documentation shows it —
 `HTML(string=html).write_pdf(stylesheets=[CSS(string=css, font_config=fc)], font_config=fc)` with a new
 FontConfiguration per document — in a fresh interpreter, so that none of the certificate engine's precomputation
-(kept fonts, subset sources, frozen heap) is in play. One warm-up render, then N timed.
+(kept fonts, subset sources, frozen heap) is in play. One warm-up render, then N timed; then, for comparison only,
+N renders sharing one FontConfiguration (what a first optimisation would do).
 
 Usage: _plain_render.py HTML_FILE CSS_FILE N. Prints one line `PLAINJSON {...}` (seconds per render, sorted).
 """
@@ -14,8 +15,8 @@ from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
 
 
-def render(html, css):
-    fc = FontConfiguration()
+def render(html, css, fc=None):
+    fc = fc or FontConfiguration()
     pdf = HTML(string=html).write_pdf(stylesheets=[CSS(string=css, font_config=fc)], font_config=fc)
     return len(pdf)
 
@@ -33,4 +34,14 @@ if __name__ == "__main__":
         render(html, css)
         times.append(time.perf_counter() - t)
     times.sort()
-    print("PLAINJSON " + json.dumps({"times": times, "cold": cold, "pdf_bytes": size}), flush=True)
+    # for comparison (not the anchor): the same, with one FontConfiguration and stylesheet kept across documents
+    fc = FontConfiguration()
+    render(html, css, fc)
+    shared = []
+    for _ in range(n):
+        t = time.perf_counter()
+        render(html, css, fc)
+        shared.append(time.perf_counter() - t)
+    shared.sort()
+    print("PLAINJSON " + json.dumps({"times": times, "cold": cold, "pdf_bytes": size, "shared_fc_times": shared}),
+          flush=True)
