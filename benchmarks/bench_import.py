@@ -3,7 +3,7 @@
 
 Input (default, `--layout c`, what issue #11 item 8 asks): a file in examples/vendor_c.toml's layout v2 (header,
 住民 and 除票 record types, one record per person per history generation, trailer with record count, hash total and
-byte sum) with 1,000,000 persons: 1–4 generations each (≈ 1.75 records per person), 転入 / 出生 then 転居 /
+byte sum) with 1,000,000 persons: 1–4 generations each (≈ 2.2 records per person), 転入 / 出生 then 転居 /
 世帯主変更 / 職権修正 with their own 異動事由, about 2% of households with 外字 of the vendor's 外字対応表 (F040 → 髙,
 F041 → 𠮷, F042 → 邉 with IVS, all approved), about 3% of persons whose newest generation is a 除票 (death) record,
 and 町字コード / 最終更新日 kept as extra attributes. `--layout a`: the older vendor A file (one row per person).

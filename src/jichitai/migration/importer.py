@@ -84,7 +84,7 @@ def split_records(data: bytes, layout):
 
 
 def _key(b: bytes) -> str:
-    return b.decode("cp932", "replace").strip(" \u3000")
+    return (b.decode("ascii") if b.isascii() else b.decode("cp932", "replace")).strip(" \u3000")
 
 
 def _dup_msgs(kind, first, line_no):
