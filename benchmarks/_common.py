@@ -60,8 +60,10 @@ def bench_env(engine: str) -> dict:
     return env
 
 
-def configure(engine: str = "sqlite"):
-    """Point Django at the benchmark database of `engine`, set it up and migrate it."""
+def configure(engine: str = "sqlite", migrate: bool = True):
+    """Point Django at the benchmark database of `engine`, set it up and migrate it (migrate=False: a worker
+    process of a benchmark whose main process migrated already — two concurrent migrations race on PostgreSQL's
+    GRANTs: "tuple concurrently updated")."""
     BENCH_VAR.mkdir(parents=True, exist_ok=True)
     os.environ.pop("DATABASE_URL", None)
     if engine == "postgresql":
@@ -73,9 +75,10 @@ def configure(engine: str = "sqlite"):
     from django.core.management import call_command
     from django.db import connection
 
-    t = time.perf_counter()
-    call_command("migrate", verbosity=0, interactive=False)
-    log(f"[{engine}] database {connection.settings_dict['NAME']} migrated ({time.perf_counter() - t:.1f} s)")
+    if migrate:
+        t = time.perf_counter()
+        call_command("migrate", verbosity=0, interactive=False)
+        log(f"[{engine}] database {connection.settings_dict['NAME']} migrated ({time.perf_counter() - t:.1f} s)")
     # benchmarks set up and check data across municipalities: the explicit cross-tenant context for the whole run
     # (the measured requests and actions still run in their own municipality's scope, row-level security on)
     from jichitai.tenancy.scope import cross_tenant

@@ -102,7 +102,7 @@ def timed(m, clerk, requests):
 
 
 def worker(engine, user_index, single_ids, start_at, seconds, queue):
-    C.configure(engine)
+    C.configure(engine, migrate=False)
     from jichitai.tenancy.models import Municipality, StaffUser
 
     m = Municipality.objects.get(code=C.MEDIUM[0])

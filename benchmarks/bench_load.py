@@ -139,10 +139,11 @@ def sign_in(server: Server, username: str) -> str:
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
     html = opener.open(server.url("/login/"), timeout=10).read().decode()
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
+    # next = the anchor view: the dashboard (counts over the whole register) is not part of the measured pages
     data = urllib.parse.urlencode({"username": username, "password": C.PASSWORD, "csrfmiddlewaretoken": token,
-                                   "next": "/"}).encode()
+                                   "next": ANCHOR_PATH}).encode()
     req = urllib.request.Request(server.url("/login/"), data=data, headers={"Referer": server.url("/login/")})
-    opener.open(req, timeout=30).read()
+    opener.open(req, timeout=120).read()
     cookies = {c.name: c.value for c in jar}
     if "sessionid" not in cookies:
         raise RuntimeError(f"sign-in of {username} failed (no session cookie)")
@@ -151,7 +152,7 @@ def sign_in(server: Server, username: str) -> str:
 
 def check_page(server: Server, path: str, cookie: str, must_contain: str):
     req = urllib.request.Request(server.url(path), headers={"Cookie": cookie})
-    with urllib.request.urlopen(req, timeout=30) as r:
+    with urllib.request.urlopen(req, timeout=120) as r:
         body = r.read().decode()
         if r.status != 200 or r.geturl() != server.url(path) or must_contain not in body:
             raise RuntimeError(f"{path}: unexpected page (status {r.status}, url {r.geturl()})")
