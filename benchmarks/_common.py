@@ -15,7 +15,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_VAR = ROOT / "var" / "bench"
-PG_HOST, PG_PORT, PG_USER, PG_DB = "127.0.0.1", 5432, "postgres", "jichitai_bench"
+PG_HOST, PG_PORT, PG_USER = "127.0.0.1", 5432, "postgres"
+# the benchmark's own PostgreSQL database (JICHITAI_BENCH_PG_DB to use another name, e.g. one per engineer)
+PG_DB = os.environ.get("JICHITAI_BENCH_PG_DB", "jichitai_bench")
 PG_URL = f"postgres://{PG_USER}@{PG_HOST}:{PG_PORT}/{PG_DB}"
 PASSWORD = "bench-password-2024"
 
@@ -58,8 +60,10 @@ def bench_env(engine: str) -> dict:
     return env
 
 
-def configure(engine: str = "sqlite"):
-    """Point Django at the benchmark database of `engine`, set it up and migrate it."""
+def configure(engine: str = "sqlite", migrate: bool = True):
+    """Point Django at the benchmark database of `engine`, set it up and migrate it (migrate=False: a worker
+    process of a benchmark whose main process migrated already — two concurrent migrations race on PostgreSQL's
+    GRANTs: "tuple concurrently updated")."""
     BENCH_VAR.mkdir(parents=True, exist_ok=True)
     os.environ.pop("DATABASE_URL", None)
     if engine == "postgresql":
@@ -71,14 +75,25 @@ def configure(engine: str = "sqlite"):
     from django.core.management import call_command
     from django.db import connection
 
-    t = time.perf_counter()
-    call_command("migrate", verbosity=0, interactive=False)
-    log(f"[{engine}] database {connection.settings_dict['NAME']} migrated ({time.perf_counter() - t:.1f} s)")
+    if migrate:
+        t = time.perf_counter()
+        call_command("migrate", verbosity=0, interactive=False)
+        log(f"[{engine}] database {connection.settings_dict['NAME']} migrated ({time.perf_counter() - t:.1f} s)")
     # benchmarks set up and check data across municipalities: the explicit cross-tenant context for the whole run
     # (the measured requests and actions still run in their own municipality's scope, row-level security on)
     from jichitai.tenancy.scope import cross_tenant
 
-    cross_tenant("benchmarks: setting up and checking data across municipalities").__enter__()
+    # (kept referenced: a context manager left to the garbage collector closes its generator, which leaves the
+    # context at once — then PostgreSQL's row-level security hid every row from the set-up code)
+    global _CROSS_TENANT
+    _CROSS_TENANT = cross_tenant("benchmarks: setting up and checking data across municipalities")
+    _CROSS_TENANT.__enter__()
+    import atexit
+
+    atexit.register(_CROSS_TENANT.__exit__, None, None, None)  # left before interpreter teardown
+
+
+_CROSS_TENANT = None
 
 
 def analyze():
@@ -199,8 +214,11 @@ def cpu_busy(seconds: float = 2.0) -> float:
 
 
 def wait_quiet(max_wait: int = 300, threshold: float = 0.2) -> dict:
-    """Wait (up to max_wait s) until other processes leave the CPUs mostly idle; report what was seen.
-    Benchmarks on a shared 2-core machine are only meaningful when nothing else runs."""
+    """Wait (up to max_wait s, at most JICHITAI_BENCH_MAX_WAIT s when set) until other processes leave the CPUs
+    mostly idle; report what was seen. Absolute figures on a shared 2-core machine are only meaningful when nothing
+    else runs; the ratios to each benchmark's anchor (measured in the same run) are what stays comparable."""
+    if os.environ.get("JICHITAI_BENCH_MAX_WAIT"):
+        max_wait = min(max_wait, int(os.environ["JICHITAI_BENCH_MAX_WAIT"]))
     start = time.time()
     busy = cpu_busy()
     while busy > threshold and time.time() - start < max_wait:
@@ -210,7 +228,8 @@ def wait_quiet(max_wait: int = 300, threshold: float = 0.2) -> dict:
     waited = round(time.time() - start)
     if busy > threshold:
         log(f"*** WARNING: the machine is still busy ({busy:.0%} CPU) after {waited} s: figures are disturbed ***")
-    return {"cpu_busy_before": busy, "waited_s": waited, "quiet": busy <= threshold}
+    return {"cpu_busy_before": busy, "waited_s": waited, "quiet": busy <= threshold,
+            "loadavg_before": open("/proc/loadavg").read().split()[:3] if os.path.exists("/proc/loadavg") else None}
 
 
 def machine() -> dict:

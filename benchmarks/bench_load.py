@@ -32,6 +32,7 @@ import _common as C  # noqa: E402
 TARGET_P95_MS = 100.0
 DEFAULT_WORKERS = 3  # best p95 in the sweep 2/3/5 (docs/benchmarks.md); 2 cores, SQLite's single writer
 N_USERS = 8
+ANCHOR_PATH = "/_bench/minimal/"  # benchmarks/loadapp: a signed-in view without query, template or audit
 WORK = C.BENCH_VAR / "load"
 GUNICORN = C.ROOT / ".venv" / "bin" / "gunicorn"
 
@@ -92,7 +93,9 @@ class Server:
         self.access_log = WORK / f"access-{tag}.log"
         self.error_log = WORK / f"gunicorn-{tag}.log"
         self.access_log.unlink(missing_ok=True)
-        env = {**os.environ, **C.bench_env("sqlite"), "PYTHONPATH": str(C.ROOT / "src")}
+        # loadapp.settings = jichitai.settings + the anchor view /_bench/minimal/ (benchmarks/loadapp)
+        env = {**os.environ, **C.bench_env("sqlite"), "DJANGO_SETTINGS_MODULE": "loadapp.settings",
+               "PYTHONPATH": f"{C.ROOT / 'src'}{os.pathsep}{C.ROOT / 'benchmarks'}"}
         env.pop("DATABASE_URL", None)
         cmd = [str(GUNICORN), "jichitai.wsgi:application", "-w", str(workers), "-b", f"127.0.0.1:{port}",
                "--backlog", "256", "--timeout", "60", "--access-logfile", str(self.access_log),
@@ -136,10 +139,11 @@ def sign_in(server: Server, username: str) -> str:
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
     html = opener.open(server.url("/login/"), timeout=10).read().decode()
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
+    # next = the anchor view: the dashboard (counts over the whole register) is not part of the measured pages
     data = urllib.parse.urlencode({"username": username, "password": C.PASSWORD, "csrfmiddlewaretoken": token,
-                                   "next": "/"}).encode()
+                                   "next": ANCHOR_PATH}).encode()
     req = urllib.request.Request(server.url("/login/"), data=data, headers={"Referer": server.url("/login/")})
-    opener.open(req, timeout=30).read()
+    opener.open(req, timeout=120).read()
     cookies = {c.name: c.value for c in jar}
     if "sessionid" not in cookies:
         raise RuntimeError(f"sign-in of {username} failed (no session cookie)")
@@ -148,7 +152,7 @@ def sign_in(server: Server, username: str) -> str:
 
 def check_page(server: Server, path: str, cookie: str, must_contain: str):
     req = urllib.request.Request(server.url(path), headers={"Cookie": cookie})
-    with urllib.request.urlopen(req, timeout=30) as r:
+    with urllib.request.urlopen(req, timeout=120) as r:
         body = r.read().decode()
         if r.status != 200 or r.geturl() != server.url(path) or must_contain not in body:
             raise RuntimeError(f"{path}: unexpected page (status {r.status}, url {r.geturl()})")
@@ -160,6 +164,37 @@ def lua_script(paths_file, cookies_file, think_ms: int) -> str:
         delay = f"function delay() return math.random({think_ms // 2}, {think_ms * 3 // 2}) end"
     return (LUA.replace("__PATHS__", str(paths_file)).replace("__COOKIES__", str(cookies_file))
             .replace("__DELAY__", delay))
+
+
+def ensure_wrk() -> str | None:
+    """The path of `wrk`; installed from Debian (apt-get, as root) when missing. None when it cannot be had: the
+    benchmark then uses its own Python load generator (benchmarks/_loadgen.py)."""
+    import shutil
+
+    found = shutil.which("wrk")
+    if found or os.geteuid() != 0 or not shutil.which("apt-get"):
+        return found
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for cmd in (["apt-get", "install", "-y", "-q", "wrk"], ["apt-get", "update", "-q"],
+                ["apt-get", "install", "-y", "-q", "wrk"]):
+        C.log(f"wrk is missing: {' '.join(cmd)}")
+        r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+        if cmd[1] == "install" and r.returncode == 0 and shutil.which("wrk"):
+            return shutil.which("wrk")
+    C.log("wrk could not be installed: using the Python load generator (benchmarks/_loadgen.py)")
+    return None
+
+
+def run_python_load(server: Server, paths_file: Path, cookies_file: Path, duration: int, connections: int,
+                    think_ms: int) -> dict:
+    cmd = [sys.executable, str(Path(__file__).resolve().parent / "_loadgen.py"), server.url("/"), str(paths_file),
+           str(cookies_file), str(connections), str(duration), str(think_ms), "5"]
+    C.log(f"load: {' '.join(cmd[1:])}")
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 120)
+    m = re.search(r"^LOADJSON (.*)$", out.stdout, re.M)
+    if not m:
+        raise RuntimeError(f"the load generator gave no result: {out.stdout} {out.stderr}")
+    return json.loads(m.group(1))
 
 
 def run_wrk(server: Server, lua: Path, duration: int, connections: int) -> dict:
@@ -196,8 +231,12 @@ def server_times(access_log: Path) -> dict:
     return out
 
 
-def one_run(workers, duration, connections, cookies_file, paths_file, sample, tag, think_ms=0):
+def one_run(workers, duration, connections, cookies_file, paths_file, sample, tag, think_ms=0, client="auto",
+            anchor_duration=0):
+    """One server; the measured load on the pages, then (anchor_duration > 0) the same load on the minimal view
+    /_bench/minimal/ behind the same server, workers and middleware. Returns (pages result, anchor result)."""
     server = Server(workers, free_port(), tag)
+    anchor = None
     try:
         server.wait_ready()
         cookies = [sign_in(server, u) for u in sample["users"]]
@@ -205,13 +244,33 @@ def one_run(workers, duration, connections, cookies_file, paths_file, sample, ta
         C.log(f"signed in {len(cookies)} clerks through /login/")
         check_page(server, sample["search"], cookies[0], "検索結果")
         check_page(server, sample["detail"], cookies[-1], "履歴")
-        lua = WORK / "load.lua"
-        lua.write_text(lua_script(paths_file, cookies_file, think_ms))
-        result = run_wrk(server, lua, duration, connections)
+        check_page(server, ANCHOR_PATH, cookies[0], "ok ")
+        wrk = ensure_wrk() if client in ("auto", "wrk") else None
+        if client == "wrk" and not wrk:
+            raise RuntimeError("--client wrk: wrk is not available")
+
+        def load(pfile, secs, log_tag):
+            if wrk:
+                lua = WORK / f"load-{log_tag}.lua"
+                lua.write_text(lua_script(pfile, cookies_file, think_ms))
+                r = run_wrk(server, lua, secs, connections)
+                r["client"] = "wrk -t2"
+            else:
+                r = run_python_load(server, pfile, cookies_file, secs, connections, think_ms)
+            return r
+
+        result = load(paths_file, duration, "pages")
+        if anchor_duration:
+            anchor_file = WORK / "paths-anchor.txt"
+            anchor_file.write_text(ANCHOR_PATH + "\n")
+            C.log(f"--- anchor: {ANCHOR_PATH} (minimal view, same server) for {anchor_duration} s")
+            anchor = load(anchor_file, anchor_duration, "anchor")
     finally:
         server.stop()
     result["server_side"] = server_times(server.access_log)
-    return result
+    if anchor is not None:
+        anchor["server_side"] = {}
+    return result, anchor
 
 
 def summarize(r, duration):
@@ -244,6 +303,11 @@ def main():
     ap.add_argument("--dataset", choices=["big", "medium"], default="big")
     ap.add_argument("--sweep", default="", help="comma-separated worker counts to try for 20 s each first")
     ap.add_argument("--seed", type=int, default=3)
+    ap.add_argument("--client", choices=["auto", "wrk", "python"], default="auto",
+                    help="load generator: wrk (installed from Debian when missing) or the Python one; auto: wrk "
+                         "when it can be had")
+    ap.add_argument("--anchor-duration", type=int, default=30,
+                    help="seconds of the same load on the minimal view after the pages (the throughput anchor)")
     ap.add_argument("--think-ms", type=int, default=0,
                     help="mean think time per client between requests (default 0: back-to-back, the target's setting)")
     args = ap.parse_args()
@@ -278,15 +342,24 @@ def main():
     if args.sweep:
         for w in [int(x) for x in args.sweep.split(",")]:
             C.log(f"--- sweep: {w} workers, 20 s")
-            s = summarize(one_run(w, 20, args.connections, cookies_file, paths_file, sample, f"sweep{w}"), 20)
+            s = summarize(one_run(w, 20, args.connections, cookies_file, paths_file, sample, f"sweep{w}",
+                                  client=args.client)[0], 20)
             sweep[w] = {k: s[k] for k in ("requests_per_s", "p50_ms", "p95_ms", "p99_ms", "errors")}
             C.log(f"    {w} workers: {sweep[w]}")
         workers = min(sweep, key=lambda w: (sweep[w]["errors"] > 0, sweep[w]["p95_ms"]))
         C.log(f"--- best worker count by p95: {workers}")
 
     C.log(f"--- measured run: {workers} workers, {args.connections} connections, {duration} s")
-    fig = summarize(one_run(workers, duration, args.connections, cookies_file, paths_file, sample, "main",
-                            args.think_ms), duration)
+    pages, anchor = one_run(workers, duration, args.connections, cookies_file, paths_file, sample, "main",
+                            args.think_ms, client=args.client, anchor_duration=args.anchor_duration)
+    fig = summarize(pages, duration)
+    fig["client"] = pages.get("client")
+    anc = summarize(anchor, args.anchor_duration)
+    anchor_fig = {k: anc[k] for k in ("requests", "requests_per_s", "p50_ms", "p95_ms", "p99_ms", "errors",
+                                      "status_codes")}
+    ratio = round(fig["requests_per_s"] / anc["requests_per_s"], 3) if anc["requests_per_s"] else None
+    C.log(f"anchor {ANCHOR_PATH}: {anc['requests']} requests ({anc['requests_per_s']}/s), p95 {anc['p95_ms']} ms; "
+          f"pages/anchor throughput ratio {ratio}")
     C.log(f"{fig['requests']} requests ({fig['requests_per_s']}/s): p50 {fig['p50_ms']} ms, p95 {fig['p95_ms']} ms, "
           f"p99 {fig['p99_ms']} ms; errors {fig['errors']}, redirects {fig['redirects_3xx']}; codes {fig['status_codes']}")
     C.log(f"server-side time per page: {fig['server_side_by_page']}")
@@ -300,7 +373,11 @@ def main():
                     "connections": args.connections, "duration_s": duration, "clerks": N_USERS,
                     "think_ms": args.think_ms,
                     "mix": "50% search (/residents/?…), 50% person detail (/residents/<id>/)", **fig,
-                    "sweep": sweep or None},
+                    "sweep": sweep or None,
+                    "anchor": {"path": ANCHOR_PATH, "what": "signed-in minimal view, same gunicorn workers and "
+                               "middleware, same connections, right after the pages in the same server",
+                               "duration_s": args.anchor_duration, **anchor_fig},
+                    "throughput_ratio_pages_to_anchor": ratio},
         "targets": {"p95_ms": {"target": TARGET_P95_MS, "measured": fig["p95_ms"], "met": met_p95},
                     "errors": {"target": 0, "measured": fig["errors"] + fig["redirects_3xx"], "met": met_err}},
         "met": met_p95 and met_err,

@@ -91,7 +91,9 @@ class Layout:
         if self.record_type is None:
             return self
         off, ln = self.record_type
-        return self.record_types.get(line[off:off + ln].decode("cp932", "replace").strip())
+        code = line[off:off + ln]
+        return self.record_types.get((code.decode("ascii") if code.isascii() else
+                                      code.decode("cp932", "replace")).strip())
 
     def roles(self, role):
         return [rt for rt in self.record_types.values() if rt.role == role]

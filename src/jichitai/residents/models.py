@@ -162,10 +162,17 @@ class Person(TenantModel):
         constraints = [models.UniqueConstraint(fields=["municipality", "atena_no"], name="person_atena_unique")]
         # Each search index ends with the column results are ordered by after the key (id), so that PostgreSQL
         # returns the first page straight from the index (SQLite indexes end with the rowid anyway).
+        # A looser layer's index also carries the previous layer's key: a layer is "this range and not the
+        # previous one" (residents.queries._layers), and the search counts every layer; with the previous key in
+        # the index the count reads the index alone instead of one table row per match (SQLite: 0.37 s → 13 ms
+        # for ヤマ's 52,599 matches).
         indexes = [
             models.Index(fields=["municipality", key, "id"], name=f"person_{key}")
-            for key in ("name_key", "name_sel_key", "name_deg_key", "name_var_key", "given_key", "kana_key",
-                        "kana_loose_key", "address_key", "birth_date", "resident_code")
+            for key in ("name_key", "given_key", "kana_key", "address_key", "birth_date", "resident_code")
+        ] + [
+            models.Index(fields=["municipality", key, previous, "id"], name=f"person_{key}_layer")
+            for key, previous in (("name_sel_key", "name_key"), ("name_deg_key", "name_sel_key"),
+                                  ("name_var_key", "name_deg_key"), ("kana_loose_key", "kana_key"))
         ]
 
     def __str__(self):

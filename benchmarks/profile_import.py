@@ -1,0 +1,59 @@
+"""cProfile of the legacy import's per-row work (scan, then decode / validate / map / keys of the first chunks, in
+one process, nothing written): where a row's CPU goes. Uses bench_import's cached vendor C file (run bench_import
+first). Usage: profile_import.py [--persons 50000] [--chunks 2] [--chunk-size 10000]."""
+import argparse
+import cProfile
+import pstats
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common as C  # noqa: E402
+import bench_import as B  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--persons", type=int, default=50_000)
+    ap.add_argument("--chunks", type=int, default=2)
+    ap.add_argument("--chunk-size", type=int, default=10_000)
+    args = ap.parse_args()
+    path = B.ensure_file(args.persons, "c")
+    C.configure("sqlite")
+    from jichitai.migration import rows as R
+    from jichitai.migration.importer import Importer, scan
+    from jichitai.migration.layout import load_layout
+    from jichitai.tenancy.scope import tenant_scope
+
+    m = C.ensure_municipality(B.SPEC)
+    layout = load_layout(C.ROOT / "examples" / "vendor_c.toml")
+    data = path.read_bytes()
+    prof = cProfile.Profile()
+    with tenant_scope(m):
+        imp = Importer(m, layout, "himawari", data, chunk_size=args.chunk_size)
+        ctx = imp._ctx()
+        t = time.perf_counter()
+        prof.enable()
+        chunks, n, _w = scan(data, layout, args.chunk_size, {})
+        prof.disable()
+        t_scan = time.perf_counter() - t
+        rows = 0
+        t = time.perf_counter()
+        prof.enable()
+        for c in chunks[:args.chunks]:
+            R.process_chunk(ctx, c)
+            rows += sum(len(u[1]) for u in c)
+        prof.disable()
+        t_proc = time.perf_counter() - t
+    C.log(f"scan {n:,} records: {t_scan:.2f} s; process {rows:,} records: {t_proc:.2f} s "
+          f"({t_proc / rows * 1e6:.0f} µs per record, profiled)")
+    out = C.BENCH_VAR / "import.prof"
+    prof.dump_stats(out)
+    st = pstats.Stats(str(out))
+    st.sort_stats("tottime").print_stats(30)
+    st.sort_stats("cumulative").print_stats(40)
+
+
+if __name__ == "__main__":
+    main()
