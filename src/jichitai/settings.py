@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "jichitai.migration.apps.Config",
     "jichitai.api.apps.Config",
     "jichitai.certificates.apps.Config",
+    "jichitai.platform.apps.Config",
     "jichitai.demo",
     "jichitai.web",
     "django_otp",
