@@ -7,6 +7,7 @@ urlpatterns = [
     path("", include("jichitai.api.urls")),
     path("", include("jichitai.certificates.urls")),
     path("", include("jichitai.privacy.urls")),
+    path("", include("jichitai.platform.urls")),
 ]
 
 handler403 = "jichitai.web.views.permission_denied"

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from . import settings_views, views
+
+urlpatterns = [
+    path("platform/", views.home, name="platform_home"),
+    path("platform/settings/", settings_views.settings_index, name="platform_settings"),
+    path("platform/settings/<str:key>/", settings_views.setting_edit, name="platform_setting_edit"),
+    path("platform/approvals/", settings_views.approvals, name="platform_approvals"),
+    path("platform/approvals/<int:pk>/", settings_views.approval_decide, name="platform_approval_decide"),
+]
