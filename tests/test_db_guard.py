@@ -47,6 +47,9 @@ CROSS_TENANT_ALLOWED = {
     "src/jichitai/guard/management/commands/migrate.py": "migrate runs as the schema owner",
     "src/jichitai/guard/management/commands/flush.py": "flush runs as the schema owner",
     "src/jichitai/demo/bulk.py": "bulk COPY as the owner (PostgreSQL refuses COPY FROM under RLS); rows checked",
+    "src/jichitai/platform/queries.py": "fit-gap table and 割り勘 measures: counts and requirement texts across "
+                                        "municipalities (no personal data)",
+    "src/jichitai/platform/exit.py": "contract exit: verifies that no row of the leaving municipality is left",
     "benchmarks/": "benchmarks measure across municipalities and create indexes",
 }
 RAW_SQL_ALLOWED = {

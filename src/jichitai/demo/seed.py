@@ -303,6 +303,9 @@ def seed_demo(*, scale=0.1, seed=2026, codes=None, reset=False, out=print, quiet
         say(f"  {m.prefecture.name}{m.name} ({m.code}): 住民 {stats['persons']:,} 人 / 世帯 {stats['households']:,}"
             f" / 除票 {stats['removed']:,} / 外国人 {stats['foreign']:,} / 異動 {sum(stories.values())} 件"
             f"  ({time.monotonic() - t0:.1f} s)")
+    from jichitai.platform.demo import seed_platform  # 共同利用の画面のデモ（要求事項・費用など）
+
+    seed_platform(municipalities, seed=seed, out=say)
     summary["seconds"] = round(time.monotonic() - started, 1)
     summary["logins"] = logins
     return summary

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import settings_views, views
+from . import fitgap_views, settings_views, views
 
 urlpatterns = [
     path("platform/", views.home, name="platform_home"),
@@ -8,4 +8,8 @@ urlpatterns = [
     path("platform/settings/<str:key>/", settings_views.setting_edit, name="platform_setting_edit"),
     path("platform/approvals/", settings_views.approvals, name="platform_approvals"),
     path("platform/approvals/<int:pk>/", settings_views.approval_decide, name="platform_approval_decide"),
+    path("platform/requirements/", fitgap_views.requirements, name="platform_requirements"),
+    path("platform/requirements/<str:code>/<int:pk>/classify/", fitgap_views.classify, name="platform_classify"),
+    path("platform/fitgap/", fitgap_views.fitgap, name="platform_fitgap"),
+    path("platform/fitgap/<str:row>/", fitgap_views.fitgap_drill, name="platform_fitgap_drill"),
 ]

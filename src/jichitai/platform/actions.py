@@ -1,0 +1,196 @@
+"""Every write of the platform app (except setting values, which are the engine's): one function, one transaction,
+one audit event, Japanese messages."""
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.utils import timezone
+
+from jichitai.audit.actions import append
+from jichitai.tenancy.roles import Perm, Role, has_perm
+from jichitai.tenancy.scope import tenant_scope
+
+from . import engine
+from .models import BusinessArea, Classification, Requirement
+
+
+class PlatformError(Exception):
+    """A refused platform action. `errors` maps a field (or "__all__") to Japanese messages; `lines` (CSV) maps a
+    line number to its messages."""
+
+    def __init__(self, errors, lines=None):
+        if isinstance(errors, str):
+            errors = {"__all__": [errors]}
+        self.errors = {k: (v if isinstance(v, list) else [v]) for k, v in errors.items()}
+        self.lines = lines or {}
+        msgs = [m for v in self.errors.values() for m in v] + [f"{n}行目: {m}" for n, ms in self.lines.items()
+                                                                for m in ms]
+        super().__init__("; ".join(msgs))
+
+
+def _is_operator(user) -> bool:
+    return bool(user and user.is_authenticated and user.is_active and has_perm(user, Perm.MANAGE_TENANTS))
+
+
+def _require_admin_of(user, municipality):
+    if not (user and user.is_authenticated and user.is_active and user.role == Role.ADMIN
+            and user.municipality_id == municipality.pk):
+        raise PermissionDenied("この団体の管理者だけが行えます。")
+
+
+def _require_operator(user):
+    if not _is_operator(user):
+        raise PermissionDenied("プラットフォーム運用者だけが行えます。")
+
+
+# ------------------------------------------------------------------------------------------- requirements
+
+AREA_BY_LABEL = {label: code for code, label in BusinessArea.choices}
+MAX_TEXT = 1000
+MAX_ROWS = 20_000
+
+
+def _area(raw) -> str | None:
+    raw = (raw or "").strip()
+    if raw in BusinessArea.values:
+        return raw
+    return AREA_BY_LABEL.get(raw)
+
+
+def _next_codes(municipality, n):
+    """The next n requirement numbers R-<code>-<serial> of the municipality (inside the caller's transaction)."""
+    prefix = f"R-{municipality.code}-"
+    last = 0
+    for code in Requirement.objects.filter(code__startswith=prefix).values_list("code", flat=True):
+        tail = code[len(prefix):]
+        if tail.isdigit():
+            last = max(last, int(tail))
+    return [f"{prefix}{last + i:05d}" for i in range(1, n + 1)]
+
+
+def _check_row(area_raw, text, code, seen, existing) -> list[str]:
+    errors = []
+    if _area(area_raw) is None:
+        errors.append(f"業務「{area_raw}」は使えません（{'・'.join(AREA_BY_LABEL)}）。")
+    text = (text or "").strip()
+    if not text:
+        errors.append("要求事項が空です。")
+    elif len(text) > MAX_TEXT:
+        errors.append(f"要求事項は{MAX_TEXT}文字以内にしてください（{len(text)}文字）。")
+    if code:
+        if not re.fullmatch(r"[A-Za-z0-9\-_]{1,40}", code):
+            errors.append("要求番号は英数字・ハイフン・下線の40文字以内です。")
+        elif code in seen or code in existing:
+            errors.append(f"要求番号 {code} が重複しています。")
+    return errors
+
+
+def submit_requirement(user, municipality, *, area, text, terminal="system") -> Requirement:
+    """One requirement entered on the screen by the municipality's admin."""
+    _require_admin_of(user, municipality)
+    with tenant_scope(municipality), transaction.atomic():
+        errors = _check_row(area, text, "", set(), set())
+        if errors:
+            raise PlatformError({"__all__": errors})
+        code = _next_codes(municipality, 1)[0]
+        r = Requirement.objects.create(code=code, area=_area(area), text=text.strip(), submitted_by=user.username,
+                                       submitted_at=timezone.now())
+        append(municipality, "requirement.submitted", actor=user, terminal=terminal, object_type="requirement",
+               object_id=code, detail={"area": r.area})
+    return r
+
+
+def import_requirements_csv(user, municipality, data: bytes | str, *, terminal="system") -> int:
+    """A CSV upload (UTF-8 or Shift_JIS; header 業務,要求事項[,要求番号]). All rows or none: any bad row refuses the
+    whole file with every bad line's number. Returns the number of requirements added."""
+    _require_admin_of(user, municipality)
+    if isinstance(data, bytes):
+        for enc in ("utf-8-sig", "cp932"):
+            try:
+                data = data.decode(enc)
+                break
+            except UnicodeDecodeError:
+                continue
+        else:
+            raise PlatformError("文字コードを判別できません（UTF-8 または Shift_JIS で保存してください）。")
+    reader = csv.reader(io.StringIO(data))
+    header = next(reader, None)
+    if not header:
+        raise PlatformError("ファイルが空です。")
+    header = [h.strip() for h in header]
+    if "業務" not in header or "要求事項" not in header:
+        raise PlatformError("1行目（見出し）に「業務」と「要求事項」の列が必要です。")
+    i_area, i_text = header.index("業務"), header.index("要求事項")
+    i_code = header.index("要求番号") if "要求番号" in header else None
+    rows, lines, seen = [], {}, set()
+    with tenant_scope(municipality), transaction.atomic():
+        existing = set(Requirement.objects.values_list("code", flat=True))
+        for n, rec in enumerate(reader, start=2):
+            if not any(c.strip() for c in rec):
+                continue
+            if len(rows) >= MAX_ROWS:
+                raise PlatformError(f"一度に取り込めるのは{MAX_ROWS:,}件までです。")
+            get = (lambda i: rec[i].strip() if i is not None and i < len(rec) else "")
+            area, text, code = get(i_area), get(i_text), get(i_code)
+            errors = _check_row(area, text, code, seen, existing)
+            if len(rec) > len(header):
+                errors.append(f"列が多すぎます（{len(rec)}列、見出しは{len(header)}列）。")
+            if errors:
+                lines[n] = errors
+                continue
+            if code:
+                seen.add(code)
+            rows.append((code, _area(area), text))
+        if lines:
+            raise PlatformError({"__all__": [f"{len(lines)}行に誤りがあるため、取り込みませんでした。"]}, lines)
+        if not rows:
+            raise PlatformError("取り込む行がありません。")
+        auto = iter(_next_codes(municipality, sum(1 for c, _, _ in rows if not c)))
+        now = timezone.now()
+        Requirement.objects.bulk_create([
+            Requirement(municipality=municipality, code=code or next(auto), area=area, text=text,
+                        submitted_by=user.username, submitted_at=now) for code, area, text in rows],
+            batch_size=1000)
+        append(municipality, "requirement.imported", actor=user, terminal=terminal, object_type="requirement",
+               object_id="", detail={"rows": len(rows)})
+    return len(rows)
+
+
+def may_classify(user, municipality) -> bool:
+    """The working group: the operator, or the prefecture's coordinator (the 県版 setting)."""
+    if _is_operator(user):
+        return True
+    coordinator = engine.effective("platform.prefecture_coordinator", municipality)
+    return bool(coordinator and user.is_authenticated and user.username == coordinator
+                and user.role == Role.ADMIN and user.municipality is not None
+                and user.municipality.prefecture_id == municipality.prefecture_id)
+
+
+def classify_requirement(user, municipality, requirement_id, *, classification, setting_keys=(), note="",
+                         terminal="system") -> Requirement:
+    """The working group's verdict, with the settings that satisfy the requirement."""
+    if not may_classify(user, municipality):
+        raise PermissionDenied("分類できるのは作業部会（運用者・県の調整担当）です。")
+    if classification not in Classification.values or classification == "":
+        raise PlatformError({"classification": ["分類を選んでください（標準・標準追加・県版・個別・対象外）。"]})
+    keys = sorted({k.strip() for k in setting_keys if k and k.strip()})
+    unknown = [k for k in keys if k not in engine.registry()]
+    if unknown:
+        raise PlatformError({"setting_keys": [f"登録されていない設定項目です: {'、'.join(unknown)}"]})
+    if classification == Classification.OUT_OF_SCOPE and keys:
+        raise PlatformError({"setting_keys": ["対象外の要求事項には設定を結び付けません。"]})
+    with tenant_scope(municipality), transaction.atomic():
+        r = Requirement.objects.select_for_update().filter(pk=requirement_id).first()
+        if r is None:
+            raise PlatformError("要求事項が見つかりません。")
+        old = r.classification
+        r.classification, r.setting_keys, r.note = classification, keys, (note or "")[:1000]
+        r.classified_by, r.classified_at = user.username, timezone.now()
+        r.save(update_fields=["classification", "setting_keys", "note", "classified_by", "classified_at"])
+        append(municipality, "requirement.classified", actor=user, terminal=terminal, object_type="requirement",
+               object_id=r.code, detail={"old": old, "new": classification, "settings": keys})
+    return r
