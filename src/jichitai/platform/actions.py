@@ -194,3 +194,59 @@ def classify_requirement(user, municipality, requirement_id, *, classification, 
         append(municipality, "requirement.classified", actor=user, terminal=terminal, object_type="requirement",
                object_id=r.code, detail={"old": old, "new": classification, "settings": keys})
     return r
+
+
+# ------------------------------------------------------------------------------------------- 割り勘
+
+MAX_YEN = 100_000_000_000
+
+
+def add_cost_item(user, *, fiscal_year, category, label, amount_yen, rule, terminal="system"):
+    """One annual cost of the platform (operator)."""
+    from .models import AllocationRule, CostCategory, CostItem
+
+    _require_operator(user)
+    errors = {}
+    try:
+        fiscal_year = int(str(fiscal_year).strip())
+        if not 2000 <= fiscal_year <= 2100:
+            raise ValueError
+    except ValueError:
+        errors["fiscal_year"] = ["年度は西暦4桁で入力してください（例: 2026）。"]
+    if category not in CostCategory.values:
+        errors["category"] = ["費目を選んでください。"]
+    if rule not in AllocationRule.values:
+        errors["rule"] = ["按分方法を選んでください（均等割・人口割・利用割）。"]
+    label = (label or "").strip()
+    if not label or len(label) > 100:
+        errors["label"] = ["内容を100文字以内で入力してください。"]
+    try:
+        amount_yen = int(str(amount_yen).replace(",", "").replace("円", "").strip())
+        if not 0 < amount_yen <= MAX_YEN:
+            raise ValueError
+    except ValueError:
+        errors["amount_yen"] = ["年額は1円以上の整数（円）で入力してください。"]
+    if errors:
+        raise PlatformError(errors)
+    with transaction.atomic():
+        item = CostItem.objects.create(fiscal_year=fiscal_year, category=category, label=label,
+                                       amount_yen=amount_yen, rule=rule, created_by=user.username,
+                                       created_at=timezone.now())
+        append(None, "cost_item.added", actor=user, terminal=terminal, object_type="cost_item", object_id=item.pk,
+               detail={"fiscal_year": fiscal_year, "category": category, "label": label, "amount_yen": amount_yen,
+                       "rule": rule})
+    return item
+
+
+def remove_cost_item(user, item_id, *, terminal="system"):
+    from .models import CostItem
+
+    _require_operator(user)
+    with transaction.atomic():
+        item = CostItem.objects.select_for_update().filter(pk=item_id).first()
+        if item is None:
+            raise PlatformError("費用の項目が見つかりません。")
+        detail = {"fiscal_year": item.fiscal_year, "label": item.label, "amount_yen": item.amount_yen}
+        item.delete()
+        append(None, "cost_item.removed", actor=user, terminal=terminal, object_type="cost_item", object_id=item_id,
+               detail=detail)

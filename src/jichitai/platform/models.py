@@ -163,6 +163,37 @@ class CostItem(models.Model):
         ordering = ["fiscal_year", "category", "id"]
 
 
+# ------------------------------------------------------------------------------------------- request metrics
+
+LATENCY_BUCKETS_MS = (100, 250, 500, 1000, 2500)  # upper bounds; the last bucket is "slower"
+
+
+class RequestMetric(models.Model):
+    """Aggregated request counts per municipality, day and kind (web / api / probe): never one row per request.
+    The middleware adds to these counters in memory and flushes them with one UPDATE per counter row (platform.
+    metrics). Platform-level measurement, no personal data (guard EXEMPT: the operator's SLA report reads it)."""
+
+    municipality = models.ForeignKey("tenancy.Municipality", null=True, blank=True, on_delete=models.PROTECT,
+                                     related_name="+")
+    day = models.DateField()
+    kind = models.CharField(max_length=8)
+    requests = models.BigIntegerField(default=0)
+    errors = models.BigIntegerField(default=0)  # 5xx answers (and failed probes)
+    total_ms = models.BigIntegerField(default=0)
+    b0 = models.BigIntegerField(default=0)  # <= 100 ms
+    b1 = models.BigIntegerField(default=0)  # <= 250 ms
+    b2 = models.BigIntegerField(default=0)  # <= 500 ms
+    b3 = models.BigIntegerField(default=0)  # <= 1000 ms
+    b4 = models.BigIntegerField(default=0)  # <= 2500 ms
+    b5 = models.BigIntegerField(default=0)  # slower
+
+    class Meta:
+        db_table = "platform_request_metric"
+        constraints = [models.UniqueConstraint(fields=["municipality", "day", "kind"], name="request_metric_once"),
+                       models.UniqueConstraint(fields=["day", "kind"], condition=Q(municipality__isnull=True),
+                                               name="request_metric_platform_once")]
+
+
 # ------------------------------------------------------------------------------------------- CEPTOAR
 
 

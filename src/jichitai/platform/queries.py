@@ -115,3 +115,68 @@ def requirement_of(municipality, pk):
 
 
 AREA_LABELS = dict(BusinessArea.choices)
+
+
+# ------------------------------------------------------------------------------------------- 割り勘
+
+def fiscal_year_bounds(fy: int):
+    """[1 April fy, 1 April fy+1) in the current time zone."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    tz = timezone.get_current_timezone()
+    return (dt.datetime(fy, 4, 1, tzinfo=tz), dt.datetime(fy + 1, 4, 1, tzinfo=tz))
+
+
+def current_fiscal_year() -> int:
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    return today.year if today.month >= 4 else today.year - 1
+
+
+def usage_measures(fy: int, municipalities=None) -> dict:
+    """{municipality: {residents, certificates, api_calls, storage}} measured from the database: residents now,
+    certificates issued in the fiscal year, API requests counted by the metrics middleware in the fiscal year, and
+    storage as the number of rows the municipality holds in tenant tables (a proxy for bytes: rows are of similar
+    size)."""
+    from django.db.models import Sum
+
+    from jichitai.certificates.models import Issuance
+    from jichitai.guard.db import tenant_models
+    from jichitai.residents.models import Person
+
+    from .models import RequestMetric
+
+    munis = list(municipalities) if municipalities is not None else list(
+        Municipality.objects.filter(is_active=True).select_related("prefecture"))
+    ids = [m.pk for m in munis]
+    lo, hi = fiscal_year_bounds(fy)
+    with cross_tenant("割り勘: measured use per municipality (counts only)"):
+        residents = dict(Person.all_tenants.filter(municipality_id__in=ids, status="resident")
+                         .values_list("municipality").annotate(n=Count("id")))
+        certs = dict(Issuance.all_tenants.filter(municipality_id__in=ids, status="issued", issued_at__gte=lo,
+                                                 issued_at__lt=hi).values_list("municipality").annotate(n=Count("id")))
+        api = dict(RequestMetric.objects.filter(municipality_id__in=ids, kind="api", day__gte=lo.date(),
+                                                day__lt=hi.date()).values_list("municipality")
+                   .annotate(n=Sum("requests")))
+        storage = {}
+        for model in tenant_models():
+            for mid, n in (model._base_manager.filter(municipality_id__in=ids).values_list("municipality")
+                           .annotate(n=Count("pk"))):
+                storage[mid] = storage.get(mid, 0) + n
+    return {m: {"residents": residents.get(m.pk, 0), "certificates": certs.get(m.pk, 0),
+                "api_calls": int(api.get(m.pk) or 0), "storage": storage.get(m.pk, 0)} for m in munis}
+
+
+def cost_items(fy: int):
+    from .models import CostItem
+
+    return list(CostItem.objects.filter(fiscal_year=fy))
+
+
+def cost_years():
+    from .models import CostItem
+
+    return sorted(set(CostItem.objects.values_list("fiscal_year", flat=True)))

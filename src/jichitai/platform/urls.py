@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import fitgap_views, settings_views, views
+from . import cost_views, fitgap_views, settings_views, views
 
 urlpatterns = [
     path("platform/", views.home, name="platform_home"),
@@ -12,4 +12,7 @@ urlpatterns = [
     path("platform/requirements/<str:code>/<int:pk>/classify/", fitgap_views.classify, name="platform_classify"),
     path("platform/fitgap/", fitgap_views.fitgap, name="platform_fitgap"),
     path("platform/fitgap/<str:row>/", fitgap_views.fitgap_drill, name="platform_fitgap_drill"),
+    path("platform/costs/", cost_views.cost_index, name="platform_costs"),
+    path("platform/costs/<int:year>/<str:code>/", cost_views.statement, name="platform_statement_of"),
+    path("platform/statement/", cost_views.statement, name="platform_statement"),
 ]
