@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 
 from django.core.exceptions import PermissionDenied
@@ -250,3 +251,139 @@ def remove_cost_item(user, item_id, *, terminal="system"):
         item.delete()
         append(None, "cost_item.removed", actor=user, terminal=terminal, object_type="cost_item", object_id=item_id,
                detail=detail)
+
+
+# ------------------------------------------------------------------------------------------- contract exit
+
+
+def _exit_event(user, action, ex, terminal, **detail):
+    """Exit events go to the platform chain: the municipality's own chain is among what is deleted."""
+    append(None, action, actor=user, terminal=terminal, object_type="contract_exit", object_id=ex.pk,
+           detail={"municipality": ex.municipality_code, **detail})
+
+
+def start_exit(user, municipality, *, reason, terminal="system"):
+    """The operator opens the exit of a municipality (契約終了)."""
+    from .models import ContractExit, ExitStatus
+
+    _require_operator(user)
+    reason = (reason or "").strip()
+    if not reason:
+        raise PlatformError({"reason": ["契約終了の理由（契約番号・終了日など）を入力してください。"]})
+    with transaction.atomic():
+        if ContractExit.objects.filter(municipality=municipality).exclude(status=ExitStatus.DELETED).exists():
+            raise PlatformError("この団体の契約終了の手続きは既に始まっています。")
+        if ContractExit.objects.filter(municipality=municipality, status=ExitStatus.DELETED).exists():
+            raise PlatformError("この団体のデータは既に削除されています。")
+        ex = ContractExit.objects.create(municipality=municipality, municipality_code=municipality.code,
+                                         municipality_name=str(municipality), reason=reason[:500],
+                                         started_by=user.username, started_at=timezone.now())
+        _exit_event(user, "contract_exit.started", ex, terminal, reason=reason[:500])
+    return ex
+
+
+def export_for_exit(user, exit_id, *, terminal="system"):
+    """The full export (register with all history and 外字, issuance log, settings, audit chain with its
+    verification), written to the exit directory; its SHA-256 is what the municipality confirms."""
+    from . import exit as exit_
+    from .models import ContractExit, ExitStatus
+
+    _require_operator(user)
+    ex = ContractExit.objects.select_related("municipality", "municipality__prefecture").filter(pk=exit_id).first()
+    if ex is None:
+        raise PlatformError("契約終了の手続きが見つかりません。")
+    if ex.status not in (ExitStatus.STARTED, ExitStatus.EXPORTED):
+        raise PlatformError(f"この手続きは「{ex.get_status_display()}」のため、出力し直せません。")
+    # the export writes its own audit entry to the municipality's chain (kept in the archive), outside this
+    # transaction: it reads the register under its own snapshot
+    path, sha, manifest = exit_.build_archive(ex.municipality, ex.pk, actor=user)
+    with transaction.atomic():
+        ex = ContractExit.objects.select_for_update().get(pk=exit_id)
+        ex.archive_path, ex.archive_sha256, ex.manifest = str(path), sha, manifest
+        ex.exported_at, ex.status = timezone.now(), ExitStatus.EXPORTED
+        ex.confirmed_by, ex.confirmed_at = "", None
+        ex.save(update_fields=["archive_path", "archive_sha256", "manifest", "exported_at", "status",
+                               "confirmed_by", "confirmed_at"])
+        _exit_event(user, "contract_exit.exported", ex, terminal, sha256=sha, files=len(manifest["files"]),
+                    audit_chain_ok=manifest["audit_chain_ok"])
+    return ex
+
+
+def confirm_exit(user, exit_id, *, sha256_typed, terminal="system"):
+    """The municipality's admin confirms that the archive arrived intact: he types the first 12 characters of the
+    SHA-256 he computed (or read off the downloaded file)."""
+    from .models import ContractExit, ExitStatus
+
+    with transaction.atomic():
+        ex = ContractExit.objects.select_for_update().select_related("municipality").filter(pk=exit_id).first()
+        if ex is None:
+            raise PlatformError("契約終了の手続きが見つかりません。")
+        _require_admin_of(user, ex.municipality)
+        if ex.status != ExitStatus.EXPORTED:
+            raise PlatformError("出力が済んでいないため、受領を確認できません。")
+        typed = (sha256_typed or "").strip().lower()
+        if len(typed) < 12 or not ex.archive_sha256.startswith(typed):
+            raise PlatformError({"sha256": ["SHA-256 の先頭12文字以上を入力してください（出力ファイルの値と一致しません）。"]})
+        ex.confirmed_by, ex.confirmed_at, ex.status = user.username, timezone.now(), ExitStatus.CONFIRMED
+        ex.save(update_fields=["confirmed_by", "confirmed_at", "status"])
+        _exit_event(user, "contract_exit.confirmed", ex, terminal, sha256=ex.archive_sha256)
+    return ex
+
+
+def delete_for_exit(user, exit_id, *, typed_code, terminal="system"):
+    """Verified deletion after the municipality's confirmation: the one purge path (guard.purge), then what the purge
+    keeps (staff accounts, 個別 settings, request counters), then the check that no row refers to the municipality,
+    then the signed certificate of deletion. The municipality row stays, marked not in use, for the record."""
+    from django.db import connection
+
+    from jichitai.guard.purge import purge_municipality
+    from jichitai.tenancy.models import Municipality, StaffUser
+
+    from . import exit as exit_
+    from .models import ContractExit, ExitStatus, RequestMetric
+
+    _require_operator(user)
+    ex = ContractExit.objects.select_related("municipality").filter(pk=exit_id).first()
+    if ex is None:
+        raise PlatformError("契約終了の手続きが見つかりません。")
+    if ex.status != ExitStatus.CONFIRMED:
+        raise PlatformError("団体の受領確認が済んでいないため、削除できません。")
+    if (typed_code or "").strip() != ex.municipality_code:
+        raise PlatformError({"code": ["確認のため、削除する団体の地方公共団体コード（5桁）を入力してください。"]})
+    m = ex.municipality
+    with transaction.atomic():
+        counts = purge_municipality(m, reason=f"contract exit {ex.pk}", actor=user, terminal=terminal)
+        counts = {k: v for k, v in counts.items() if v}
+        from . import engine
+
+        counts["platform_setting_value+proposal"] = engine.delete_municipality_values(m)
+        counts["platform_request_metric"] = RequestMetric.objects.filter(municipality=m).delete()[0]
+        staff = list(StaffUser.objects.filter(municipality=m))
+        counts["tenancy_staffuser"] = len(staff)
+        for s in staff:
+            s.delete()  # cascades to its authenticator devices
+        left = exit_.rows_left(m)
+        if left:
+            raise PlatformError(f"削除後も行が残っています: {left}")
+        Municipality.objects.filter(pk=m.pk).update(is_active=False)
+        now = timezone.now()
+        statement = {
+            "title": "データ削除証明書 / certificate of deletion",
+            "municipality": {"code": m.code, "name": ex.municipality_name},
+            "exit": ex.pk, "reason": ex.reason, "started_at": ex.started_at, "started_by": ex.started_by,
+            "archive_sha256": ex.archive_sha256, "exported_at": ex.exported_at,
+            "confirmed_by": ex.confirmed_by, "confirmed_at": ex.confirmed_at,
+            "deleted_at": now, "deleted_by": user.username, "rows_deleted": counts,
+            "verification": {"tables_checked": len(exit_.municipality_references()), "rows_left": 0,
+                             "database": connection.vendor},
+        }
+        signature, key_id = exit_.sign(json.loads(exit_.canonical(statement)))
+        ex = ContractExit.objects.select_for_update().get(pk=ex.pk)
+        ex.status, ex.deleted_at, ex.deletion_counts = ExitStatus.DELETED, now, counts
+        ex.certificate = json.loads(exit_.canonical(statement))
+        ex.certificate_signature, ex.certificate_key_id = signature, key_id
+        ex.save(update_fields=["status", "deleted_at", "deletion_counts", "certificate", "certificate_signature",
+                               "certificate_key_id"])
+        _exit_event(user, "contract_exit.deleted", ex, terminal, rows_deleted=sum(counts.values()),
+                    signature_key=key_id)
+    return ex

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import cost_views, fitgap_views, settings_views, views
+from . import cost_views, exit_views, fitgap_views, settings_views, views
 
 urlpatterns = [
     path("platform/", views.home, name="platform_home"),
@@ -15,4 +15,8 @@ urlpatterns = [
     path("platform/costs/", cost_views.cost_index, name="platform_costs"),
     path("platform/costs/<int:year>/<str:code>/", cost_views.statement, name="platform_statement_of"),
     path("platform/statement/", cost_views.statement, name="platform_statement"),
+    path("platform/exits/", exit_views.exits, name="platform_exits"),
+    path("platform/exits/<int:pk>/", exit_views.exit_detail, name="platform_exit"),
+    path("platform/exits/<int:pk>/archive/", exit_views.exit_archive, name="platform_exit_archive"),
+    path("platform/exits/<int:pk>/certificate/", exit_views.exit_certificate, name="platform_exit_certificate"),
 ]
