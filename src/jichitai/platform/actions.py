@@ -387,3 +387,128 @@ def delete_for_exit(user, exit_id, *, typed_code, terminal="system"):
         _exit_event(user, "contract_exit.deleted", ex, terminal, rows_deleted=sum(counts.values()),
                     signature_key=key_id)
     return ex
+
+
+# ------------------------------------------------------------------------------------------- CEPTOAR
+
+MAX_BODY = 10_000
+
+
+def broadcast_advisory(user, *, kind, title, body, severity="中", codes=None, terminal="system"):
+    """The operator sends an advisory (早期警戒情報 / 注意喚起) to all active municipalities or the chosen ones."""
+    from jichitai.tenancy.models import Municipality
+
+    from .models import Advisory, AdvisoryKind, AdvisoryRecipient
+
+    _require_operator(user)
+    errors = {}
+    if kind not in AdvisoryKind.values:
+        errors["kind"] = ["種別を選んでください（早期警戒情報・注意喚起）。"]
+    title, body = (title or "").strip(), (body or "").strip()
+    if not title or len(title) > 200:
+        errors["title"] = ["件名を200文字以内で入力してください。"]
+    if not body or len(body) > MAX_BODY:
+        errors["body"] = [f"内容を{MAX_BODY:,}文字以内で入力してください。"]
+    if severity not in ("高", "中", "低"):
+        errors["severity"] = ["重要度は 高・中・低 から選んでください。"]
+    munis = list(Municipality.objects.filter(is_active=True))
+    if codes:
+        wanted = set(codes)
+        unknown = wanted - {m.code for m in munis}
+        if unknown:
+            errors["codes"] = [f"利用中でない団体コードです: {'、'.join(sorted(unknown))}"]
+        munis = [m for m in munis if m.code in wanted]
+    if not munis and "codes" not in errors:
+        errors["codes"] = ["配信先の団体がありません。"]
+    if errors:
+        raise PlatformError(errors)
+    with transaction.atomic():
+        adv = Advisory.objects.create(kind=kind, title=title, body=body, severity=severity,
+                                      issued_by=user.username, issued_at=timezone.now())
+        for m in munis:
+            with tenant_scope(m):
+                AdvisoryRecipient.objects.create(advisory=adv)
+        append(None, "advisory.broadcast", actor=user, terminal=terminal, object_type="advisory",
+               object_id=adv.pk, detail={"kind": kind, "title": title, "to": sorted(m.code for m in munis)})
+    return adv
+
+
+def acknowledge_advisory(user, municipality, advisory_id, *, action_taken="", terminal="system"):
+    """The municipality's admin acknowledges an advisory (確認), saying what was done."""
+    from .models import AdvisoryRecipient
+
+    _require_admin_of(user, municipality)
+    with tenant_scope(municipality), transaction.atomic():
+        r = AdvisoryRecipient.objects.select_for_update().filter(advisory_id=advisory_id).first()
+        if r is None:
+            raise PlatformError("この団体に配信された注意喚起ではありません。")
+        if r.acknowledged_at:
+            raise PlatformError("既に確認済みです。")
+        r.acknowledged_by, r.acknowledged_at = user.username, timezone.now()
+        r.action_taken = (action_taken or "").strip()[:500]
+        r.save(update_fields=["acknowledged_by", "acknowledged_at", "action_taken"])
+        append(municipality, "advisory.acknowledged", actor=user, terminal=terminal, object_type="advisory",
+               object_id=advisory_id, detail={"action_taken": r.action_taken})
+    return r
+
+
+def report_incident(user, municipality, *, kind, occurred_at, detected_at, summary, affected_systems,
+                    persons_affected=0, personal_data=False, contained=False, measures="", supersedes=None,
+                    terminal="system"):
+    """A municipality reports an incident (情報漏えい / IT障害) to the operator in the structured form. Reports are
+    append-only: a correction is a new report naming the one it supersedes."""
+    import datetime as dt
+
+    from .models import IncidentKind, IncidentReport
+
+    _require_admin_of(user, municipality)
+    errors = {}
+    if kind not in IncidentKind.values:
+        errors["kind"] = ["種別を選んでください（情報漏えい・IT障害）。"]
+
+    def when(name, raw, label):
+        if isinstance(raw, dt.datetime):
+            return raw if timezone.is_aware(raw) else timezone.make_aware(raw)
+        try:
+            v = dt.datetime.fromisoformat(str(raw).strip())
+        except ValueError:
+            errors[name] = [f"{label}を「2026-12-06T09:30」の形で入力してください。"]
+            return None
+        return v if timezone.is_aware(v) else timezone.make_aware(v)
+
+    occ = when("occurred_at", occurred_at, "発生日時")
+    det = when("detected_at", detected_at, "覚知日時")
+    if occ and det and det < occ:
+        errors["detected_at"] = ["覚知日時が発生日時より前になっています。"]
+    if occ and occ > timezone.now() + dt.timedelta(minutes=5):
+        errors["occurred_at"] = ["発生日時が未来になっています。"]
+    summary, affected_systems = (summary or "").strip(), (affected_systems or "").strip()
+    if not summary or len(summary) > 500:
+        errors["summary"] = ["概要を500文字以内で入力してください。"]
+    if not affected_systems or len(affected_systems) > 200:
+        errors["affected_systems"] = ["影響を受けたシステムを200文字以内で入力してください。"]
+    try:
+        persons_affected = int(str(persons_affected or 0).replace(",", ""))
+        if persons_affected < 0:
+            raise ValueError
+    except ValueError:
+        errors["persons_affected"] = ["影響を受けた人数は0以上の整数で入力してください。"]
+    if kind == IncidentKind.LEAK and not personal_data and persons_affected:
+        errors["personal_data"] = ["情報漏えいで影響人数があるときは「個人情報を含む」を選んでください。"]
+    if errors:
+        raise PlatformError(errors)
+    with tenant_scope(municipality), transaction.atomic():
+        prev = None
+        if supersedes:
+            prev = IncidentReport.objects.filter(pk=supersedes).first()
+            if prev is None:
+                raise PlatformError({"supersedes": ["訂正する報告が見つかりません。"]})
+        rep = IncidentReport.objects.create(
+            kind=kind, occurred_at=occ, detected_at=det, summary=summary, affected_systems=affected_systems,
+            persons_affected=persons_affected, personal_data=bool(personal_data), contained=bool(contained),
+            measures=(measures or "").strip()[:1000], reported_by=user.username, reported_at=timezone.now(),
+            supersedes=prev)
+        append(municipality, "incident.reported", actor=user, terminal=terminal, object_type="incident_report",
+               object_id=rep.pk, detail={"kind": kind, "personal_data": bool(personal_data),
+                                         "persons_affected": persons_affected, "supersedes": supersedes or None})
+    return rep

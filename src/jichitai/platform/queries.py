@@ -180,3 +180,43 @@ def cost_years():
     from .models import CostItem
 
     return sorted(set(CostItem.objects.values_list("fiscal_year", flat=True)))
+
+
+# ------------------------------------------------------------------------------------------- CEPTOAR
+
+def advisories_with_status():
+    """[(advisory, recipients, acknowledged)] for the operator (counts across municipalities)."""
+    from django.db.models import Q
+
+    from .models import Advisory
+
+    with cross_tenant("CEPTOAR: acknowledgement counts per advisory"):
+        rows = list(Advisory.objects.annotate(n=Count("recipients"),
+                                              acked=Count("recipients", filter=Q(
+                                                  recipients__acknowledged_at__isnull=False)))[:200])
+    return rows
+
+
+def advisory_recipients(advisory_id):
+    from .models import AdvisoryRecipient
+
+    with cross_tenant("CEPTOAR: who acknowledged one advisory"):
+        return list(AdvisoryRecipient.all_tenants.filter(advisory_id=advisory_id)
+                    .select_related("municipality").order_by("municipality__code"))
+
+
+def advisories_for(municipality):
+    from .models import AdvisoryRecipient
+
+    with tenant_scope(municipality):
+        return list(AdvisoryRecipient.objects.select_related("advisory").order_by("-advisory__issued_at")[:200])
+
+
+def incident_reports(municipality=None):
+    from .models import IncidentReport
+
+    if municipality is not None:
+        with tenant_scope(municipality):
+            return list(IncidentReport.objects.all()[:200])
+    with cross_tenant("CEPTOAR: the operator reads every municipality's incident reports"):
+        return list(IncidentReport.all_tenants.select_related("municipality")[:500])

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import cost_views, exit_views, fitgap_views, settings_views, views
+from . import ceptoar_views, cost_views, exit_views, fitgap_views, settings_views, views
 
 urlpatterns = [
     path("platform/", views.home, name="platform_home"),
@@ -19,4 +19,6 @@ urlpatterns = [
     path("platform/exits/<int:pk>/", exit_views.exit_detail, name="platform_exit"),
     path("platform/exits/<int:pk>/archive/", exit_views.exit_archive, name="platform_exit_archive"),
     path("platform/exits/<int:pk>/certificate/", exit_views.exit_certificate, name="platform_exit_certificate"),
+    path("platform/advisories/", ceptoar_views.advisories, name="platform_advisories"),
+    path("platform/advisories/<int:pk>/", ceptoar_views.advisory_detail, name="platform_advisory"),
 ]
