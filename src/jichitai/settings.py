@@ -66,6 +66,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "jichitai.tenancy.middleware.IdleTimeoutMiddleware",
     "jichitai.tenancy.middleware.TenantMiddleware",
+    "jichitai.platform.metrics.RequestMetricsMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "jichitai.tenancy.middleware.MFARequiredMiddleware",
 ]

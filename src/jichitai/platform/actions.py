@@ -423,13 +423,20 @@ def broadcast_advisory(user, *, kind, title, body, severity="中", codes=None, t
     if errors:
         raise PlatformError(errors)
     with transaction.atomic():
-        adv = Advisory.objects.create(kind=kind, title=title, body=body, severity=severity,
-                                      issued_by=user.username, issued_at=timezone.now())
-        for m in munis:
-            with tenant_scope(m):
-                AdvisoryRecipient.objects.create(advisory=adv)
+        adv = _create_advisory(user, kind, title, body, severity, munis)
         append(None, "advisory.broadcast", actor=user, terminal=terminal, object_type="advisory",
                object_id=adv.pk, detail={"kind": kind, "title": title, "to": sorted(m.code for m in munis)})
+    return adv
+
+
+def _create_advisory(user, kind, title, body, severity, munis):
+    from .models import Advisory, AdvisoryRecipient
+
+    adv = Advisory.objects.create(kind=kind, title=title, body=body, severity=severity, issued_by=user.username,
+                                  issued_at=timezone.now())
+    for m in munis:
+        with tenant_scope(m):
+            AdvisoryRecipient.objects.create(advisory=adv)
     return adv
 
 
@@ -512,3 +519,111 @@ def report_incident(user, municipality, *, kind, occurred_at, detected_at, summa
                object_id=rep.pk, detail={"kind": kind, "personal_data": bool(personal_data),
                                          "persons_affected": persons_affected, "supersedes": supersedes or None})
     return rep
+
+
+# ------------------------------------------------------------------------------------------- incident register
+
+IMPACTS = {"outage": "停止", "degraded": "性能低下"}
+
+
+def _parse_when(raw, errors, name, label):
+    import datetime as dt
+
+    if raw in (None, ""):
+        return timezone.now()
+    if isinstance(raw, dt.datetime):
+        return raw if timezone.is_aware(raw) else timezone.make_aware(raw)
+    try:
+        v = dt.datetime.fromisoformat(str(raw).strip())
+    except ValueError:
+        errors[name] = [f"{label}を「2026-12-06T09:30」の形で入力してください。"]
+        return None
+    return v if timezone.is_aware(v) else timezone.make_aware(v)
+
+
+def _notify(user, incident, text):
+    """The affected municipalities are told through CEPTOAR (an 注意喚起 they acknowledge)."""
+    from jichitai.tenancy.models import Municipality
+
+    munis = Municipality.objects.filter(is_active=True)
+    if incident.affected:
+        munis = munis.filter(code__in=incident.affected)
+    munis = list(munis)
+    if munis:
+        _create_advisory(user, "alert", f"障害のお知らせ: {incident.title}"[:200], text, "高", munis)
+    return sorted(m.code for m in munis)
+
+
+def open_incident(user, *, title, category, impact="outage", affected=(), started_at=None, text="",
+                  notify=True, terminal="system"):
+    """Register an incident; the responsible party comes from the 責任分界点 matrix (sla.RESPONSIBILITY)."""
+    from . import sla
+    from .models import Incident, IncidentEvent
+
+    _require_operator(user)
+    errors = {}
+    title = (title or "").strip()
+    if not title or len(title) > 200:
+        errors["title"] = ["件名を200文字以内で入力してください。"]
+    if category not in sla.RESPONSIBILITY:
+        errors["category"] = ["区分を選んでください（責任分界点の表の区分）。"]
+    if impact not in IMPACTS:
+        errors["impact"] = ["影響を選んでください（停止・性能低下）。"]
+    started = _parse_when(started_at, errors, "started_at", "発生日時")
+    from jichitai.tenancy.models import Municipality
+
+    affected = sorted({c.strip() for c in affected if c and c.strip()})
+    unknown = set(affected) - set(Municipality.objects.filter(code__in=affected).values_list("code", flat=True))
+    if unknown:
+        errors["affected"] = [f"不明な団体コードです: {'、'.join(sorted(unknown))}"]
+    if errors:
+        raise PlatformError(errors)
+    with transaction.atomic():
+        inc = Incident.objects.create(title=title, category=category, responsible=sla.responsible_party(category),
+                                      impact=impact, affected=affected, started_at=started, opened_by=user.username)
+        IncidentEvent.objects.create(incident=inc, at=timezone.now(), kind="opened",
+                                     text=(text or title)[:1000], by=user.username)
+        notified = []
+        if notify:
+            notified = _notify(user, inc, f"{text or title}\n責任を負う者: {sla.PARTIES[inc.responsible]}")
+            IncidentEvent.objects.create(incident=inc, at=timezone.now(), kind="notified",
+                                         text=f"{len(notified)}団体に通知", by=user.username)
+        append(None, "incident.opened", actor=user, terminal=terminal, object_type="incident", object_id=inc.pk,
+               detail={"category": category, "responsible": inc.responsible, "impact": impact,
+                       "affected": affected, "notified": notified})
+    return inc
+
+
+def update_incident(user, incident_id, *, text, resolve=False, resolved_at=None, notify=True, terminal="system"):
+    """A timeline entry (経過), optionally the recovery (復旧), with a notification to the affected municipalities."""
+    from .models import Incident, IncidentEvent
+
+    _require_operator(user)
+    errors = {}
+    text = (text or "").strip()
+    if not text or len(text) > 1000:
+        errors["text"] = ["経過を1000文字以内で入力してください。"]
+    when = _parse_when(resolved_at, errors, "resolved_at", "復旧日時") if resolve else None
+    if errors:
+        raise PlatformError(errors)
+    with transaction.atomic():
+        inc = Incident.objects.select_for_update().filter(pk=incident_id).first()
+        if inc is None:
+            raise PlatformError("障害が見つかりません。")
+        if inc.resolved_at:
+            raise PlatformError("この障害は復旧済みです。")
+        if resolve:
+            if when < inc.started_at:
+                raise PlatformError({"resolved_at": ["復旧日時が発生日時より前になっています。"]})
+            inc.resolved_at = when
+            inc.save(update_fields=["resolved_at"])
+        IncidentEvent.objects.create(incident=inc, at=timezone.now(), kind="resolved" if resolve else "update",
+                                     text=text, by=user.username)
+        notified = []
+        if notify:
+            notified = _notify(user, inc, text)
+            IncidentEvent.objects.create(incident=inc, at=timezone.now(), kind="notified",
+                                         text=f"{len(notified)}団体に通知", by=user.username)
+        append(None, "incident.resolved" if resolve else "incident.updated", actor=user, terminal=terminal,
+               object_type="incident", object_id=inc.pk, detail={"text": text[:200], "notified": notified})
+    return inc

@@ -194,6 +194,44 @@ class RequestMetric(models.Model):
                                                name="request_metric_platform_once")]
 
 
+# ------------------------------------------------------------------------------------------- incidents (SLA)
+
+
+class Incident(models.Model):
+    """One service incident in the register (障害台帳): what failed (a 責任分界点 category, which names the responsible
+    party), whom it affects (every municipality, or the listed codes), impact, and its timeline (IncidentEvent)."""
+
+    title = models.CharField("件名", max_length=200)
+    category = models.CharField("区分", max_length=24)
+    responsible = models.CharField("責任を負う者", max_length=16)
+    impact = models.CharField("影響", max_length=10, default="outage")  # outage 停止 / degraded 性能低下
+    affected = models.JSONField("影響を受ける団体", default=list, blank=True)  # [] = all municipalities
+    started_at = models.DateTimeField("発生日時")
+    resolved_at = models.DateTimeField("復旧日時", null=True, blank=True)
+    opened_by = models.CharField(max_length=150)
+
+    class Meta:
+        db_table = "platform_incident"
+        ordering = ["-started_at", "-id"]
+
+    def affects(self, code: str) -> bool:
+        return not self.affected or code in self.affected
+
+
+class IncidentEvent(models.Model):
+    """One entry of an incident's timeline (発生・経過・通知・復旧). Written only by platform.actions, never changed."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="events")
+    at = models.DateTimeField()
+    kind = models.CharField(max_length=12)  # opened, update, notified, resolved
+    text = models.CharField(max_length=1000)
+    by = models.CharField(max_length=150)
+
+    class Meta:
+        db_table = "platform_incident_event"
+        ordering = ["at", "id"]
+
+
 # ------------------------------------------------------------------------------------------- CEPTOAR
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import ceptoar_views, cost_views, exit_views, fitgap_views, settings_views, views
+from . import ceptoar_views, cost_views, exit_views, fitgap_views, settings_views, sla_views, views
 
 urlpatterns = [
     path("platform/", views.home, name="platform_home"),
@@ -21,4 +21,7 @@ urlpatterns = [
     path("platform/exits/<int:pk>/certificate/", exit_views.exit_certificate, name="platform_exit_certificate"),
     path("platform/advisories/", ceptoar_views.advisories, name="platform_advisories"),
     path("platform/advisories/<int:pk>/", ceptoar_views.advisory_detail, name="platform_advisory"),
+    path("platform/sla/", sla_views.sla_index, name="platform_sla"),
+    path("platform/sla/incidents/<int:pk>/", sla_views.incident_detail, name="platform_incident"),
+    path("platform/probe/<str:code>/", sla_views.probe, name="platform_probe"),
 ]
