@@ -627,3 +627,48 @@ def update_incident(user, incident_id, *, text, resolve=False, resolved_at=None,
         append(None, "incident.resolved" if resolve else "incident.updated", actor=user, terminal=terminal,
                object_type="incident", object_id=inc.pk, detail={"text": text[:200], "notified": notified})
     return inc
+
+
+# ------------------------------------------------------------------------------------------- licences
+
+
+def add_licence(user, *, product, vendor, basis, entitlement, note="", terminal="system"):
+    from .models import Licence, LicenceBasis
+
+    _require_operator(user)
+    errors = {}
+    product, vendor = (product or "").strip(), (vendor or "").strip()
+    if not product or len(product) > 100:
+        errors["product"] = ["製品名を100文字以内で入力してください。"]
+    if not vendor or len(vendor) > 100:
+        errors["vendor"] = ["提供者を100文字以内で入力してください。"]
+    if basis not in LicenceBasis.values:
+        errors["basis"] = ["基準を選んでください（物理サーバ・vCPU・利用者・団体）。"]
+    try:
+        entitlement = int(str(entitlement).replace(",", "").strip())
+        if not 0 < entitlement <= 10_000_000:
+            raise ValueError
+    except ValueError:
+        errors["entitlement"] = ["許諾数は1以上の整数で入力してください。"]
+    if errors:
+        raise PlatformError(errors)
+    with transaction.atomic():
+        lic = Licence.objects.create(product=product, vendor=vendor, basis=basis, entitlement=entitlement,
+                                     note=(note or "")[:300], added_by=user.username, added_at=timezone.now())
+        append(None, "licence.added", actor=user, terminal=terminal, object_type="licence", object_id=lic.pk,
+               detail={"product": product, "basis": basis, "entitlement": entitlement})
+    return lic
+
+
+def remove_licence(user, licence_id, *, terminal="system"):
+    from .models import Licence
+
+    _require_operator(user)
+    with transaction.atomic():
+        lic = Licence.objects.select_for_update().filter(pk=licence_id).first()
+        if lic is None:
+            raise PlatformError("ライセンスが見つかりません。")
+        detail = {"product": lic.product, "basis": lic.basis, "entitlement": lic.entitlement}
+        lic.delete()
+        append(None, "licence.removed", actor=user, terminal=terminal, object_type="licence", object_id=licence_id,
+               detail=detail)

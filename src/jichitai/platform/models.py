@@ -298,6 +298,33 @@ class IncidentReport(TenantModel):
         ordering = ["-reported_at", "-id"]
 
 
+# ------------------------------------------------------------------------------------------- licences
+
+
+class LicenceBasis(models.TextChoices):
+    PHYSICAL_HOST = "physical_host", "物理サーバ1台ごと"
+    VCPU = "vcpu", "仮想CPU（vCPU）ごと"
+    USER = "user", "利用者（職員）ごと"
+    TENANT = "tenant", "団体（テナント）ごと"
+
+
+class Licence(models.Model):
+    """One software licence of the platform with its basis and entitlement (how many hosts / vCPUs / users /
+    tenants it covers). Checked against the deployment's actual resources by platform.licences."""
+
+    product = models.CharField("製品", max_length=100)
+    vendor = models.CharField("提供者", max_length=100)
+    basis = models.CharField("基準", max_length=16, choices=LicenceBasis.choices)
+    entitlement = models.PositiveIntegerField("許諾数")
+    note = models.CharField("備考", max_length=300, blank=True, default="")
+    added_by = models.CharField(max_length=150)
+    added_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "platform_licence"
+        ordering = ["product", "id"]
+
+
 # ------------------------------------------------------------------------------------------- contract exit
 
 

@@ -1,9 +1,9 @@
 from django.urls import path
 
-from . import ceptoar_views, cost_views, exit_views, fitgap_views, settings_views, sla_views, views
+from . import ceptoar_views, cost_views, exit_views, fitgap_views, licence_views, settings_views, sla_views, views
 
 urlpatterns = [
-    path("platform/", views.home, name="platform_home"),
+    path("platform/shared/", views.home, name="platform_home"),
     path("platform/settings/", settings_views.settings_index, name="platform_settings"),
     path("platform/settings/<str:key>/", settings_views.setting_edit, name="platform_setting_edit"),
     path("platform/approvals/", settings_views.approvals, name="platform_approvals"),
@@ -24,4 +24,5 @@ urlpatterns = [
     path("platform/sla/", sla_views.sla_index, name="platform_sla"),
     path("platform/sla/incidents/<int:pk>/", sla_views.incident_detail, name="platform_incident"),
     path("platform/probe/<str:code>/", sla_views.probe, name="platform_probe"),
+    path("platform/licences/", licence_views.licence_index, name="platform_licences"),
 ]
