@@ -325,6 +325,27 @@ class Licence(models.Model):
         ordering = ["product", "id"]
 
 
+# ------------------------------------------------------------------------------------------- security evidence
+
+
+class DependencyAudit(models.Model):
+    """The result of the operator's dependency audit of the lock (`jichitai platform_dependency_audit`), shown by
+    the evidence page: it is never run at page-render time (it needs the vulnerability database online)."""
+
+    run_at = models.DateTimeField()
+    run_by = models.CharField(max_length=150)
+    tool = models.CharField(max_length=100)
+    lock_sha256 = models.CharField(max_length=64)
+    packages = models.PositiveIntegerField(default=0)
+    ok = models.BooleanField(default=False)  # ran and found no known vulnerability
+    vulnerabilities = models.JSONField(default=list, blank=True)
+    error = models.CharField(max_length=1000, blank=True, default="")
+
+    class Meta:
+        db_table = "platform_dependency_audit"
+        ordering = ["-run_at", "-id"]
+
+
 # ------------------------------------------------------------------------------------------- contract exit
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import ceptoar_views, cost_views, exit_views, fitgap_views, licence_views, settings_views, sla_views, views
+from . import ceptoar_views, cost_views, evidence_views, exit_views, fitgap_views, licence_views, settings_views, sla_views, views
 
 urlpatterns = [
     path("platform/shared/", views.home, name="platform_home"),
@@ -25,4 +25,5 @@ urlpatterns = [
     path("platform/sla/incidents/<int:pk>/", sla_views.incident_detail, name="platform_incident"),
     path("platform/probe/<str:code>/", sla_views.probe, name="platform_probe"),
     path("platform/licences/", licence_views.licence_index, name="platform_licences"),
+    path("platform/evidence/", evidence_views.evidence_page, name="platform_evidence"),
 ]
