@@ -51,6 +51,13 @@ def flush() -> int:
         items = list(_pending.items())
         _pending.clear()
         _last_flush[0] = time.monotonic()
+    if not items:
+        return 0
+    from jichitai.tenancy.models import Municipality
+
+    ids = {mid for (mid, _d, _k), _c in items if mid is not None}
+    live = set(Municipality.objects.filter(pk__in=ids).values_list("pk", flat=True)) if ids else set()
+    items = [it for it in items if it[0][0] is None or it[0][0] in live]  # a municipality gone (contract exit)
     for (mid, day, kind), c in items:
         names = ("requests", "errors", "total_ms", "b0", "b1", "b2", "b3", "b4", "b5")
         inc = {n: F(n) + v for n, v in zip(names, c) if v}
