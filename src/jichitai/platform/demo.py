@@ -99,4 +99,88 @@ def seed_platform(municipalities, *, seed=2026, out=print):
         extra(municipalities, seed=seed, out=out)
 
 
-_EXTRA_SEEDERS = []
+def seed_operations(municipalities, *, seed=2026, out=print):
+    """Cost items of the current fiscal year, measured use, an advisory, an incident, licences, a pending 個別
+    proposal and a 県版 value: what the operator's and admins' platform screens show in the demo. Idempotent."""
+    import datetime as dt
+
+    from jichitai.tenancy.models import StaffUser
+    from jichitai.tenancy.roles import Role
+
+    from . import actions, engine, metrics, queries
+    from .models import Advisory, CostItem, Incident, Licence, SettingProposal
+
+    op = StaffUser.objects.filter(role=Role.OPERATOR, is_active=True).first()
+    if op is None:
+        return
+    fy = queries.current_fiscal_year()
+    if not CostItem.objects.filter(fiscal_year=fy).exists():
+        share = max(1, len(municipalities)) / 10  # the amounts are for the ten pilot municipalities
+        for cat, label, amount, rule in [
+                ("data_centre", "データセンター利用料（ハウジング・回線）", 62_400_000, "equal"),
+                ("licences", "住民記録パッケージ使用料", 48_000_000, "population"),
+                ("licences", "データベース・帳票ライセンス", 12_600_000, "usage"),
+                ("operations", "運用保守・ヘルプデスク", 36_000_000, "usage"),
+                ("development", "標準追加機能の開発（314件の一部）", 18_500_001, "equal")]:
+            actions.add_cost_item(op, fiscal_year=fy, category=cat, label=label, amount_yen=int(amount * share),
+                                  rule=rule, terminal="demo-seed")
+    rng = random.Random(seed)
+    today = timezone.localdate()
+    last_month = today.replace(day=1) - dt.timedelta(days=1)
+    for m in municipalities:  # aggregated counters as the middleware and the probe would have left them
+        for day in (last_month.replace(day=d) for d in range(1, last_month.day + 1, 3)):
+            for _ in range(rng.randint(40, 120)):
+                metrics.record(m.pk, "web", rng.choice([40, 80, 120, 180, 260, 420, 900]), rng.random() < 0.002,
+                               day=day)
+            for _ in range(rng.randint(5, 60)):
+                metrics.record(m.pk, "api", rng.choice([20, 60, 140]), False, day=day)
+            metrics.record(m.pk, "probe", 35, False, day=day)
+    metrics.flush()
+    codes = [m.code for m in municipalities]
+    if not Advisory.objects.exists() and municipalities:
+        adv = actions.broadcast_advisory(
+            op, kind="early_warning", severity="高", title="VPN装置の脆弱性（CVE番号は架空・デモ）",
+            body="庁内とデータセンターを結ぶVPN装置に認証回避の脆弱性が公表されました。修正版の適用状況を確認し、"
+                 "対応状況を入力して「確認した」を押してください。", terminal="demo-seed")
+        actions.broadcast_advisory(op, kind="alert", title="標的型メールへの注意喚起",
+                                   body="請求書を装った添付ファイル付きメールが確認されています。", codes=codes[:3],
+                                   terminal="demo-seed")
+        admin = StaffUser.objects.filter(username="admin-44204").first()
+        m0 = next((m for m in municipalities if m.code == "44204"), None)
+        if admin and m0:
+            actions.acknowledge_advisory(admin, m0, adv.pk, action_taken="12月5日に修正版を適用済み",
+                                         terminal="demo-seed")
+    if not Incident.objects.exists() and municipalities:
+        tz = timezone.get_current_timezone()
+        start = dt.datetime(last_month.year, last_month.month, 14, 9, 12, tzinfo=tz)
+        inc = actions.open_incident(op, title="ストレージ装置の障害による停止", category="hardware",
+                                    affected=codes[5:], started_at=start, text="宮崎側の団体で応答なし",
+                                    terminal="demo-seed")
+        actions.update_incident(op, inc.pk, text="冗長系へ切替えて復旧", resolve=True,
+                                resolved_at=start + dt.timedelta(minutes=47), terminal="demo-seed")
+    if not Licence.objects.exists():
+        for product, vendor, basis, n in [("住民記録パッケージ", "（デモ）A社", "tenant", 10),
+                                          ("データベース", "（デモ）B社", "physical_host", 1),
+                                          ("帳票エンジン", "（デモ）C社", "vcpu", 8),
+                                          ("端末接続ライセンス", "（デモ）D社", "user", 40)]:
+            actions.add_licence(op, product=product, vendor=vendor, basis=basis, entitlement=n,
+                                terminal="demo-seed")
+    admin = StaffUser.objects.filter(username="admin-44204").first()
+    m0 = next((m for m in municipalities if m.code == "44204"), None)
+    if admin and m0 and not SettingProposal.objects.exists():
+        from jichitai.tenancy.roles import Perm
+
+        engine.set_value(admin, "tenancy.role_perms.clerk", sorted({
+            Perm.VIEW_RESIDENTS, Perm.CHANGE_RESIDENTS, Perm.VIEW_INDIVIDUAL_NUMBER, Perm.VIEW_GAIJI,
+            Perm.ISSUE_CERTIFICATES, Perm.VOID_CERTIFICATES}), tier="municipality", municipality=m0,
+            requirement="R-44204-00012", reason="窓口職員が誤交付をその場で取り消せるように（条例の運用）",
+            terminal="demo-seed")
+        pref = next((m.prefecture for m in municipalities if m.code.startswith("45")), None)
+        if pref is not None:
+            engine.set_value(op, "certificates.attestation_resident_copy",
+                             "この写しは、住民票の原本と相違ないことを証明する。（{都道府県名}様式）", tier="prefecture",
+                             prefecture=pref, requirement="R-45203-00007", terminal="demo-seed")
+    out("  共同利用: 費用・利用実績・注意喚起・障害・ライセンス・承認待ちの申請")
+
+
+_EXTRA_SEEDERS = [seed_operations]
