@@ -212,3 +212,16 @@ def test_settings_screen_shows_the_tier_and_sends_an_individual_value_for_approv
     body = op.get("/platform/approvals/").content.decode()
     assert "日田市" in body and "役割の権限（窓口職員）" in body
     assert client_for(staff["clerk_a"]).get("/platform/settings/").status_code == 403
+
+
+def test_the_tier_is_shown_where_the_setting_acts(munis, staff):
+    a, _ = munis
+    c = client_for(staff["admin_a"])
+    assert 'class="tier tier-builtin"' in c.get("/staff/settings/").content.decode()
+    engine.set_value(staff["operator"], "tenancy.mfa_required_for_all_staff", True, tier=Tier.PREFECTURE,
+                     prefecture=a.prefecture)
+    body = c.get("/staff/settings/").content.decode()
+    assert 'class="tier tier-prefecture"' in body and ">県版<" in body
+    engine.set_value(staff["operator"], "privacy.protect_household_members", True, tier=Tier.PREFECTURE,
+                     prefecture=a.prefecture)
+    assert ">県版<" in c.get("/privacy/settings/").content.decode()
