@@ -96,3 +96,15 @@ def test_statement_screens(year, munis, staff):
     assert r.status_code == 200 and "日田市" in text and "単独調達の見積り" in text
     assert c.get(f"/platform/costs/2026/{b.code}/").status_code == 404  # another municipality's statement
     assert client_for(staff["clerk_a"]).get("/platform/statement/").status_code == 403
+
+
+def test_statement_as_pdf(year, munis, staff):
+    from io import BytesIO
+
+    from pypdf import PdfReader
+
+    r = client_for(staff["admin_a"]).get("/platform/statement/?year=2026&format=pdf")
+    assert r.status_code == 200 and r["Content-Type"] == "application/pdf"
+    text = "".join(p.extract_text() for p in PdfReader(BytesIO(r.content)).pages)
+    share = costs.statement_for(2026, munis[0]).share
+    assert "共同利用負担金の明細" in text.replace(" ", "") and f"負担額\u3000{share:,}円" in text

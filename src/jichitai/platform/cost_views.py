@@ -65,6 +65,17 @@ def statement(request, year=None, code=None):
         raise PermissionDenied
     fy = year or _year(request)
     s = costs.statement_for(fy, m)
+    ctx = {"s": s, "m": m, "fy": fy, "rule_labels": costs.RULE_LABELS, "measure_labels": allocation.MEASURE_LABELS}
+    if request.GET.get("format") == "pdf" and s is not None:
+        from django.http import HttpResponse
+        from django.template.loader import render_to_string
+
+        from jichitai.certificates.render import render_html  # the certificate engine (WeasyPrint, IPAex明朝)
+
+        pdf = render_html(render_to_string("platform/statement_pdf.html", ctx)).pdf
+        r = HttpResponse(pdf, content_type="application/pdf")
+        r["Content-Disposition"] = f'attachment; filename="statement-{m.code}-{fy}.pdf"'
+        return r
     chart = ""
     if s is not None:
         chart = charts.bars([("共同利用の負担額", s.share), ("単独調達の見積り", s.standalone)], unit="円",
