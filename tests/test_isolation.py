@@ -65,6 +65,35 @@ NO_OBJECT_PATTERNS = {
     "platform_first_admin": "operator only (403 for municipal staff); `code` is a municipality code; refused once "
                             "the municipality has an admin (tests/test_staff.py)",
 }
+# platform (共同利用, tests/test_platform_*.py): `pk` names a platform-level record (setting proposal, contract exit,
+# advisory, incident) or, for platform_classify, a requirement only the working group classifies; `row` is a fit-gap
+# row name and `year` a fiscal year.
+OTHER_KWARGS |= {"pk", "row", "year"}
+NO_OBJECT_PATTERNS.update({
+    "platform_home": "links only",
+    "platform_settings": "operator: 標準/県版; admin: the own municipality's effective values (tests/test_platform_engine)",
+    "platform_setting_edit": "operator: 標準/県版; admin: the own municipality's 個別 value of setting `key`",
+    "platform_approvals": "proposals the user may decide only (operator / the prefecture's coordinator)",
+    "platform_approval_decide": "engine.may_approve refuses anyone but the approver (403)",
+    "platform_requirements": "admin: the own municipality's requirements; operator: redirected",
+    "platform_classify": "the working group only (operator / coordinator of that prefecture), 403 otherwise",
+    "platform_fitgap": "counts per prefecture (no personal data): shared on purpose by the working group",
+    "platform_fitgap_drill": "requirement texts behind a count (no personal data): shared by the working group",
+    "platform_costs": "operator only",
+    "platform_statement_of": "operator any; an admin only the own municipality, another code is 404",
+    "platform_statement": "the admin's own municipality",
+    "platform_exits": "operator all; an admin only the own municipality's exit",
+    "platform_exit": "another municipality's exit is 404 for its admin (tests/test_platform_exit)",
+    "platform_exit_archive": "as platform_exit",
+    "platform_exit_certificate": "as platform_exit",
+    "platform_advisories": "operator: all; admin: what the own municipality received and reported",
+    "platform_advisory": "operator only",
+    "platform_sla": "operator only",
+    "platform_incident": "operator only",
+    "platform_probe": "public, answers 'ok' only",
+    "platform_licences": "operator only",
+    "platform_evidence": "operator any; an admin only the own municipality (`code` ignored)",
+})
 
 
 def iter_patterns(patterns, ns=""):
@@ -443,7 +472,8 @@ def _own_pages(world, staff):
     for name, p in iter_patterns(get_resolver().url_patterns):
         kwargs = _kwargs_of(p)
         if name in ("logout", "login", "interchange_export") or kwargs & {"mapping_id", "issuance_id", "name",
-                                                                          "code", "key", "rest"}:
+                                                                          "code", "key", "rest", "pk", "row",
+                                                                          "year"}:
             continue  # no A object of that kind here / not a tenant page (the API: tests/test_api.py)
         if "kind" in kwargs:
             scope = "person" if "person_id" in kwargs else "household" if "household_id" in kwargs else "new"
