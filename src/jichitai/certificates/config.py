@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import datetime as dt
 import hashlib
 import io
 import re
@@ -23,7 +22,7 @@ from jichitai.platform import engine
 from jichitai.platform.engine import BUILTIN, TIER_LABELS, Resolved, SettingError, SettingPermissionError  # noqa: F401
 from jichitai.tenancy.roles import Perm
 
-from .models import Tier
+from .models import Tier  # noqa: F401 (re-exported: callers use config.Tier values)
 
 NAMESPACE = "certificates"
 

@@ -2,7 +2,7 @@
 declare its own in a module listed in `engine.DECLARING_MODULES` (certificates/config.py does)."""
 from jichitai.tenancy.roles import Role
 
-from .engine import ALL_TIERS, NOT_INDIVIDUAL, PLATFORM_TIERS, Tier, declare
+from .engine import NOT_INDIVIDUAL, PLATFORM_TIERS, Tier, declare
 
 PREF = frozenset({Tier.PREFECTURE.value}) | PLATFORM_TIERS
 
@@ -66,4 +66,3 @@ declare("platform.sla_availability_permille", "int", 999, "稼働率の目標（
 declare("platform.sla_latency_ms", "int", 800, "応答時間の目標（95%の要求がこの時間内、ミリ秒）", tiers=NOT_INDIVIDUAL,
         min=50, max=10_000, area="SLA")
 
-__all__ = ["ALL_TIERS"]

@@ -154,7 +154,7 @@ def seed_operations(municipalities, *, seed=2026, out=print):
         tz = timezone.get_current_timezone()
         start = dt.datetime(last_month.year, last_month.month, 14, 9, 12, tzinfo=tz)
         inc = actions.open_incident(op, title="ストレージ装置の障害による停止", category="hardware",
-                                    affected=codes[5:], started_at=start, text="宮崎側の団体で応答なし",
+                                    affected=[c for c in codes if c.startswith("45")], started_at=start, text="宮崎側の団体で応答なし",
                                     terminal="demo-seed")
         actions.update_incident(op, inc.pk, text="冗長系へ切替えて復旧", resolve=True,
                                 resolved_at=start + dt.timedelta(minutes=47), terminal="demo-seed")

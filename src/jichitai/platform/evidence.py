@@ -100,7 +100,7 @@ def last_month_sla(municipality):
     first = today.replace(day=1) - dt.timedelta(days=1)
     row = sla.report(first.year, first.month, [municipality])[0]
     return {"month": f"{first.year}-{first.month:02d}", "availability": round(row.availability, 3),
-            "target_permille": row.target_permille, "availability_met": row.availability_met,
+            "target_permille": row.target_permille, "target_percent": row.target_percent, "availability_met": row.availability_met,
             "p95": row.p95_label, "latency_met": row.latency_met, "requests": row.requests,
             "success_rate": row.success_rate}
 

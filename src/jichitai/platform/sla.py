@@ -64,6 +64,10 @@ class SlaRow:
     incidents: list
 
     @property
+    def target_percent(self) -> str:
+        return f"{self.target_permille / 10:g}%"
+
+    @property
     def success_rate(self):
         return None if not self.requests else 100.0 * (self.requests - self.errors) / self.requests
 

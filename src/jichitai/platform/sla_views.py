@@ -1,5 +1,7 @@
 """SLA screens (operator): the monthly report, the 責任分界点 matrix, the incident register and timelines; the probe
 page the synthetic probe requests."""
+import datetime as dt
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
@@ -23,8 +25,8 @@ def _month(request):
             return y, m
     except ValueError:
         pass
-    today = timezone.localdate()
-    return today.year, today.month
+    last = timezone.localdate().replace(day=1) - dt.timedelta(days=1)  # the last complete month
+    return last.year, last.month
 
 
 def sla_index(request):
