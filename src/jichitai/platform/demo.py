@@ -108,7 +108,7 @@ def seed_operations(municipalities, *, seed=2026, out=print):
     from jichitai.tenancy.roles import Role
 
     from . import actions, engine, metrics, queries
-    from .models import Advisory, CostItem, Incident, Licence, SettingProposal
+    from .models import Advisory, CostItem, Incident, Licence
 
     op = StaffUser.objects.filter(role=Role.OPERATOR, is_active=True).first()
     if op is None:
@@ -167,7 +167,7 @@ def seed_operations(municipalities, *, seed=2026, out=print):
                                 terminal="demo-seed")
     admin = StaffUser.objects.filter(username="admin-44204").first()
     m0 = next((m for m in municipalities if m.code == "44204"), None)
-    if admin and m0 and not SettingProposal.objects.exists():
+    if admin and m0 and not engine.proposals_of(m0):
         from jichitai.tenancy.roles import Perm
 
         engine.set_value(admin, "tenancy.role_perms.clerk", sorted({
