@@ -83,6 +83,9 @@ def test_contract_exit_end_to_end(exit_dir, town_a, town_b, staff):
     ex = actions.delete_for_exit(op, ex.pk, typed_code=a.code)
 
     assert ex.status == "deleted" and exit_.rows_left(a) == {}
+    import os
+
+    assert not os.path.exists(ex.archive_path) and ex.certificate["platform_copy_removed"] is True
     assert not StaffUser.objects.filter(municipality=a).exists()
     assert residents_of(a) == 0 and residents_of(b) == 3
     assert not Municipality.objects.get(pk=a.pk).is_active

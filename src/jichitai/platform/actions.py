@@ -366,12 +366,23 @@ def delete_for_exit(user, exit_id, *, typed_code, terminal="system"):
         if left:
             raise PlatformError(f"削除後も行が残っています: {left}")
         Municipality.objects.filter(pk=m.pk).update(is_active=False)
+        # the platform's copy of the archive holds the same personal data: it goes too (the municipality confirmed
+        # it has its own copy, whose SHA-256 the certificate names)
+        removed = False
+        if ex.archive_path:
+            import os
+
+            try:
+                os.remove(ex.archive_path)
+                removed = True
+            except FileNotFoundError:
+                removed = True
         now = timezone.now()
         statement = {
             "title": "データ削除証明書 / certificate of deletion",
             "municipality": {"code": m.code, "name": ex.municipality_name},
             "exit": ex.pk, "reason": ex.reason, "started_at": ex.started_at, "started_by": ex.started_by,
-            "archive_sha256": ex.archive_sha256, "exported_at": ex.exported_at,
+            "archive_sha256": ex.archive_sha256, "exported_at": ex.exported_at, "platform_copy_removed": removed,
             "confirmed_by": ex.confirmed_by, "confirmed_at": ex.confirmed_at,
             "deleted_at": now, "deleted_by": user.username, "rows_deleted": counts,
             "verification": {"tables_checked": len(exit_.municipality_references()), "rows_left": 0,
