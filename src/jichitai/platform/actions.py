@@ -683,3 +683,19 @@ def remove_licence(user, licence_id, *, terminal="system"):
         lic.delete()
         append(None, "licence.removed", actor=user, terminal=terminal, object_type="licence", object_id=licence_id,
                detail=detail)
+
+
+# ------------------------------------------------------------------------------------------- dependency audit
+
+
+def record_dependency_audit(*, tool, lock_sha256, packages, ok, vulnerabilities, error, run_by="command"):
+    """Store one run of the operator's dependency audit (the command calls this after pip-audit has run)."""
+    from .models import DependencyAudit
+
+    with transaction.atomic():
+        rec = DependencyAudit.objects.create(run_at=timezone.now(), run_by=run_by, tool=tool or "-",
+                                             lock_sha256=lock_sha256, packages=packages, ok=bool(ok),
+                                             vulnerabilities=list(vulnerabilities), error=(error or "")[:1000])
+        append(None, "dependency_audit.run", object_type="dependency_audit", object_id=rec.pk,
+               detail={"ok": rec.ok, "vulnerabilities": len(rec.vulnerabilities), "error": rec.error[:200]})
+    return rec

@@ -11,11 +11,8 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
-from django.db import transaction
-from django.utils import timezone
 
-from jichitai.audit.actions import append
-from jichitai.platform.models import DependencyAudit
+from jichitai.platform import actions
 
 
 class Command(BaseCommand):
@@ -50,11 +47,7 @@ class Command(BaseCommand):
                     ok = not vulns
             except (OSError, ValueError, subprocess.TimeoutExpired) as e:
                 error = f"監査できませんでした: {e}"[:1000]
-        with transaction.atomic():
-            rec = DependencyAudit.objects.create(run_at=timezone.now(), run_by="command", tool=tool or "-",
-                                                 lock_sha256=lock_sha, packages=packages, ok=ok,
-                                                 vulnerabilities=vulns, error=error)
-            append(None, "dependency_audit.run", object_type="dependency_audit", object_id=rec.pk,
-                   detail={"ok": ok, "vulnerabilities": len(vulns), "error": error[:200]})
+        actions.record_dependency_audit(tool=tool, lock_sha256=lock_sha, packages=packages, ok=ok,
+                                        vulnerabilities=vulns, error=error)
         self.stdout.write(f"{packages} packages, {len(vulns)} known vulnerabilities"
                           + (f", error: {error}" if error else "") + f" / {packages}件中 既知の脆弱性 {len(vulns)}件")
