@@ -48,6 +48,9 @@ CROSS_TENANT_ALLOWED = {
     "src/jichitai/guard/management/commands/flush.py": "flush runs as the schema owner",
     "src/jichitai/demo/bulk.py": "bulk COPY as the owner (PostgreSQL refuses COPY FROM under RLS); rows checked",
     "src/jichitai/disaster/crossarea.py": "広域避難: a host reads a grant of the origin (checked before any lookup)",
+    "src/jichitai/platform/queries.py": "fit-gap table and 割り勘 measures: counts and requirement texts across "
+                                        "municipalities (no personal data)",
+    "src/jichitai/platform/exit.py": "contract exit: verifies that no row of the leaving municipality is left",
     "benchmarks/": "benchmarks measure across municipalities and create indexes",
     "src/jichitai/continuity/backup.py": "backup / restore of whole tables (every tenant) as the schema owner",
     "src/jichitai/continuity/scaleout.py": "scale-out check: foreign keys co-located across every municipality",

@@ -111,6 +111,34 @@ NO_OBJECT_PATTERNS.update({  # the disaster app (#12): every list reads the own 
     "disaster_pfif_export": "own consented evacuees only", "disaster_pfif_import": "imports into the own municipality",
     "disaster_dashboard": "own counts only", "disaster_inquiry": "own evacuees only",
     "disaster_operator_grants": "operator only; grants carry no personal data",
+# platform (共同利用, tests/test_platform_*.py): `pk` names a platform-level record (setting proposal, contract exit,
+# advisory, incident) or, for platform_classify, a requirement only the working group classifies; `row` is a fit-gap
+# row name and `year` a fiscal year.
+OTHER_KWARGS |= {"pk", "row", "year"}
+NO_OBJECT_PATTERNS.update({
+    "platform_home": "links only",
+    "platform_settings": "operator: 標準/県版; admin: the own municipality's effective values (tests/test_platform_engine)",
+    "platform_setting_edit": "operator: 標準/県版; admin: the own municipality's 個別 value of setting `key`",
+    "platform_approvals": "proposals the user may decide only (operator / the prefecture's coordinator)",
+    "platform_approval_decide": "engine.may_approve refuses anyone but the approver (403)",
+    "platform_requirements": "admin: the own municipality's requirements; operator: redirected",
+    "platform_classify": "the working group only (operator / coordinator of that prefecture), 403 otherwise",
+    "platform_fitgap": "counts per prefecture (no personal data): shared on purpose by the working group",
+    "platform_fitgap_drill": "requirement texts behind a count (no personal data): shared by the working group",
+    "platform_costs": "operator only",
+    "platform_statement_of": "operator any; an admin only the own municipality, another code is 404",
+    "platform_statement": "the admin's own municipality",
+    "platform_exits": "operator all; an admin only the own municipality's exit",
+    "platform_exit": "another municipality's exit is 404 for its admin (tests/test_platform_exit)",
+    "platform_exit_archive": "as platform_exit",
+    "platform_exit_certificate": "as platform_exit",
+    "platform_advisories": "operator: all; admin: what the own municipality received and reported",
+    "platform_advisory": "operator only",
+    "platform_sla": "operator only",
+    "platform_incident": "operator only",
+    "platform_probe": "public, answers 'ok' only",
+    "platform_licences": "operator only",
+    "platform_evidence": "operator any; an admin only the own municipality (`code` ignored)",
 })
 
 
@@ -553,6 +581,7 @@ def _own_pages(world, staff):
         kwargs = _kwargs_of(p)
         if name in ("logout", "login", "interchange_export") or kwargs & {"mapping_id", "issuance_id", "chouaza_id",
                                                                           "intake_id", "name", "code", "key", "rest",
+                                                                          "pk", "row", "year",
                                                                           "activation_id", "shelter_id", "evacuee_id",
                                                                           "grant_id", "disaster_id", "vp_id",
                                                                           "supporter_id", "ledger_id", "drill_id",

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "jichitai.chouaza.apps.Config",
     "jichitai.lists.apps.Config",
     "jichitai.matching.apps.Config",
+    "jichitai.platform.apps.Config",
     "jichitai.demo",
     "jichitai.web",
     "django_otp",
@@ -70,6 +71,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "jichitai.tenancy.middleware.IdleTimeoutMiddleware",
     "jichitai.tenancy.middleware.TenantMiddleware",
+    "jichitai.platform.metrics.RequestMetricsMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "jichitai.tenancy.middleware.MFARequiredMiddleware",
 ]

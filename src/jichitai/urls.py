@@ -14,6 +14,7 @@ urlpatterns = [
     path("", include("jichitai.lists.urls")),
     path("", include("jichitai.residents.urls")),  # 届出の受付・決裁待ち
     path("", include("jichitai.continuity.urls")),
+    path("", include("jichitai.platform.urls")),
 ]
 
 handler403 = "jichitai.web.views.permission_denied"

@@ -1,35 +1,30 @@
-"""Tiered certificate settings: 標準 (built in, or stored by the platform operator) → 県版 (per prefecture, by the
-operator) → 個別 (per municipality, by its admin). Behaviour differs by configuration only — no per-tenant code.
+"""Certificate settings: a thin client of the platform's tier engine (`jichitai.platform.engine`).
 
-Reading: `resolve(municipality)` (value + where it comes from) and `effective(municipality)` (values with
-`{団体名}` / `{都道府県名}` substituted). Writing: `set_setting` / `clear_setting`, each one transaction with one
-audit event; they check the permissions themselves. `CertificateSetting` rows are read and written only here.
+This module declares the certificate settings (namespace `certificates`) with their own validation (text with
+{団体名} / {都道府県名}, fees, seal images) and keeps the certificate app's API: `resolve(municipality)` (value + the
+tier it comes from), `effective(municipality)` (placeholders substituted), `set_setting` / `clear_setting`. Storage,
+precedence (個別 > 県版 > 標準追加 > 標準 > built in), permissions and the audit events are the engine's. Certificate
+values are per-municipality parameters of the standard function (the mayor's name, the seal, fees by ordinance),
+so their 個別 values are declared `approval=False`: they take effect when the admin sets them.
 """
 from __future__ import annotations
 
 import base64
 import binascii
-import datetime as dt
 import hashlib
 import io
 import re
 import unicodedata
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from django.core.exceptions import PermissionDenied
-from django.db import IntegrityError, transaction
-from django.db.models import Q
-from django.utils import timezone
+from jichitai.platform import engine
+from jichitai.platform.engine import BUILTIN, TIER_LABELS, Resolved, SettingError, SettingPermissionError  # noqa: F401
+from jichitai.tenancy.roles import Perm
 
-from jichitai.audit.actions import append
-from jichitai.tenancy.roles import Perm, Role, has_perm
+from .models import Tier  # noqa: F401 (re-exported: callers use config.Tier values)
 
-from .models import CertificateSetting, Tier
-
-BUILTIN = "builtin"
-TIER_LABELS = {Tier.STANDARD.value: "標準", Tier.PREFECTURE.value: "県版", Tier.MUNICIPALITY.value: "個別",
-               BUILTIN: "標準（組込み）"}
+NAMESPACE = "certificates"
 
 PLACEHOLDERS = ("{団体名}", "{都道府県名}")
 MAX_TEXT = 500
@@ -38,21 +33,6 @@ MAX_IMAGE_PIXELS = 4096
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SVG_NS = "http://www.w3.org/2000/svg"
 TYPES = ("text", "multiline", "int", "bool", "image")
-
-
-class SettingError(Exception):
-    """A setting could not be set or cleared. `errors` maps a field ("key", "value", "tier", "__all__") to Japanese
-    messages, like `residents.actions.RuleError`."""
-
-    def __init__(self, errors):
-        if isinstance(errors, str):
-            errors = {"__all__": [errors]}
-        self.errors = {k: (v if isinstance(v, list) else [v]) for k, v in errors.items()}
-        super().__init__("; ".join(m for msgs in self.errors.values() for m in msgs))
-
-
-class SettingPermissionError(SettingError, PermissionDenied):
-    """The user may not change this tier (a view that does not catch it answers 403)."""
 
 
 @dataclass(frozen=True)
@@ -114,20 +94,6 @@ SETTINGS: dict[str, SettingDef] = {d.key: d for d in [
     _t("title_move_out_certificate", "表題（転出証明書）", "転出証明書", _PH),
     _t("title_disaster_victim", "表題（罹災証明書）", "罹災証明書", _PH),
 ]}
-
-
-@dataclass(frozen=True)
-class Resolved:
-    key: str
-    value: object  # as stored (placeholders not substituted)
-    tier: str  # a Tier value, or BUILTIN
-    set_by: str  # "" for builtin
-    set_at: dt.datetime | None  # None for builtin
-    label: str
-
-    @property
-    def tier_label(self) -> str:
-        return TIER_LABELS[self.tier]
 
 
 # ------------------------------------------------------------------------------------------------ parsing
@@ -382,35 +348,49 @@ def _plausible(d: SettingDef, value) -> bool:
     return isinstance(value, str) and (value == "" or bool(_DATA_URI_RE.fullmatch(value)))
 
 
-# ------------------------------------------------------------------------------------------------ reading
+# ------------------------------------------------------------------------------------------------ declaring
 
-_RANK = {Tier.STANDARD.value: 1, Tier.PREFECTURE.value: 2, Tier.MUNICIPALITY.value: 3}
+
+def _engine_parse(d, raw):
+    return parse_value(d.name, raw)
+
+
+def _engine_plausible(d, value):
+    return _plausible(SETTINGS[d.name], value)
+
+
+def _engine_display(d, value):
+    return display_value(d.name, value)
+
+
+def _engine_audit_value(key):
+    d = SETTINGS[key]
+    return (lambda v: image_summary(v)) if d.type == "image" else None
+
+
+for _key, _d in SETTINGS.items():
+    engine.declare(f"{NAMESPACE}.{_key}", _d.type if _d.type in engine.PARSERS else "custom", _d.default, _d.label,
+                   help=_d.help, parser=_engine_parse, plausible=_engine_plausible, display=_engine_display,
+                   approval=False, manage_perm=Perm.MANAGE_CERTIFICATE_SETTINGS, audit_name="certificate_setting",
+                   audit_value=_engine_audit_value(_key), ns_label="証明書設定", area="証明書",
+                   tiers=engine.ALL_TIERS)
+
+
+def _full(key) -> str:
+    if key not in SETTINGS:
+        raise SettingError({"key": ["不明な設定項目です。"]})
+    return f"{NAMESPACE}.{key}"
+
+
+# ------------------------------------------------------------------------------------------------ reading
 
 
 def resolve_for(*, prefecture_id=None, municipality_id=None) -> dict[str, Resolved]:
     """Resolution for a scope: standard only (no arguments), a prefecture's (standard + 県版), or a municipality's
-    (also give its prefecture_id). One query."""
-    q = Q(tier=Tier.STANDARD)
-    if prefecture_id is not None:
-        q |= Q(tier=Tier.PREFECTURE, prefecture_id=prefecture_id)
-    if municipality_id is not None:
-        q |= Q(tier=Tier.MUNICIPALITY, municipality_id=municipality_id)
-    best = {}
-    for row in CertificateSetting.objects.filter(q, key__in=list(SETTINGS)).only(
-            "key", "tier", "value", "set_by", "set_at"):
-        d = SETTINGS[row.key]
-        if not _plausible(d, row.value):
-            continue
-        if row.key not in best or _RANK[row.tier] > _RANK[best[row.key].tier]:
-            best[row.key] = row
-    out = {}
-    for key, d in SETTINGS.items():
-        row = best.get(key)
-        if row is None:
-            out[key] = Resolved(key, d.default, BUILTIN, "", None, d.label)
-        else:
-            out[key] = Resolved(key, row.value, row.tier, row.set_by, row.set_at, d.label)
-    return out
+    (also give its prefecture_id). One query (the engine's)."""
+    out = engine.resolve_keys([f"{NAMESPACE}.{k}" for k in SETTINGS], prefecture_id=prefecture_id,
+                              municipality_id=municipality_id)
+    return {k: replace(out[f"{NAMESPACE}.{k}"], key=k) for k in SETTINGS}
 
 
 def resolve(municipality) -> dict[str, Resolved]:
@@ -448,99 +428,20 @@ def display_value(key, value) -> str:
 # ------------------------------------------------------------------------------------------------ writing
 
 
-def _tier_value(tier) -> str:
-    value = getattr(tier, "value", tier)
-    if value not in _RANK:
-        raise SettingError({"tier": ["不明な階層です。"]})
-    return value
-
-
-def _owner_filter(tier, prefecture, municipality) -> dict:
-    if tier == Tier.STANDARD:
-        if prefecture is not None or municipality is not None:
-            raise SettingError({"tier": ["標準の設定には都道府県・団体を指定しません。"]})
-        return {"tier": tier, "prefecture": None, "municipality": None}
-    if tier == Tier.PREFECTURE:
-        if prefecture is None or municipality is not None:
-            raise SettingError({"tier": ["県版の設定には都道府県だけを指定してください。"]})
-        return {"tier": tier, "prefecture": prefecture, "municipality": None}
-    if municipality is None or prefecture is not None:
-        raise SettingError({"tier": ["個別の設定には団体だけを指定してください。"]})
-    return {"tier": tier, "prefecture": None, "municipality": municipality}
-
-
 def may_set(user, tier, *, municipality=None) -> bool:
-    """The permission rule: the operator sets 標準 and 県版; a municipal admin sets his own municipality's 個別."""
-    tier = getattr(tier, "value", tier)
-    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
-        return False
-    if tier in (Tier.STANDARD, Tier.PREFECTURE):
-        return user.role == Role.OPERATOR and has_perm(user, Perm.MANAGE_TENANTS)
-    if tier == Tier.MUNICIPALITY:
-        return (municipality is not None and user.municipality_id is not None
-                and user.municipality_id == municipality.pk and has_perm(user, Perm.MANAGE_CERTIFICATE_SETTINGS))
-    return False
+    """The permission rule (the engine's): the operator sets 標準 and 県版; a municipal admin sets his own
+    municipality's 個別."""
+    return engine.may_set(user, engine.definition(f"{NAMESPACE}.mayor_name"), tier, municipality=municipality)
 
 
-def _check_permission(user, tier, municipality):
-    if not may_set(user, tier, municipality=municipality):
-        raise SettingPermissionError("この階層の証明書設定を変更する権限がありません。")
-
-
-def _audit_value(d: SettingDef, value):
-    return image_summary(value) if d.type == "image" else value
-
-
-def _audit(user, action, d, tier, prefecture, municipality, old, new, terminal):
-    append(municipality if tier == Tier.MUNICIPALITY else None, action, actor=user, terminal=terminal,
-           object_type="certificate_setting", object_id=d.key,
-           detail={"tier": tier, "prefecture": getattr(prefecture, "code", None),
-                   "municipality": getattr(municipality, "code", None),
-                   "old": _audit_value(d, old), "new": _audit_value(d, new)})
-
-
-def set_setting(user, key, raw_value, *, tier, prefecture=None, municipality=None, terminal="system"):
-    """Validate `raw_value` and store it as `key` at `tier` (upsert). Returns the CertificateSetting row."""
-    d = _definition(key)
-    tier = _tier_value(tier)
-    owner = _owner_filter(tier, prefecture, municipality)
-    _check_permission(user, tier, municipality)
-    value = parse_value(key, raw_value)
-    now = timezone.now()
-    fields = {"value": value, "set_by": user.username, "set_by_role": user.role or "", "set_at": now}
-    with transaction.atomic():
-        row = CertificateSetting.objects.select_for_update().filter(key=key, **owner).first()
-        old = None
-        if row is None:
-            try:
-                with transaction.atomic():  # a savepoint: a concurrent insert of the same row must not break ours
-                    row = CertificateSetting.objects.create(key=key, **owner, **fields)
-                created = True
-            except IntegrityError:
-                row = CertificateSetting.objects.select_for_update().get(key=key, **owner)
-                created = False
-        else:
-            created = False
-        if not created:
-            old = row.value
-            for name, v in fields.items():
-                setattr(row, name, v)
-            row.save(update_fields=list(fields))
-        _audit(user, "certificate_setting.set", d, tier, prefecture, municipality, old, value, terminal)
-    return row
+def set_setting(user, key, raw_value, *, tier, prefecture=None, municipality=None, terminal="system",
+                requirement=""):
+    """Validate `raw_value` and store it as `key` at `tier` (upsert). Returns the stored row."""
+    return engine.set_value(user, _full(key), raw_value, tier=tier, prefecture=prefecture,
+                            municipality=municipality, terminal=terminal, requirement=requirement)
 
 
 def clear_setting(user, key, *, tier, prefecture=None, municipality=None, terminal="system"):
     """Remove `key`'s value at `tier`, so the lower tier shows through. Returns the removed value."""
-    d = _definition(key)
-    tier = _tier_value(tier)
-    owner = _owner_filter(tier, prefecture, municipality)
-    _check_permission(user, tier, municipality)
-    with transaction.atomic():
-        row = CertificateSetting.objects.select_for_update().filter(key=key, **owner).first()
-        if row is None:
-            raise SettingError({"__all__": [f"この階層（{TIER_LABELS[tier]}）には「{d.label}」の設定がありません。"]})
-        old = row.value
-        row.delete()
-        _audit(user, "certificate_setting.clear", d, tier, prefecture, municipality, old, None, terminal)
-    return old
+    return engine.clear_value(user, _full(key), tier=tier, prefecture=prefecture, municipality=municipality,
+                              terminal=terminal)

@@ -1,50 +1,35 @@
 """Certificates (住民票の写し and related): tiered settings, the issuance log, signing keys, verification log.
 
-Settings are shared across tiers (標準 for the whole platform, 県版 for a prefecture, 個別 for one municipality), so
-`CertificateSetting` is not a tenant model; it is read and written only through `certificates.config`, which always
-resolves for one municipality. Issuances and signing keys are tenant rows. The verification log is platform-level:
+Settings are the platform tier engine's (`jichitai.platform.engine`, namespace "certificates"); `CertificateSetting`
+is a proxy of its table, read and written only through the engine. Issuances and signing keys are tenant rows. The verification log is platform-level:
 the public verification page has no tenant until the code is checked.
 """
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from jichitai.platform.models import SettingValue, Tier  # noqa: F401 (Tier: the engine's)
 from jichitai.tenancy.scope import TenantModel
 
 
-class Tier(models.TextChoices):
-    STANDARD = "standard", "標準"
-    PREFECTURE = "prefecture", "県版"
-    MUNICIPALITY = "municipality", "個別"
+class CertificateSettingManager(models.Manager):
+    def get_queryset(self):
+        return super().get_queryset().filter(namespace="certificates")
 
 
-class CertificateSetting(models.Model):
-    """One setting value at one tier. Which tier wins: 個別 > 県版 > 標準 (stored) > 標準 (built in)."""
+class CertificateSetting(SettingValue):
+    """The certificate settings' rows of the tier engine's table (namespace "certificates"). Read and written only
+    through the engine (certificates.config is its client); kept as a proxy so existing code and tests can count
+    the certificate rows. Which tier wins: 個別 > 県版 > 標準追加 > 標準 (stored) > 標準 (built in)."""
 
-    key = models.CharField("設定項目", max_length=40)
-    tier = models.CharField("階層", max_length=12, choices=Tier.choices)
-    prefecture = models.ForeignKey("tenancy.Prefecture", null=True, blank=True, on_delete=models.PROTECT,
-                                   related_name="+")
-    municipality = models.ForeignKey("tenancy.Municipality", null=True, blank=True, on_delete=models.PROTECT,
-                                     related_name="+")
-    value = models.JSONField("値")
-    set_by = models.CharField("設定者", max_length=150)
-    set_by_role = models.CharField("設定者の役割", max_length=16, blank=True)
-    set_at = models.DateTimeField("設定日時")
+    objects = CertificateSettingManager()
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["key"], condition=Q(tier="standard"), name="cert_setting_standard"),
-            models.UniqueConstraint(fields=["key", "prefecture"], condition=Q(tier="prefecture"),
-                                    name="cert_setting_prefecture"),
-            models.UniqueConstraint(fields=["key", "municipality"], condition=Q(tier="municipality"),
-                                    name="cert_setting_municipality"),
-            models.CheckConstraint(
-                condition=(Q(tier="standard", prefecture__isnull=True, municipality__isnull=True)
-                           | Q(tier="prefecture", prefecture__isnull=False, municipality__isnull=True)
-                           | Q(tier="municipality", prefecture__isnull=True, municipality__isnull=False)),
-                name="cert_setting_tier_owner"),
-        ]
+        proxy = True
+
+    def save(self, *args, **kwargs):
+        self.namespace = "certificates"
+        super().save(*args, **kwargs)
 
 
 class Kind(models.TextChoices):

@@ -381,6 +381,9 @@ def seed_demo(*, scale=0.1, seed=2026, codes=None, reset=False, out=print, quiet
         from .disaster_seed import seed_disaster
 
         summary["evacuees"] = seed_disaster(next(m for m in municipalities if m.code == "44204"), seed=seed, out=say)
+    from jichitai.platform.demo import seed_platform  # 共同利用の画面のデモ（要求事項・費用など）
+
+    seed_platform(municipalities, seed=seed, out=say)
     summary["seconds"] = round(time.monotonic() - started, 1)
     summary["logins"] = logins
     return summary

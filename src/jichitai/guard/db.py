@@ -43,6 +43,14 @@ EXEMPT = {
                          "data; staff pages filter by the signed-in user's municipality",
     "certificates.CertificateSetting": "tiered settings: 標準 and 県版 rows have no municipality; read and written "
                                        "only through certificates.config, which resolves for one municipality",
+    "platform.SettingValue": "the tier engine's values: 標準・標準追加・県版 rows have no municipality; read and "
+                             "written only through platform.engine, which resolves for one municipality",
+    "platform.SettingProposal": "個別 values awaiting approval: read by the approver (the operator or another "
+                                "municipality's coordinator); only through platform.engine",
+    "platform.RequestMetric": "aggregated request counters per municipality and day for the SLA report and 利用割 "
+                              "(counts only); written by the metrics middleware before and after tenant scope",
+    "platform.ContractExit": "the platform's record of a municipality leaving: it must outlive the tenant's data "
+                             "(the deletion certificate); no personal data",
     "certificates.VerificationLog": "platform log of the public verification page, written before a code names a "
                                     "municipality (the code may name none); holds no personal data",
 }

@@ -113,14 +113,13 @@ def for_certificate(requester_kind: str) -> Reader:
 def household_rule() -> bool:
     """The municipality's (in scope) setting: are household members of a protected person protected too?
     Read once per municipality object (a request, a tenant_scope block), so a page's many rows cost one query."""
+    from jichitai.platform import engine
     from jichitai.tenancy.scope import require_municipality
-
-    from .models import PrivacySetting
 
     m = require_municipality()
     cached = getattr(m, "_privacy_household_rule", None)
     if cached is None:
-        cached = bool(PrivacySetting.objects.values_list("protect_household_members", flat=True).first())
+        cached = bool(engine.effective("privacy.protect_household_members", m))
         m._privacy_household_rule = cached
     return cached
 

@@ -3,12 +3,12 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from jichitai.audit.actions import terminal_of
+from jichitai.platform import engine
 from jichitai.residents.models import Person
 from jichitai.tenancy.roles import Perm
 from jichitai.web.decorators import staff_required
 
 from . import actions, policy
-from .models import PrivacySetting
 
 
 @staff_required(Perm.MANAGE_PRIVACY_SETTINGS)
@@ -22,9 +22,8 @@ def settings_view(request):
         actions.set_household_rule(request.user, wanted, terminal=terminal_of(request))
         messages.success(request, "個人情報保護の設定を変更しました。")
         return redirect("privacy_settings")
-    setting = PrivacySetting.objects.first()
     return render(request, "privacy/settings.html", {
-        "current": current, "setting": setting,
+        "current": current, "setting": engine.resolve("privacy.protect_household_members", request.municipality),
         "protected_now": Person.objects.filter(policy.protected_q()).count(),
         "protected_own": Person.objects.filter(dv_protected=True).count(),
     })

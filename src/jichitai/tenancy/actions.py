@@ -236,15 +236,14 @@ def reset_staff_mfa(actor, terminal, target):
 
 
 @transaction.atomic
-def set_mfa_policy(actor, terminal, municipality, required: bool):
-    from .models import Municipality
+def set_mfa_policy(actor, terminal, municipality, required: bool, requirement: str = ""):
+    """The municipality's 個別 value of `tenancy.mfa_required_for_all_staff` in the tier engine (audited there as
+    municipality.mfa_policy_set)."""
+    from jichitai.platform import engine
 
     _require_admin_of(actor, municipality)
-    before = Municipality.objects.filter(pk=municipality.pk).values_list("mfa_required_for_all_staff", flat=True)[0]
-    Municipality.objects.filter(pk=municipality.pk).update(mfa_required_for_all_staff=required)
-    municipality.mfa_required_for_all_staff = required
-    _event(municipality, "municipality.mfa_policy_set", actor, terminal, None,
-           {"before": before, "after": required})
+    engine.set_value(actor, "tenancy.mfa_required_for_all_staff", bool(required), tier=engine.Tier.MUNICIPALITY,
+                     municipality=municipality, terminal=terminal, requirement=requirement)
     return municipality
 
 

@@ -35,10 +35,6 @@ class Municipality(models.Model):
     name = models.CharField("団体名", max_length=40)
     name_kana = models.CharField("団体名カナ", max_length=80, blank=True)
     is_active = models.BooleanField("利用中", default=True)
-    # A simple per-municipality setting for now; a later issue moves settings like this into the tier engine.
-    mfa_required_for_all_staff = models.BooleanField(
-        "すべての職員に2段階認証を必須とする", default=False,
-        help_text="管理者には常に必須です。有効にすると窓口職員・照会専用職員・災害対応職員も次回ログイン時に登録を求められます。")
     created_at = models.DateTimeField(auto_now_add=True)
     # created by `seed_demo` (synthetic data); seeding refuses a database holding any other kind (docs/architecture.md)
     is_demo = models.BooleanField("デモ団体", default=False, editable=False)
@@ -49,6 +45,13 @@ class Municipality(models.Model):
 
     def __str__(self):
         return f"{self.prefecture.name}{self.name}"
+
+    @property
+    def mfa_required_for_all_staff(self) -> bool:
+        """A tier-engine setting (`tenancy.mfa_required_for_all_staff`), read once per municipality object."""
+        from jichitai.platform import engine
+
+        return bool(engine.cached("tenancy.mfa_required_for_all_staff", self))
 
     @property
     def code6(self) -> str:

@@ -4,10 +4,9 @@
 permissions a role grants is DATA: `RoleDefinition` rows with their `PermissionDefinition`s (tenancy/models.py),
 loaded with the defaults below by migration 0003 and re-created when missing after a flush (apps.py, post_migrate).
 
-`has_perm` reads them through `perms_for_role(role, municipality)`, the one resolver. Today every municipality uses
-the 標準 (platform) definitions. The seam for the coming tier engine (標準 → 県版 → 個別) is that function: it already
-takes the municipality, so the engine can resolve a per-prefecture or per-municipality override there without any
-caller changing. The resolved sets are cached per process (`_cache`, at most CACHE_SECONDS old) and the cache is
+`has_perm` reads them through `perms_for_role(role, municipality)`, the one resolver: the 標準 definitions, or the
+tier engine's 県版 / approved 個別 override (`tenancy.role_perms.<role>`, platform/declarations.py) for that
+municipality. The resolved sets are cached per process (`_cache`, at most CACHE_SECONDS old) and the cache is
 cleared whenever a definition changes (signals in models.py).
 """
 import threading
@@ -113,8 +112,17 @@ def _load_standard() -> dict:
 def perms_for_role(role: str, municipality=None) -> frozenset:
     """The permissions `role` grants in `municipality` — the one resolver.
 
-    Tier seam: today only the 標準 definitions exist, so `municipality` does not change the answer. A tier engine
-    (標準 → 県版 → 個別) resolves an override for the municipality's prefecture or the municipality here."""
+    The 標準 tier is the `RoleDefinition` rows (cached as below). A 県版 or approved 個別 value of the tier engine's
+    `tenancy.role_perms.<role>` replaces it for that prefecture / municipality; it is read once per municipality
+    object (one request), so a page's many permission checks cost one query."""
+    if municipality is not None and role != Role.OPERATOR:
+        from jichitai.platform import engine
+
+        key = f"tenancy.role_perms.{role}"
+        if key in engine.registry():
+            override = engine.cached(key, municipality)
+            if override is not None:
+                return frozenset(override)
     now = time.monotonic()
     entry = _cache.get("standard")
     if entry is None or now - entry[0] > CACHE_SECONDS:

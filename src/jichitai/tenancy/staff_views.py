@@ -44,8 +44,11 @@ def staff_create(request):
     step = request.POST.get("step")
     if request.method == "POST" and step != "edit" and form.is_valid():
         if step != "commit":
+            from jichitai.platform.licences import warnings_for  # licence check before the change
+
             return render(request, "tenancy/staff_form.html", {"form": form, "confirm": True, "lines": _confirm_lines(form),
-                                                               "title": "職員の追加"})
+                                                               "title": "職員の追加",
+                                                               "licence_warnings": warnings_for("user")})
         try:
             user, temp = actions.create_staff(request.user, terminal_of(request), request.municipality,
                                               **form.cleaned_data)

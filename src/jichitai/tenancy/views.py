@@ -50,7 +50,10 @@ def tenant_create(request):
     if request.method == "POST" and request.POST.get("step") != "edit" and form.is_valid():
         d = form.cleaned_data
         if request.POST.get("step") != "commit":
-            return render(request, "tenancy/tenant_form.html", {"form": form, "confirm": True})
+            from jichitai.platform.licences import warnings_for  # licence check before the change
+
+            return render(request, "tenancy/tenant_form.html", {"form": form, "confirm": True,
+                                                                "licence_warnings": warnings_for("tenant")})
         with transaction.atomic():
             pref = Prefecture.objects.filter(code=d["code"][:2]).first()
             if pref is None:
