@@ -111,6 +111,7 @@ NO_OBJECT_PATTERNS.update({  # the disaster app (#12): every list reads the own 
     "disaster_pfif_export": "own consented evacuees only", "disaster_pfif_import": "imports into the own municipality",
     "disaster_dashboard": "own counts only", "disaster_inquiry": "own evacuees only",
     "disaster_operator_grants": "operator only; grants carry no personal data",
+})
 # platform (共同利用, tests/test_platform_*.py): `pk` names a platform-level record (setting proposal, contract exit,
 # advisory, incident) or, for platform_classify, a requirement only the working group classifies; `row` is a fit-gap
 # row name and `year` a fiscal year.

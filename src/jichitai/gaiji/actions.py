@@ -373,13 +373,11 @@ def import_vendor_table(actor: Actor, *, vendor: str, data: bytes, source: str =
 
 @transaction.atomic
 def set_two_person_review(actor: Actor, value: bool):
-    """外字の設定: whether proposal and approval must be by two different staff (standard on); audited."""
-    from .models import GaijiSettings
+    """外字の設定: whether proposal and approval must be by two different staff (standard on): the municipality's
+    個別 value in the tier engine, which audits it."""
+    from jichitai.platform import engine
 
     _require_admin(actor)
-    old = config.two_person_review(actor.municipality)
-    obj, _ = GaijiSettings.objects.get_or_create(municipality=actor.municipality)
-    GaijiSettings.objects.filter(pk=obj.pk).update(two_person_review=bool(value), updated_at=timezone.now())
-    audit_append(actor.municipality, "gaiji.settings.two_person_review", actor=actor.user, terminal=actor.terminal,
-                 object_type="municipality", object_id=actor.municipality.code, detail={"old": old, "new": bool(value)})
+    engine.set_value(actor.user, config.KEY_TWO_PERSON, bool(value), tier=engine.Tier.MUNICIPALITY,
+                     municipality=actor.municipality, terminal=actor.terminal)
     return bool(value)

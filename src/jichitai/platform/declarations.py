@@ -66,3 +66,22 @@ declare("platform.sla_availability_permille", "int", 999, "稼働率の目標（
 declare("platform.sla_latency_ms", "int", 800, "応答時間の目標（95%の要求がこの時間内、ミリ秒）", tiers=NOT_INDIVIDUAL,
         min=50, max=10_000, area="SLA")
 
+
+
+# --- the counter (#10): 審査・決裁 and the 外字 two-person review (moved from residents.ChangeSettings and
+# gaiji.GaijiSettings, which are no longer read)
+def _approval_audit(action, before, after):
+    return "resident.settings.approval_required", "municipality", "", {"old": before, "new": after}
+
+
+def _gaiji_review_audit(action, before, after):
+    return "gaiji.settings.two_person_review", "municipality", "", {"old": before, "new": after}
+
+
+declare("counter.approval_required", "bool", False, "異動の登録に審査・決裁（別の職員の承認）を要する",
+        approval=False, manage_perm="manage_change_settings", area="住民記録", extra={"audit": _approval_audit},
+        help="有効にすると、窓口で登録した異動は決裁待ちになり、別の職員が承認するまで住民記録に反映されません（標準: 無効。"
+             "確認を強める設定なので個別の値も承認なしで効力を持ちます）。")
+declare("gaiji.two_person_review", "bool", True, "外字の登録と承認を別の職員が行う",
+        approval=False, manage_perm="manage_gaiji", area="外字", extra={"audit": _gaiji_review_audit},
+        help="標準: 有効（提案した職員は承認できません）。")

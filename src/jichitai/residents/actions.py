@@ -602,17 +602,14 @@ def return_change(actor: Actor, intake: Intake, *, reason):
 
 @transaction.atomic
 def set_approval_required(actor: Actor, value: bool):
-    """受付・決裁の設定: whether changes wait for 審査・決裁 (an admin's setting; audited with old and new)."""
-    from .models import ChangeSettings
+    """受付・決裁の設定: whether changes wait for 審査・決裁 (an admin's setting, the municipality's 個別 value in the
+    tier engine, which audits it with old and new)."""
+    from jichitai.platform import engine
 
     if not has_perm(actor.user, Perm.MANAGE_CHANGE_SETTINGS):
         raise RuleError("受付・決裁の設定を変更する権限がありません")
-    old = config.approval_required(actor.municipality)
-    obj, _ = ChangeSettings.objects.get_or_create(municipality=actor.municipality)
-    ChangeSettings.objects.filter(pk=obj.pk).update(approval_required=bool(value), updated_at=timezone.now())
-    audit_append(actor.municipality, "resident.settings.approval_required", actor=actor.user,
-                 terminal=actor.terminal, object_type="municipality", object_id=actor.municipality.code,
-                 detail={"old": old, "new": bool(value)})
+    engine.set_value(actor.user, config.KEY_APPROVAL, bool(value), tier=engine.Tier.MUNICIPALITY,
+                     municipality=actor.municipality, terminal=actor.terminal)
     return bool(value)
 
 
