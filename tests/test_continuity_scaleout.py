@@ -16,7 +16,7 @@ KNOWN_APPS = {"auth", "contenttypes", "sessions", "tenancy", "audit", "residents
 KNOWN_NULLABLE = {
     "audit_auditevent": "the platform audit chain (municipality NULL)",
     "tenancy_staffuser": "the platform operator has no municipality",
-    "certificates_certificatesetting": "標準 and 県版 rows have no municipality",
+    "platform_setting_value": "the tier engine's values: 標準, 標準追加 and 県版 rows have no municipality",
     "certificates_verificationlog": "a verification request may name no municipality",
 }
 # no municipality column: reach their municipality through a parent row (would need the column to be distributed)

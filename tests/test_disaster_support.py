@@ -173,7 +173,7 @@ def test_a_dv_protected_persons_address_only_for_staff_with_the_right_and_never_
 
 
 def test_household_members_of_a_protected_person_follow_the_municipalitys_setting(town, staff, town_a):
-    from jichitai.privacy.models import PrivacySetting
+    from jichitai.privacy import actions as privacy_actions
 
     with tenant_scope(town["m"]):
         sister = ra.register_move_in(town_a.actor(), household=town["hidden"].household, values=person_values(
@@ -183,7 +183,7 @@ def test_household_members_of_a_protected_person_follow_the_municipalitys_settin
         sa.save_vulnerable_person(staff["disaster_a"], sister.pk, {"intractable_disease": True, "consent": "agreed",
                                                                    "consent_date": dt.date(2026, 4, 1)})
         assert sister.pk in {r.person_id for r in provided(staff["disaster_a"])}
-        PrivacySetting.objects.update_or_create(municipality=town["m"], defaults={"protect_household_members": True})
+        privacy_actions.set_household_rule(staff["admin_a"], True)
         town["m"]._privacy_household_rule = None
         assert sister.pk not in {r.person_id for r in provided(staff["disaster_a"])}
         row = next(r for r in sq.roster(policy.for_staff(staff["disaster_a"])) if r.person_id == sister.pk)

@@ -213,7 +213,14 @@ CALL = re.compile(r"\b(?:record_event|audit_append|append|_event|_audit)\((?:[^(
                   r"\"([a-z_]+(?:\.[a-z_]+)+)\"", re.S)
 GAIJI_LOG = re.compile(r"\b_log\(\s*actor,\s*m,\s*\"([a-z_]+)\"")
 NOT_EVENT_CODES = {"auth.group": "Django model label", "auth.permission": "Django model label",
-                   "gaiji.gaijimapping": "model label", "resident.change": "the filter's group of every 異動"}
+                   "gaiji.gaijimapping": "model label", "resident.change": "the filter's group of every 異動",
+                   "audit.jsonl": "a file name", **{k: "a model label" for k in (
+                       "platform.advisory", "platform.incident", "platform.incidentreport", "platform.settingvalue")},
+                   **{k: "a setting key (platform/declarations.py)" for k in (
+                       "gaiji.two_person_review", "platform.individual_approver", "platform.prefecture_coordinator",
+                       "platform.sla_availability_permille", "platform.sla_latency_ms",
+                       "platform.standalone_base_yen", "platform.standalone_per_resident_yen",
+                       "privacy.protect_household_members")}}
 
 
 def event_codes() -> set:

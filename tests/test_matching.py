@@ -269,11 +269,11 @@ def test_protected_person_is_never_auto_confirmed_and_address_is_withheld(town_a
 
 
 def test_household_members_protected_by_the_setting(town_a, staff, fam):
-    from jichitai.privacy.models import PrivacySetting
+    from jichitai.privacy import actions as privacy_actions
 
     _protect(town_a, fam[1])
     with tenant_scope(town_a.m):
-        PrivacySetting.objects.update_or_create(municipality=town_a.m, defaults={"protect_household_members": True})
+        privacy_actions.set_household_rule(staff["admin_a"], True)
     res = one(town_a.m, staff["clerk_a"], name="山田 太郎", birth="1975-04-01", address="三本松二丁目3番5号")
     assert res.top.person_id == fam[0].pk and res.top.protected and res.decision == api.REVIEW
     assert res.top.address == policy.WITHHELD

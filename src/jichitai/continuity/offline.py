@@ -99,6 +99,13 @@ COPY_RULES = {
     "continuity.KitState": "skip: written by init-kit",
     "continuity.BackupRecord": "skip: the platform's record of its backups",
     "continuity.FailoverDrill": "skip: the platform's failover drills",
+    # the tier engine's values: 標準/標準追加 (no owner), the municipality's prefecture (県版) and its own (個別)
+    "platform.SettingValue": ("(municipality_id IS NULL AND prefecture_id IS NULL) OR municipality_id = %s OR "
+                              "prefecture_id = (SELECT prefecture_id FROM tenancy_municipality WHERE id = %s)", 2),
+    "platform.SettingProposal": "skip: 個別 values waiting for approval are decided on the platform",
+    **{f"platform.{n}": "skip: the operator's records (costs, incidents, advisories, licences, metrics, exits)"
+       for n in ("Advisory", "ContractExit", "CostItem", "DependencyAudit", "Incident", "IncidentEvent", "Licence",
+                 "RequestMetric")},
 }
 
 
