@@ -6,26 +6,12 @@ measured times cannot be edited afterwards; the drill row holds its state and th
 """
 from django.db import models
 
-from jichitai.tenancy.scope import AppendOnlyQuerySet, AppendOnlyTenantManager, TenantModel
+from jichitai.tenancy.scope import TenantModel
+
+from .append_only import AppendOnlyRecord
 
 
-class _AppendOnly(TenantModel):
-    objects = AppendOnlyTenantManager()
-    all_tenants = models.Manager.from_queryset(AppendOnlyQuerySet)()
-
-    class Meta:
-        abstract = True
-
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise RuntimeError("追記専用の記録は変更できません / append-only rows are never updated")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise RuntimeError("追記専用の記録は削除できません / append-only rows are never deleted")
-
-
-class BcpPlanRevision(_AppendOnly):
+class BcpPlanRevision(AppendOnlyRecord):
     revision = models.PositiveIntegerField("版")
     answers = models.JSONField("記載内容")  # {item key: text}; an item not in it shows the platform's pre-filled text
     note = models.CharField("改訂の理由", max_length=200, blank=True)
@@ -71,7 +57,7 @@ class Drill(TenantModel):
         return "running" if self.started_at else "planned"
 
 
-class DrillStepEvent(_AppendOnly):
+class DrillStepEvent(AppendOnlyRecord):
     drill = models.ForeignKey(Drill, on_delete=models.PROTECT, related_name="events")
     step_no = models.PositiveSmallIntegerField("手順")
     event = models.CharField(max_length=8, choices=[("start", "開始"), ("done", "完了"), ("skip", "省略")])

@@ -10,7 +10,9 @@ where it does not apply.
 """
 from django.db import models
 
-from jichitai.tenancy.scope import AppendOnlyQuerySet, AppendOnlyTenantManager, TenantModel
+from jichitai.tenancy.scope import TenantModel
+
+from .append_only import AppendOnlyRecord
 
 
 INTAKE_KINDS = [("move_in", "転入"), ("move_out", "転出"), ("move_within", "転居"), ("household", "世帯変更"),
@@ -37,15 +39,7 @@ class OfflineKit(TenantModel):
         constraints = [models.UniqueConstraint(fields=["municipality", "device"], name="offline_device_unique")]
 
 
-class _AppendOnly(TenantModel):
-    objects = AppendOnlyTenantManager()
-    all_tenants = models.Manager.from_queryset(AppendOnlyQuerySet)()
-
-    class Meta:
-        abstract = True
-
-
-class OutboxEvent(_AppendOnly):
+class OutboxEvent(AppendOnlyRecord):
     """A change made offline, in the order it was made (kit side)."""
     uuid = models.CharField(max_length=36, unique=True)
     seq = models.PositiveIntegerField()
@@ -60,7 +54,7 @@ class OutboxEvent(_AppendOnly):
         constraints = [models.UniqueConstraint(fields=["municipality", "seq"], name="outbox_seq_unique")]
 
 
-class SyncedEvent(_AppendOnly):
+class SyncedEvent(AppendOnlyRecord):
     """An outbox event that reached the platform, and what became of it (platform side)."""
     uuid = models.CharField(max_length=36)
     kit = models.ForeignKey(OfflineKit, on_delete=models.PROTECT, related_name="+")
