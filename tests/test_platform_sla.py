@@ -96,6 +96,36 @@ def test_incident_register_refuses_bad_input_and_notifies_through_ceptoar(munis,
     assert acts() == ["incident.opened", "incident.resolved"]
 
 
+def test_incident_timeline_is_append_only_in_python_and_in_the_database(munis, staff):
+    from django.db import DatabaseError, connection, transaction
+
+    from jichitai.platform.models import IncidentEvent
+    from jichitai.tenancy.scope import AppendOnlyError
+
+    inc = actions.open_incident(staff["operator"], title="回線断", category="application")
+    ev = inc.events.first()
+    ev.text = "書き換え"
+    with pytest.raises(RuntimeError, match="追記専用"):
+        ev.save()
+    with pytest.raises(RuntimeError, match="追記専用"):
+        ev.delete()
+    with pytest.raises(AppendOnlyError):
+        IncidentEvent.objects.filter(incident=inc).update(text="x")
+    with pytest.raises(AppendOnlyError):
+        IncidentEvent.objects.filter(incident=inc).delete()
+    from jichitai.guard import db as guard
+
+    table = IncidentEvent._meta.db_table
+    for owner in (False, True):  # the runtime role (PostgreSQL: DELETE not even granted) and the schema owner
+        with guard.owner_session("test: as the owner") if owner else transaction.atomic():
+            for sql in (f"UPDATE {table} SET text = 'x' WHERE id = %s", f"DELETE FROM {table} WHERE id = %s"):
+                with pytest.raises(DatabaseError) as refused, transaction.atomic(), connection.cursor() as c:
+                    c.execute(sql, [ev.pk])
+                if owner or connection.vendor == "sqlite" or sql.startswith("UPDATE"):
+                    assert "追記専用" in str(refused.value), refused.value
+    assert IncidentEvent.objects.get(pk=ev.pk).text != "書き換え"
+
+
 def test_sla_screens(munis, staff):
     op = client_for(staff["operator"])
     r = op.post("/platform/sla/", {"title": "回線断", "category": "wan", "impact": "outage", "affected": "",

@@ -210,7 +210,9 @@ def _q(conn, name):
     return conn.ops.quote_name(name)
 
 
-def _sqlite_trigger_sql(conn, table):
+def _sqlite_trigger_sql(conn, table, tenant=True):
+    """Refuse UPDATE always and DELETE unless the purge permit names the row's municipality (a table without a
+    municipality column, such as the platform's incident timeline, has no purge path: DELETE always refused)."""
     t = _q(conn, table)
     permit = _q(conn, _permit_table())
     base = table.replace('"', "")
@@ -220,9 +222,9 @@ def _sqlite_trigger_sql(conn, table):
         f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE} ({base})'); END",
         f"DROP TRIGGER IF EXISTS jichitai_ao_delete_{base}",
         f"CREATE TRIGGER jichitai_ao_delete_{base} BEFORE DELETE ON {t} "
-        f"WHEN OLD.municipality_id IS NULL OR NOT EXISTS "
-        f"(SELECT 1 FROM {permit} WHERE municipality_id = OLD.municipality_id) "
-        f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE} ({base})'); END",
+        + (f"WHEN OLD.municipality_id IS NULL OR NOT EXISTS "
+           f"(SELECT 1 FROM {permit} WHERE municipality_id = OLD.municipality_id) " if tenant else "")
+        + f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE} ({base})'); END",
     ]
 
 
@@ -235,7 +237,7 @@ def _permit_table():
 def _apply_sqlite(conn):
     with conn.cursor() as c:
         for model in append_only_models():
-            for stmt in _sqlite_trigger_sql(conn, model._meta.db_table):
+            for stmt in _sqlite_trigger_sql(conn, model._meta.db_table, _muni_field(model) is not None):
                 c.execute(stmt)
 
 
@@ -251,8 +253,9 @@ def drop_sqlite_triggers(conn):
 _PG_FUNCTION = """
 CREATE OR REPLACE FUNCTION jichitai_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $fn$
 BEGIN
-  IF TG_OP = 'DELETE' AND OLD.municipality_id IS NOT NULL AND EXISTS (
-      SELECT 1 FROM {permit} p WHERE p.municipality_id = OLD.municipality_id AND p.txid = txid_current()) THEN
+  IF TG_OP = 'DELETE' AND (to_jsonb(OLD) ->> 'municipality_id') IS NOT NULL AND EXISTS (
+      SELECT 1 FROM {permit} p WHERE p.municipality_id = (to_jsonb(OLD) ->> 'municipality_id')::bigint
+      AND p.txid = txid_current()) THEN
     RETURN OLD;
   END IF;
   RAISE EXCEPTION '{message} (% %)', TG_OP, TG_TABLE_NAME USING ERRCODE = 'P0001';

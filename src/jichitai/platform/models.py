@@ -219,7 +219,9 @@ class Incident(models.Model):
 
 
 class IncidentEvent(models.Model):
-    """One entry of an incident's timeline (発生・経過・通知・復旧). Written only by platform.actions, never changed."""
+    """One entry of an incident's timeline (発生・経過・通知・復旧). Written only by platform.actions, never changed:
+    append-only (the database's triggers refuse UPDATE and DELETE, jichitai.guard; the queryset and the row refuse
+    them in Python)."""
 
     incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="events")
     at = models.DateTimeField()
@@ -227,9 +229,19 @@ class IncidentEvent(models.Model):
     text = models.CharField(max_length=1000)
     by = models.CharField(max_length=150)
 
+    objects = models.Manager.from_queryset(AppendOnlyQuerySet)()
+
     class Meta:
         db_table = "platform_incident_event"
         ordering = ["at", "id"]
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise RuntimeError("追記専用の記録は変更できません / append-only rows are never updated")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise RuntimeError("追記専用の記録は削除できません / append-only rows are never deleted")
 
 
 # ------------------------------------------------------------------------------------------- CEPTOAR
