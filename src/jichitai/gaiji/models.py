@@ -96,14 +96,3 @@ class GaijiMappingEvent(TenantModel):
 
     def delete(self, *args, **kwargs):
         raise RuntimeError("外字対応の履歴は削除できません")
-
-
-class GaijiSettings(TenantModel):
-    """A municipality's 外字 settings. Read only through gaiji.config (one function per setting)."""
-
-    two_person_review = models.BooleanField("登録者と承認者を別の職員にする", default=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        verbose_name = "外字の設定"
-        constraints = [models.UniqueConstraint(fields=["municipality"], name="gaiji_settings_one")]

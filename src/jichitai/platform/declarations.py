@@ -68,8 +68,8 @@ declare("platform.sla_latency_ms", "int", 800, "応答時間の目標（95%の�
 
 
 
-# --- the counter (#10): 審査・決裁 and the 外字 two-person review (moved from residents.ChangeSettings and
-# gaiji.GaijiSettings, which are no longer read)
+# --- the counter (#10): 審査・決裁 and the 外字 two-person review (moved here from the former
+# residents.ChangeSettings and gaiji.GaijiSettings tables; platform migration 0007 copied their values)
 def _approval_audit(action, before, after):
     return "resident.settings.approval_required", "municipality", "", {"old": before, "new": after}
 

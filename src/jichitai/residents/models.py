@@ -312,15 +312,3 @@ class Intake(TenantModel):
         if self.id_document == IdDocument.OTHER:
             return f"その他（{self.id_document_other}）"
         return IdDocument(self.id_document).label if self.id_document in IdDocument.values else ""
-
-
-class ChangeSettings(TenantModel):
-    """A municipality's settings of the change workflow. Read only through residents.config (one function per
-    setting), so a tier engine can take the value over later without any caller changing."""
-
-    approval_required = models.BooleanField("異動の審査・決裁を必要とする", default=False)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        verbose_name = "異動の設定"
-        constraints = [models.UniqueConstraint(fields=["municipality"], name="change_settings_one")]
