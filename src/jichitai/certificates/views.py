@@ -12,6 +12,7 @@ from jichitai.residents.models import Status
 from jichitai.residents.queries import get_person_for_update
 from jichitai.tenancy.roles import Perm
 from jichitai.web.decorators import staff_required
+from jichitai.web.forms import apply_errors
 
 from . import actions, config, forms, queries, signing
 from .models import IssuanceStatus, Kind, RequesterKind
@@ -23,12 +24,6 @@ def _pdf_response(outcome):
     resp["Content-Disposition"] = f'inline; filename="certificate-{outcome.issuance.issue_no}.pdf"'
     resp["Cache-Control"] = "no-store"
     return resp
-
-
-def _apply_errors(form, e: RuleError):
-    for field, msgs in e.errors.items():
-        for msg in msgs:
-            form.add_error(field if field in form.fields else None, msg)
 
 
 @staff_required(Perm.ISSUE_CERTIFICATES)
@@ -68,7 +63,7 @@ def issue(request, person_id):
                 "options": [(OPTION_LABELS[k], v) for k, v in q["options"].items()],
             })
         except RuleError as e:
-            _apply_errors(form, e)
+            apply_errors(form, e)
         except FontsMissing as e:
             form.add_error(None, str(e))
     return render(request, "certificates/issue_form.html",
@@ -126,7 +121,7 @@ def _reason_step(request, issuance_id, *, what, label):
             return render(request, "certificates/reason_confirm.html",
                           {"iss": iss, "form": form, "what": what, "label": label})
         except RuleError as e:
-            _apply_errors(form, e)
+            apply_errors(form, e)
     return _detail(request, iss, form, status=400)
 
 

@@ -9,14 +9,9 @@ from jichitai.audit.actions import terminal_of
 from jichitai.residents.actions import RuleError
 from jichitai.tenancy.roles import Perm
 from jichitai.web.decorators import staff_required
+from jichitai.web.forms import apply_errors
 
 from . import actions, forms, queries
-
-
-def _errors_to_form(form, e: RuleError):
-    for field, msgs in e.errors.items():
-        for msg in msgs:
-            form.add_error(field if field in form.fields else None, msg)
 
 
 @staff_required(Perm.MANAGE_CHOUAZA)
@@ -43,7 +38,7 @@ def chouaza_edit(request, chouaza_id=None):
                 saved = actions.save_chouaza(request.user, form.cleaned_data, chouaza=c,
                                              terminal=terminal_of(request))
             except RuleError as e:
-                _errors_to_form(form, e)
+                apply_errors(form, e)
             else:
                 messages.success(request, f"町字「{saved.name}」を登録しました。")
                 return redirect("chouaza_list")

@@ -6,6 +6,7 @@ from jichitai import moji
 from jichitai.residents.actions import Actor, ConflictError, RuleError
 from jichitai.tenancy.roles import Perm
 from jichitai.web.decorators import staff_required
+from jichitai.web.forms import apply_errors
 
 from . import actions, forms, queries
 from .models import Status
@@ -32,9 +33,7 @@ def mapping_create(request):
                                       glyph_png=d["glyph"], vendor_juki_code=d["vendor_juki_code"],
                                       vendor_koseki_no=d["vendor_koseki_no"], vendor_note=d["vendor_note"])
         except RuleError as e:
-            for field, msgs in e.errors.items():
-                for msg in msgs:
-                    form.add_error(field if field in form.fields else None, msg)
+            apply_errors(form, e)
         else:
             messages.success(request, f"外字 {m.sjis_code or m.pua_hex} を登録しました（{m.get_status_display()}）。")
             return redirect("gaiji_review", mapping_id=m.pk)
@@ -52,9 +51,7 @@ def table_import(request):
             result = actions.import_vendor_table(Actor.from_request(request), vendor=d["vendor"], data=d["table"],
                                                  source=request.FILES["table"].name[:80])
         except RuleError as e:
-            for field, msgs in e.errors.items():
-                for msg in msgs:
-                    form.add_error(field if field in form.fields else None, msg)
+            apply_errors(form, e)
         else:
             messages.success(request, f"外字対応表を読み込みました（自動承認 {len(result['approved'])}件、確認待ち "
                                       f"{len(result['proposed'])}件、登録済みのため変更なし {len(result['skipped'])}件）。")

@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from jichitai.audit.actions import terminal_of
+from jichitai.web.forms import apply_errors
 
 from . import actions, queries
 from .forms import PasswordChangeForm, TokenForm
@@ -45,9 +46,7 @@ def password_change(request):
                                         old_password=form.cleaned_data["old_password"],
                                         new_password=form.cleaned_data["new_password1"])
         except actions.StaffRuleError as e:
-            for field, msgs in e.errors.items():
-                for m in msgs:
-                    form.add_error(field if field in form.fields else None, m)
+            apply_errors(form, e)
         else:
             update_session_auth_hash(request, request.user)
             messages.success(request, "パスワードを変更しました。")
