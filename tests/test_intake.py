@@ -388,3 +388,17 @@ def test_a_held_move_in_never_shows_the_individual_number_typed(env, approval, s
     page = client_for(staff["admin_a"]).get(f"/intakes/{held.pk}/").content.decode()
     assert GOOD_NO not in page and "個人番号: （入力あり）" in page
     assert GOOD_NO not in audit_events(env.m, action="resident.intake.pending")[-1].detail
+
+
+def test_a_held_change_that_sets_protection_withholds_its_addresses_from_an_approver_without_the_right(
+        env, approval, staff, munis):
+    held = actions.register_move_in(env.actor(), values=person_values(
+        family_name="避難", family_name_kana="ヒナン", address="豆田町7番9号", dv_protected=True,
+        previous_address="福岡県福岡市中央区天神一丁目1番1号"),
+        change_date=D(2024, 4, 1), notification_date=D(2024, 4, 3))
+    approver = make_user("admin-nodv2", Role.ADMIN, munis[0])
+    page = client_for(approver).get(f"/intakes/{held.pk}/").content.decode()
+    assert "豆田町7番9号" not in page and "天神一丁目" not in page and "支援措置のため表示しません" in page
+    page = client_for(make_user("admin-dv2", Role.ADMIN, munis[0], can_view_dv_protected=True)).get(
+        f"/intakes/{held.pk}/").content.decode()
+    assert "豆田町7番9号" in page and "天神一丁目" in page

@@ -588,7 +588,14 @@ def held_change(intake, user, municipality) -> dict:
     for k in ("companions", "members"):
         persons += [p for p in kwargs.get(k) or [] if p.pk not in {q.pk for q in persons}]
     protected = policy.protected_person_ids(persons) if persons else set()
-    withhold = bool(protected) and not policy.for_staff(user).dv_addresses
+    # The addresses are also withheld when the change itself makes someone protected (a 転入 or 職権修正 that sets
+    # DV等支援措置) or moves the person into a household the policy protects (join_household).
+    joined = kwargs.get("join_household")
+    joined_protected = isinstance(joined, Household) and bool(policy.protected_person_ids(
+        Person.objects.filter(household=joined, status=Status.RESIDENT)))
+    sets_protection = any(bool((kwargs.get(k) or {}).get("dv_protected")) for k in ("values", "changes"))
+    withhold = ((bool(protected) or joined_protected or sets_protection)
+                and not policy.for_staff(user).dv_addresses)
     people = {p.pk: p for p in persons}
     rows_out = []
     for key, label in HELD_LABELS.items():
