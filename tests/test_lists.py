@@ -209,7 +209,7 @@ SRC = pathlib.Path(__file__).resolve().parents[1] / "src" / "jichitai"
 FAMILIES = ("api|audit|auth|certificate|certificate_setting|chouaza|demo|gaiji|household|interchange|list|migration|"
             "municipality|platform|privacy|resident|staff|tenant")
 LITERAL = re.compile(rf"[\"']((?:{FAMILIES})\.[a-z_]+(?:\.[a-z_]+)*)[\"']")
-CALL = re.compile(r"\b(?:record_event|audit_append|append|_event|_audit)\((?:[^()\"]|\([^()]*\))*?"
+CALL = re.compile(r"\b\w*(?:record_event|audit_append|append|_event|_audit)\((?:[^()\"]|\([^()]*\))*?"
                   r"\"([a-z_]+(?:\.[a-z_]+)+)\"", re.S)
 GAIJI_LOG = re.compile(r"\b_log\(\s*actor,\s*m,\s*\"([a-z_]+)\"")
 NOT_EVENT_CODES = {"auth.group": "Django model label", "auth.permission": "Django model label",

@@ -5,7 +5,7 @@ import zipfile
 
 import pytest
 
-from conftest import client_for, sees_all_tenants
+from conftest import client_for, make_user, sees_all_tenants
 from jichitai.audit.models import AuditEvent
 from jichitai.platform import actions, engine
 from jichitai.platform import exit as exit_
@@ -13,6 +13,7 @@ from jichitai.platform.engine import Tier
 from jichitai.platform.models import ContractExit
 from jichitai.residents.models import Person
 from jichitai.tenancy.models import Municipality, StaffUser
+from jichitai.tenancy.roles import Role
 from jichitai.tenancy.scope import tenant_scope
 
 
@@ -122,9 +123,19 @@ def test_exit_screens(exit_dir, town_a, staff):
     ex = ContractExit.objects.get()
     assert op.post(f"/platform/exits/{ex.pk}/", {"step": "export"}).status_code == 302
     ex.refresh_from_db()
+    # the archive holds protected addresses and 個人番号: not for the operator, not for an admin without both rights
+    assert op.get(f"/platform/exits/{ex.pk}/archive/").status_code == 403
+    no_dv = make_user("admin-a-nodv", Role.ADMIN, town_a.m)
+    assert client_for(no_dv).get(f"/platform/exits/{ex.pk}/archive/").status_code == 403
     adm = client_for(staff["admin_a"])
     got = adm.get(f"/platform/exits/{ex.pk}/archive/")
     assert got.status_code == 200 and b"".join(got.streaming_content)[:2] == b"PK"
+
+    @sees_all_tenants
+    def downloads():
+        return list(AuditEvent.all_chains.filter(chain_key="platform", action="contract_exit.downloaded")
+                    .values_list("actor_username", flat=True))
+    assert downloads() == [staff["admin_a"].username]
     assert client_for(staff["admin_b"]).get(f"/platform/exits/{ex.pk}/").status_code == 404
     assert adm.post(f"/platform/exits/{ex.pk}/", {"step": "confirm", "sha256": ex.archive_sha256[:12]}).status_code == 302
     assert op.post(f"/platform/exits/{ex.pk}/", {"step": "delete", "code": town_a.m.code}).status_code == 302

@@ -309,6 +309,26 @@ def export_for_exit(user, exit_id, *, terminal="system"):
     return ex
 
 
+def download_exit_archive(user, exit_id, *, terminal="system"):
+    """The archive of a contract exit holds the whole register unredacted (DV-protected addresses, 個人番号), so only
+    the municipality's own admin who holds both rights may take it — never the operator, who starts, exports and
+    deletes but does not read residents' data. Every download is audited (platform chain). Returns the file path."""
+    from jichitai.privacy import policy
+
+    from .models import ContractExit, ExitStatus
+
+    ex = ContractExit.objects.select_related("municipality").filter(pk=exit_id).first()
+    if ex is None or not ex.archive_path or ex.status == ExitStatus.DELETED:
+        raise PlatformError("出力ファイルがありません。")
+    _require_admin_of(user, ex.municipality)
+    reader = policy.for_staff(user)
+    if not (reader.dv_addresses and reader.individual_number):
+        raise PermissionDenied("出力ファイルには支援措置対象者の住所と個人番号が含まれるため、両方の閲覧権限を持つ管理者だけが受け取れます。")
+    with transaction.atomic():
+        _exit_event(user, "contract_exit.downloaded", ex, terminal, sha256=ex.archive_sha256)
+    return ex.archive_path
+
+
 def confirm_exit(user, exit_id, *, sha256_typed, terminal="system"):
     """The municipality's admin confirms that the archive arrived intact: he types the first 12 characters of the
     SHA-256 he computed (or read off the downloaded file)."""

@@ -88,12 +88,13 @@ def exit_detail(request, pk):
 
 
 def exit_archive(request, pk):
-    _operator, ex = _exit_for(request, pk)
-    if not ex.archive_path or ex.status == "deleted":
-        raise Http404
+    operator, ex = _exit_for(request, pk)
+    if operator:
+        raise PermissionDenied
     try:
-        f = open(ex.archive_path, "rb")
-    except FileNotFoundError:
+        path = actions.download_exit_archive(request.user, ex.pk, terminal=terminal_of(request))
+        f = open(path, "rb")
+    except (actions.PlatformError, FileNotFoundError):
         raise Http404 from None
     return FileResponse(f, as_attachment=True, filename=f"exit-{ex.municipality_code}-{ex.pk}.zip")
 
