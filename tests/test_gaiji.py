@@ -191,7 +191,7 @@ def test_the_database_refuses_a_second_row_for_a_code(admin_actor):
 
 
 @pytest.mark.django_db
-def test_who_proposed_a_mapping_never_decides_it(admin_actor, reviewer):
+def test_who_proposed_a_mapping_never_decides_it(admin_actor, reviewer, staff):
     from jichitai.gaiji import config
 
     m = actions.register_code(admin_actor, code="F082", vendor="A社", glyph_png=tiny_png())
@@ -205,15 +205,25 @@ def test_who_proposed_a_mapping_never_decides_it(admin_actor, reviewer):
     assert GaijiMapping.objects.get(pk=m.pk).status == Status.PROPOSED
     m = actions.approve_manually(reviewer, m, mj_name=rec.mj, expected_version=m.version)
     assert m.status == Status.APPROVED and m.reviewer == reviewer.user
-    # the setting (standard on) may be turned off by an admin, audited
+    # the setting (standard on) may be turned off by an admin — weakening the standard, so only once approved
+    from jichitai.platform import engine
+
     n = actions.register_code(admin_actor, code="F083", vendor="A社")
-    actions.set_two_person_review(admin_actor, False)
+    proposal = actions.set_two_person_review(admin_actor, False)
+    assert isinstance(proposal, engine.SettingProposal)
+    assert config.two_person_review(admin_actor.municipality) is True
+    engine.decide_proposal(staff["operator"], proposal.pk, approve=True)
+    admin_actor.municipality.__dict__.pop("_platform_settings", None)  # the next request's fresh municipality
     assert config.two_person_review(admin_actor.municipality) is False
     actions.approve_manually(admin_actor, n, mj_name=rec.mj, expected_version=n.version)
     from conftest import audit_events
     import json as _json
+    detail = _json.loads(audit_events(admin_actor.municipality, action="setting.approved")[-1].detail)
+    assert detail["new"] is False and detail["requested_by"] == admin_actor.user.username
+    # turning it back on (protecting more) takes effect at once, with the setting's own audit event
+    assert not isinstance(actions.set_two_person_review(admin_actor, True), engine.SettingProposal)
     assert _json.loads(audit_events(admin_actor.municipality, action="gaiji.settings.two_person_review")[-1]
-                       .detail) == {"old": True, "new": False}
+                       .detail) == {"old": False, "new": True}
 
 
 def test_the_review_screen_refuses_the_proposers_own_approval(town_a, staff, login):

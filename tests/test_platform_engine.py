@@ -173,6 +173,39 @@ DIRECT = re.compile(r"\b(" + "|".join(SETTING_MODELS) + r")\b\s*\.\s*(objects|al
                     r"|\bmfa_required_for_all_staff\s*=(?!=)|\bRoleDefinition\.objects")
 
 
+@pytest.mark.parametrize("key", ["privacy.protect_household_members", "tenancy.mfa_required_for_all_staff",
+                                 "counter.approval_required"])
+def test_an_individual_value_weakening_the_prefectures_protection_waits_for_approval(munis, staff, key):
+    from jichitai.tenancy.scope import tenant_scope
+
+    a, b = munis
+    op, admin = staff["operator"], staff["admin_a"]
+    engine.set_value(op, key, True, tier=Tier.PREFECTURE, prefecture=a.prefecture)
+    fresh = lambda: Municipality.objects.get(pk=a.pk)  # noqa: E731 — the next request's municipality
+    with tenant_scope(a):
+        out = engine.set_value(admin, key, False, tier=Tier.MUNICIPALITY, municipality=fresh())
+    assert isinstance(out, SettingProposal) and engine.effective(key, fresh()) is True
+    assert not SettingValue.objects.filter(tier=Tier.MUNICIPALITY, municipality=a).exists()
+    engine.decide_proposal(op, out.pk, approve=True)
+    assert engine.effective(key, fresh()) is False
+    # where nothing below protects, the 個別 value of either kind takes effect at once
+    with tenant_scope(b):
+        assert isinstance(engine.set_value(staff["admin_b"], key, True, tier=Tier.MUNICIPALITY, municipality=b),
+                          SettingValue)
+        assert isinstance(engine.set_value(staff["admin_b"], key, False, tier=Tier.MUNICIPALITY, municipality=b),
+                          SettingValue)
+
+
+def test_the_household_rule_screen_says_when_turning_it_off_waits_for_approval(munis, staff):
+    a, _ = munis
+    engine.set_value(staff["operator"], "privacy.protect_household_members", True, tier=Tier.PREFECTURE,
+                     prefecture=a.prefecture)
+    r = client_for(staff["admin_a"]).post("/privacy/settings/", {"protect_household_members": "0", "step": "commit"},
+                                          follow=True)
+    assert "承認されると有効になります" in r.content.decode()
+    assert engine.effective("privacy.protect_household_members", Municipality.objects.get(pk=a.pk)) is True
+
+
 def test_no_setting_is_read_or_written_except_through_the_engine():
     offenders = []
     for path in SRC.rglob("*.py"):

@@ -378,6 +378,5 @@ def set_two_person_review(actor: Actor, value: bool):
     from jichitai.platform import engine
 
     _require_admin(actor)
-    engine.set_value(actor.user, config.KEY_TWO_PERSON, bool(value), tier=engine.Tier.MUNICIPALITY,
-                     municipality=actor.municipality, terminal=actor.terminal)
-    return bool(value)
+    return engine.set_value(actor.user, config.KEY_TWO_PERSON, bool(value), tier=engine.Tier.MUNICIPALITY,
+                            municipality=actor.municipality, terminal=actor.terminal)

@@ -33,15 +33,15 @@ def _privacy_audit(action, before, after):
 
 # --- tenancy: two-step sign-in (moved from Municipality.mfa_required_for_all_staff)
 declare("tenancy.mfa_required_for_all_staff", "bool", False, "すべての職員に2段階認証を必須とする",
-        approval=False, manage_perm="manage_staff", area="共通", extra={"audit": _mfa_audit},
+        approval=False, stricter=True, manage_perm="manage_staff", area="共通", extra={"audit": _mfa_audit},
         help="管理者には常に必須です。有効にすると窓口職員・照会専用職員・災害対応職員も次回ログイン時に登録を求められます。"
-             "（安全側に強める設定なので個別の値も承認なしで効力を持ちます）")
+             "（有効にする個別の値は承認なしで効力を持ちます。県版・標準で有効のときに無効にする個別の値は承認が必要です）")
 
 # --- privacy: the read policy's household rule (moved from privacy.PrivacySetting)
 declare("privacy.protect_household_members", "bool", False, "支援措置対象者の同一世帯員の住所も保護する",
-        approval=False, manage_perm="manage_privacy_settings", area="住民情報", extra={"audit": _privacy_audit},
+        approval=False, stricter=True, manage_perm="manage_privacy_settings", area="住民情報", extra={"audit": _privacy_audit},
         help="有効にすると、DV等支援措置の対象者と同じ世帯の住民の住所も、権限のない職員・外部システム・出力から除かれます"
-             "（標準: 無効。保護を強める設定なので個別の値も承認なしで効力を持ちます）。")
+             "（標準: 無効。有効にする個別の値は承認なしで効力を持ちます。県版で有効のときに無効にする個別の値は承認が必要です）。")
 
 # --- roles: permissions per role; 標準 = the RoleDefinition rows; 県版・個別 overrides through the engine
 for _role in (Role.ADMIN, Role.CLERK, Role.VIEWER, Role.DISASTER):
@@ -79,9 +79,9 @@ def _gaiji_review_audit(action, before, after):
 
 
 declare("counter.approval_required", "bool", False, "異動の登録に審査・決裁（別の職員の承認）を要する",
-        approval=False, manage_perm="manage_change_settings", area="住民記録", extra={"audit": _approval_audit},
+        approval=False, stricter=True, manage_perm="manage_change_settings", area="住民記録", extra={"audit": _approval_audit},
         help="有効にすると、窓口で登録した異動は決裁待ちになり、別の職員が承認するまで住民記録に反映されません（標準: 無効。"
-             "確認を強める設定なので個別の値も承認なしで効力を持ちます）。")
+             "有効にする個別の値は承認なしで効力を持ちます。県版で有効のときに無効にする個別の値は承認が必要です）。")
 declare("gaiji.two_person_review", "bool", True, "外字の登録と承認を別の職員が行う",
-        approval=False, manage_perm="manage_gaiji", area="外字", extra={"audit": _gaiji_review_audit},
-        help="標準: 有効（提案した職員は承認できません）。")
+        approval=False, stricter=True, manage_perm="manage_gaiji", area="外字", extra={"audit": _gaiji_review_audit},
+        help="標準: 有効（提案した職員は承認できません）。無効にする個別の値は、県版・標準で有効のとき承認が必要です。")

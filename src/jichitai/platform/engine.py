@@ -152,6 +152,10 @@ class SettingDef:
     help: str = ""
     tiers: frozenset = ALL_TIERS
     approval: bool = True  # 個別 values wait for an approver
+    # For a protective setting declared approval=False: the protective value. A 個別 value that differs from it
+    # while the tiers below (県版, 標準) hold it weakens what the prefecture or the standard decided, so that one
+    # value waits for an approver like a setting declared approval=True.
+    stricter: object = None
     manage_perm: str = "manage_staff"  # what a municipal admin needs to set a 個別 value
     min: int | None = None
     max: int | None = None
@@ -450,6 +454,19 @@ def _upsert(d, owner, fields):
         return row, old
 
 
+PENDING_WEAKENING = "県版または標準で有効とされている保護を弱める個別の値のため、申請しました。承認されると有効になります。"
+
+
+def weakens_below(d: SettingDef, value, municipality) -> bool:
+    """Whether a 個別 `value` of a protective setting (`stricter` declared) undoes the protective value the tiers
+    below it resolve to for `municipality`."""
+    if d.stricter is None or municipality is None or value == d.stricter:
+        return False
+    below = resolve_keys([d.key], prefecture_id=municipality.prefecture_id, municipality_id=municipality.pk,
+                         municipality=municipality, below=Tier.MUNICIPALITY)[d.key].value
+    return below == d.stricter
+
+
 def set_value(user, key, raw_value, *, tier, prefecture=None, municipality=None, requirement="", reason="",
               terminal="system"):
     """Validate `raw_value` and store it as `key` at `tier`. A 個別 value of a setting that needs approval becomes a
@@ -466,7 +483,7 @@ def set_value(user, key, raw_value, *, tier, prefecture=None, municipality=None,
     now = timezone.now()
     with transaction.atomic():
         before = resolve(key, municipality, prefecture=prefecture) if d.extra.get("audit") else None
-        if tier == Tier.MUNICIPALITY and d.approval:
+        if tier == Tier.MUNICIPALITY and (d.approval or weakens_below(d, value, municipality)):
             p = SettingProposal.objects.create(namespace=d.namespace, key=d.name, municipality=municipality,
                                                value=value, requirement=requirement, reason=(reason or "")[:500],
                                                requested_by=user.username, requested_at=now)

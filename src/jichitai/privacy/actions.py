@@ -16,6 +16,8 @@ def set_household_rule(user, enabled: bool, *, terminal: str = "system", require
     m = require_municipality()
     row = engine.set_value(user, KEY, bool(enabled), tier=engine.Tier.MUNICIPALITY, municipality=m,
                            terminal=terminal, requirement=requirement)
+    if isinstance(row, engine.SettingProposal):  # weakening the prefecture's or the standard's rule: approval first
+        return row
     m._privacy_household_rule = bool(enabled)
     m.__dict__.pop("_privacy_protected_household_nos", None)
     m.__dict__.pop("_privacy_protected_addresses", None)

@@ -19,8 +19,9 @@ def settings_view(request):
         wanted = request.POST.get("protect_household_members") == "1"
         if request.POST.get("step") != "commit":
             return render(request, "privacy/settings.html", {"current": current, "wanted": wanted, "confirm": True})
-        actions.set_household_rule(request.user, wanted, terminal=terminal_of(request))
-        messages.success(request, "個人情報保護の設定を変更しました。")
+        out = actions.set_household_rule(request.user, wanted, terminal=terminal_of(request))
+        messages.success(request, engine.PENDING_WEAKENING if isinstance(out, engine.SettingProposal)
+                         else "個人情報保護の設定を変更しました。")
         return redirect("privacy_settings")
     return render(request, "privacy/settings.html", {
         "current": current, "setting": engine.resolve("privacy.protect_household_members", request.municipality),

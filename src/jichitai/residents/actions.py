@@ -608,9 +608,8 @@ def set_approval_required(actor: Actor, value: bool):
 
     if not has_perm(actor.user, Perm.MANAGE_CHANGE_SETTINGS):
         raise RuleError("受付・決裁の設定を変更する権限がありません")
-    engine.set_value(actor.user, config.KEY_APPROVAL, bool(value), tier=engine.Tier.MUNICIPALITY,
-                     municipality=actor.municipality, terminal=actor.terminal)
-    return bool(value)
+    return engine.set_value(actor.user, config.KEY_APPROVAL, bool(value), tier=engine.Tier.MUNICIPALITY,
+                            municipality=actor.municipality, terminal=actor.terminal)
 
 
 # ---------------------------------------------------------------- 記載: births and arrivals

@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 
 from jichitai.audit.actions import record_event
+from jichitai.platform import engine
 from jichitai.tenancy.roles import Perm, has_perm
 from jichitai.web.decorators import staff_required
 
@@ -67,8 +68,9 @@ def change_settings(request):
     current = config.approval_required(request.municipality)
     wanted = request.POST.get("approval_required") == "1"
     if request.method == "POST" and request.POST.get("step") == "commit":
-        actions.set_approval_required(Actor.from_request(request), wanted)
-        messages.success(request, "受付・決裁の設定を変更しました。")
+        out = actions.set_approval_required(Actor.from_request(request), wanted)
+        messages.success(request, engine.PENDING_WEAKENING if isinstance(out, engine.SettingProposal)
+                         else "受付・決裁の設定を変更しました。")
         return redirect("intake_list")
     return render(request, "residents/change_settings.html", {
         "current": current, "wanted": wanted, "confirm": request.method == "POST",

@@ -242,9 +242,9 @@ def set_mfa_policy(actor, terminal, municipality, required: bool, requirement: s
     from jichitai.platform import engine
 
     _require_admin_of(actor, municipality)
-    engine.set_value(actor, "tenancy.mfa_required_for_all_staff", bool(required), tier=engine.Tier.MUNICIPALITY,
-                     municipality=municipality, terminal=terminal, requirement=requirement)
-    return municipality
+    return engine.set_value(actor, "tenancy.mfa_required_for_all_staff", bool(required),
+                            tier=engine.Tier.MUNICIPALITY, municipality=municipality, terminal=terminal,
+                            requirement=requirement)
 
 
 @transaction.atomic

@@ -4,6 +4,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
 from jichitai.audit.actions import terminal_of
+from jichitai.platform import engine
 from jichitai.web.decorators import staff_required
 
 from . import actions, queries
@@ -143,12 +144,13 @@ def staff_mfa_policy(request):
             return render(request, "tenancy/mfa_policy.html", {"form": form, "confirm": True,
                                                                "lines": _confirm_lines(form)})
         try:
-            actions.set_mfa_policy(request.user, terminal_of(request), m,
-                                   form.cleaned_data["mfa_required_for_all_staff"])
+            out = actions.set_mfa_policy(request.user, terminal_of(request), m,
+                                         form.cleaned_data["mfa_required_for_all_staff"])
         except actions.StaffRuleError as e:
             _apply_errors(form, e)
         else:
-            messages.success(request, "2段階認証の設定を変更しました。")
+            messages.success(request, engine.PENDING_WEAKENING if isinstance(out, engine.SettingProposal)
+                             else "2段階認証の設定を変更しました。")
             return redirect("staff_list")
     return render(request, "tenancy/mfa_policy.html", {"form": form})
 
