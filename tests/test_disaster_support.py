@@ -307,6 +307,9 @@ def test_the_damage_grade_rule_at_its_boundaries(ratio, grade):
 
 @pytest.fixture
 def ledger(town, staff):
+    from conftest import certificate_signer
+
+    certificate_signer(town["m"], staff["admin_a"])
     with tenant_scope(town["m"]):
         act = da.declare_disaster(staff["disaster_a"], name="令和8年7月豪雨", kind="flood", occurred_at=WHEN)
         led = sa.save_ledger(staff["disaster_a"], act.disaster_id, town["head"].household_id,
@@ -493,9 +496,26 @@ def test_a_protected_households_certificate_needs_the_dv_right(town, staff, ledg
         with pytest.raises(RuleError, match="支援措置対象者の住所を閲覧できる職員"):
             sa.issue_victim_certificate(staff["clerk_a"], led.pk, requester_kind="self")
         assert not Issuance.objects.exists()
+        with pytest.raises(RuleError, match="本人または同一世帯の方の請求でのみ"):  # the dwelling's address is printed
+            sa.issue_victim_certificate(staff["admin_a"], led.pk, requester_kind="agent", requester_name="代理 人")
+        assert not Issuance.objects.exists()
         if font_path("ipamjm.ttf") is not None:
             out = sa.issue_victim_certificate(staff["admin_a"], led.pk, requester_kind="self")
             assert out.issuance.options["grade"] == DamageGrade.HALF
+
+
+def test_no_disaster_certificate_without_the_signer(town, staff, ledger):
+    from jichitai.certificates.actions import SignerMissing
+    from jichitai.platform import engine
+
+    engine.clear_value(staff["admin_a"], "certificates.mayor_name", tier=engine.Tier.MUNICIPALITY,
+                       municipality=town["m"])
+    with tenant_scope(town["m"]):
+        sa.record_damage_assessment(staff["disaster_a"], ledger.pk, {
+            "survey_kind": "first", "surveyed_on": timezone.localdate(), "surveyor": "調査班A", "damage_ratio": "45"})
+        with pytest.raises(SignerMissing, match="市区町村長の氏名"):
+            sa.issue_victim_certificate(staff["clerk_a"], ledger.pk, requester_kind="self")
+        assert not Issuance.objects.exists()
 
 
 def test_the_demo_seed_is_idempotent_and_finds_a_declared_disaster(town_a, staff):

@@ -568,12 +568,19 @@ def _disaster_request(req_kind, name, purpose, copies) -> dict:
     return {"name": name, "purpose": purpose, "copies": copies}
 
 
-def _check_disaster_persons(user, persons):
+def _check_disaster_persons(user, persons, requester_kind):
+    """Who may have a 罹災証明書 made: it prints the damaged dwelling's address, so for a household with a protected
+    member only staff with the DV right issue it, and only to whom the read policy gives that address (本人・同一世帯;
+    never a 代理人, 第三者 or 公用 request)."""
     if not persons:
         raise RuleError({"__all__": "この世帯には現在の世帯員がいないため、罹災証明書を作成できません"})
-    if policy.protected_person_ids(persons) and not policy.for_staff(user).dv_addresses:
-        raise RuleError({"__all__": "DV等支援措置の対象者がいる世帯です。罹災証明書には被災住家の所在地が記載されるため、"
-                                    "支援措置対象者の住所を閲覧できる職員が発行してください"})
+    if policy.protected_person_ids(persons):
+        if not policy.for_staff(user).dv_addresses:
+            raise RuleError({"__all__": "DV等支援措置の対象者がいる世帯です。罹災証明書には被災住家の所在地が記載されるため、"
+                                        "支援措置対象者の住所を閲覧できる職員が発行してください"})
+        if not policy.for_certificate(requester_kind).dv_addresses:
+            raise RuleError({"requester_kind": "DV等支援措置の対象者がいる世帯の罹災証明書は、被災住家の所在地が記載されるため、"
+                                               "本人または同一世帯の方の請求でのみ発行できます"})
 
 
 def build_disaster_document(m, settings: dict, iss: Issuance, persons: list, opts: dict) -> render.Document:
@@ -626,12 +633,13 @@ def issue_disaster_certificate(user, *, persons: list, facts: dict, requester_ki
     if missing:
         raise RuleError({"__all__": "住家の被害認定の内容が不足しているため発行できません"})
     clean = _disaster_request(requester_kind, requester_name, purpose, copies)
-    _check_disaster_persons(user, persons)
+    _check_disaster_persons(user, persons, requester_kind)
     req = CertificateRequest(kind=Kind.DISASTER_VICTIM, person_ids=[p.pk for p in persons],
                              requester_kind=requester_kind, requester_name=clean["name"], purpose=clean["purpose"],
                              copies=clean["copies"], token=token)
     opts = {k: facts[k] for k in DISASTER_FACT_KEYS}
     settings = config.effective(m)
+    _require_signer(settings)
     try:
         with transaction.atomic():
             _check_token(req)
@@ -651,11 +659,12 @@ def reprint_disaster_certificate(user, issuance: Issuance, *, reason, terminal="
     m = _check_user(user)
     reason = _clean_reason(reason)
     persons = [p for p in queries_subjects(issuance) if p.status == Status.RESIDENT]
-    _check_disaster_persons(user, persons)
+    _check_disaster_persons(user, persons, issuance.requester_kind)
     req = CertificateRequest(kind=issuance.kind, person_ids=[p.pk for p in persons],
                              requester_kind=issuance.requester_kind, requester_name=issuance.requester_name,
                              purpose=issuance.purpose, copies=issuance.copies)
     settings = config.effective(m)
+    _require_signer(settings)
     with transaction.atomic():
         original = _get_for_update(issuance.pk)
         if original.status != IssuanceStatus.ISSUED:
