@@ -15,6 +15,7 @@ var = root / "var" / "screenshots"
 env = {**os.environ, "JICHITAI_VAR_DIR": str(var)}
 env.pop("DATABASE_URL", None)
 jichitai = [sys.executable, "-m", "jichitai.cli"]
+port = os.environ.get("SHOTS_PORT", "8765")  # another port when several checkouts shoot at once
 if not shutil.which("chromium"):
     sys.exit("chromium not found: apt-get install chromium")
 if not (root / "scripts/screenshots/node_modules/playwright-core").exists():
@@ -26,12 +27,12 @@ subprocess.run([*jichitai, "migrate", "-v0"], env=env, check=True)
 subprocess.run([*jichitai, "seed_demo", "--scale", "0.02", "--municipalities", "44204,45383", "--quiet",
                 "--with-backup"],
                env=env, check=True)
-server = subprocess.Popen([*jichitai, "runserver", "--noreload", "--insecure", "127.0.0.1:8765"], env=env,
+server = subprocess.Popen([*jichitai, "runserver", "--noreload", "--insecure", f"127.0.0.1:{port}"], env=env,
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 try:
     for _ in range(50):
         try:
-            urllib.request.urlopen("http://127.0.0.1:8765/login/", timeout=1)
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/login/", timeout=1)
             break
         except OSError:
             time.sleep(0.2)
@@ -44,7 +45,7 @@ try:
         if only and script not in only.split(","):
             continue
         # JICHITAI_PYTHON and the demo copy's environment, for scripts that run commands (e.g. an offline kit)
-        subprocess.run(["node", script, "http://127.0.0.1:8765", str(out)], cwd=root / "scripts/screenshots",
+        subprocess.run(["node", script, f"http://127.0.0.1:{port}", str(out)], cwd=root / "scripts/screenshots",
                        check=True, env={**env, "JICHITAI_PYTHON": sys.executable})
 finally:
     server.terminate()

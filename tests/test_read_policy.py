@@ -1,7 +1,8 @@
 """The one read policy (jichitai.privacy.policy) in every reader: a person whose DV等支援措置 protection began after
 earlier changes never shows an address — current or recorded before protection — to a caller without the right:
 person page, history, household, search, dashboard, certificates, the standard-layout export and the change feed.
-The municipality's household-member setting extends it to the person's household."""
+The municipality's household-member setting extends it to the person's household, and to what was recorded there for a
+member who left it (the household-leaver rule), in the export as on the page."""
 import datetime as dt
 import json
 
@@ -388,3 +389,117 @@ def test_a_member_who_leaves_the_protected_household_keeps_the_old_address_withh
                                                                                               "別町七丁目1番"]
     body = client_for(staff["clerk_a"]).get(f"/residents/{child.pk}/").content.decode()
     assert_no_secret(body, "person page of the member who left")
+
+
+# ---------------------------------------------------------------- the household-leaver rule in every bulk reader
+
+LEFT_TO = "別町七丁目1番"
+
+
+def _leaver(late_family, staff, town_a):
+    """The child of `late_family` leaves the protected household (転居 into a new household of her own) with the
+    household rule on: her first snapshot was recorded in the protected household, her 前住所 is its address."""
+    p, child = late_family
+    household_rule_on(staff, town_a)
+    with tenant_scope(town_a.m):
+        child = Person.objects.get(pk=child.pk)
+        actions.register_move_within(town_a.actor(), child, expected_version=child.version, address=LEFT_TO,
+                                     new_household_head=child, change_date=D(2025, 4, 1),
+                                     notification_date=D(2025, 4, 1))
+        child = Person.objects.get(pk=child.pk)
+        assert child.previous_address == SECOND and not policy.person_is_protected(child)
+    return p, child
+
+
+def _csv_rows(path):
+    import csv
+
+    with open(path, encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _assert_export_withholds_as_redact(directory, reader, m):
+    """Every address field of every person and history row in the export is what policy.redact gives the same
+    reader (None written as empty): the SQL spelling (policy.sql_withholding) agrees with the page's rule."""
+    from jichitai.residents.models import PersonHistory
+
+    with tenant_scope(m):
+        persons = {p.atena_no: p for p in Person.objects.select_related("household")}
+        protected = policy.protected_person_ids(persons.values())
+        snaps = {(h.person.atena_no, str(h.history_no)): (h.snapshot, h.person_id)
+                 for h in PersonHistory.objects.select_related("person")}
+        checked = withheld = 0
+        for row in _csv_rows(directory / "persons.csv"):
+            p = persons[row["atena_no"]]
+            data = {f: getattr(p, f) for f in policy.ADDRESS_FIELDS}
+            data.update(dv_protected=p.dv_protected, household_no=p.household.household_no)
+            want, w = policy.redact(data, reader, person_protected=p.pk in protected)
+            for f in policy.ADDRESS_FIELDS:
+                assert row[f] == (want[f] or ""), (row["atena_no"], f, row[f], want[f])
+            checked, withheld = checked + 1, withheld + w
+        for row in _csv_rows(directory / "history.csv"):
+            snap, pid = snaps[(row["atena_no"], row["history_no"])]
+            want, w = policy.redact(snap, reader, person_protected=pid in protected)
+            for f in policy.ADDRESS_FIELDS:
+                assert row[f] == (want[f] or ""), (row["atena_no"], row["history_no"], f, row[f], want[f])
+            checked, withheld = checked + 1, withheld + w
+    assert checked == len(persons) + len(snaps)
+    return withheld
+
+
+def test_export_withholds_what_the_page_withholds_from_a_member_who_left(late_family, staff, town_a, tmp_path,
+                                                                         admin_without_right):
+    p, child = _leaver(late_family, staff, town_a)
+    with tenant_scope(town_a.m):
+        reader = policy.for_export(admin_without_right, include_protected_addresses=False)
+        export_municipality(tmp_path / "w", reader=reader, actor=admin_without_right)
+        full_reader = policy.for_export(staff["admin_a"], include_protected_addresses=True)
+        export_municipality(tmp_path / "f", reader=full_reader, actor=staff["admin_a"])
+    assert_no_secret(_all_text(tmp_path / "w"), "export with a member who left")
+    (row,) = [r for r in _csv_rows(tmp_path / "w" / "persons.csv") if r["atena_no"] == child.atena_no]
+    assert row["address"] == LEFT_TO and row["previous_address"] == ""  # her own address stays, 前住所 does not
+    hist = [r for r in _csv_rows(tmp_path / "w" / "history.csv") if r["atena_no"] == child.atena_no]
+    assert [(r["address"], r["previous_address"]) for r in hist] == [("", ""), (LEFT_TO, "")]
+    # the page says the same for the same snapshots
+    body = client_for(staff["clerk_a"]).get(f"/residents/{child.pk}/").content.decode()
+    assert LEFT_TO in body and SECOND not in body
+    # every row of both exports agrees with redact for its reader (several withheld in the first, none in the full)
+    assert _assert_export_withholds_as_redact(tmp_path / "w", reader, town_a.m) >= 5
+    assert _assert_export_withholds_as_redact(tmp_path / "f", full_reader, town_a.m) == 0
+    # the municipality's full export (the DV right asked for it) is lossless: the leaver's addresses are kept
+    (frow,) = [r for r in _csv_rows(tmp_path / "f" / "persons.csv") if r["atena_no"] == child.atena_no]
+    assert frow["previous_address"] == SECOND
+
+
+def test_export_agrees_with_redact_with_the_rule_off(late_family, staff, town_a, tmp_path, admin_without_right):
+    """Rule off: the child's snapshots (not protected) keep the shared address, in the export as on the page."""
+    with tenant_scope(town_a.m):
+        reader = policy.for_export(admin_without_right, include_protected_addresses=False)
+        export_municipality(tmp_path / "w", reader=reader, actor=admin_without_right)
+    assert _assert_export_withholds_as_redact(tmp_path / "w", reader, town_a.m) >= 3
+    assert SECOND in (tmp_path / "w" / "history.csv").read_text(encoding="utf-8")
+
+
+
+def test_certificate_for_a_third_party_leaves_out_the_leavers_previous_address(signed_certificates, late_family,
+                                                                               staff, town_a):
+    """A 住民票の写し of the member who left, for a third party: her own address is printed, her 前住所 (the
+    protected household's address) is not — as on the page; she herself gets it."""
+    from pypdf import PdfReader
+    import io
+
+    p, child = _leaver(late_family, staff, town_a)
+
+    def printed(requester, **kw):
+        with tenant_scope(town_a.m):
+            out = cert_actions.issue_certificate(staff["clerk_a"], CertificateRequest(
+                kind=Kind.RESIDENT_COPY, person_ids=[child.pk], requester_kind=requester,
+                options={"history": True}, **kw), terminal="t")
+        assert not out.refused
+        return "".join(pg.extract_text() for pg in PdfReader(io.BytesIO(out.pdf)).pages).replace(" ", "")
+
+    third = printed(RequesterKind.THIRD_PARTY, requester_name="某社", purpose="契約")
+    assert "別町七丁目1番" in third and "支援措置のため省略" in third
+    assert_no_secret(third, "certificate of the member who left, for a third party")
+    own = printed(RequesterKind.SELF)
+    assert "隠里" in own

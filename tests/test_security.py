@@ -390,3 +390,65 @@ def test_read_only_roles_cannot_post_changes(town_a, staff, role):
         assert (PersonHistory.objects.count(),
                 AuditEvent.objects.filter(action__startswith="resident.change").count()) == before
         assert Person.objects.get(pk=wife.pk).status == "resident"
+
+
+@pytest.fixture
+def clerk_without_number(staff):
+    """The clerk role edited to change residents without seeing 個人番号 (roles are data, tenancy.RoleDefinition)."""
+    from jichitai.tenancy.models import PermissionDefinition, RoleDefinition
+    from jichitai.tenancy.roles import Perm, has_perm
+
+    RoleDefinition.objects.get(role=Role.CLERK).permissions.remove(
+        PermissionDefinition.objects.get(code=Perm.VIEW_INDIVIDUAL_NUMBER))
+    clerk = staff["clerk_a"]
+    assert has_perm(clerk, Perm.CHANGE_RESIDENTS) and not has_perm(clerk, Perm.VIEW_INDIVIDUAL_NUMBER)
+    return clerk
+
+
+def _correction_post(c, url, **changes):
+    form = c.get(url).context["form"]
+    data = {name: (form[name].value() if form[name].value() is not None else "") for name in form.fields}
+    data = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in data.items()}
+    data = {k: v for k, v in data.items() if v is not False}
+    data.update({"change_date": "R6.4.1", "note": "氏名の誤記を修正", **changes})
+    r = c.post(url, {**data, "step": "confirm"})
+    assert r.status_code == 200, r.content.decode()
+    confirm = r.content.decode()
+    r = c.post(url, {**data, "step": "commit"})
+    assert r.status_code == 302, r.content.decode()
+    return confirm
+
+
+def test_correction_form_never_shows_the_number_to_a_clerk_without_the_right(numbered, clerk_without_number,
+                                                                               town_a):
+    c = client_for(clerk_without_number)
+    url = f"/residents/{numbered.pk}/change/ex_officio_correction/"
+    r = c.get(url)
+    body = r.content.decode()
+    assert r.status_code == 200 and "空欄のままなら変わりません" in body
+    for form in _spaced(NUMBER):
+        assert form not in body
+    assert not r.context["form"]["individual_number"].value()
+    # a correction of another item, the number left as offered (empty): the stored number stays
+    confirm = _correction_post(c, url, given_name="訂正")
+    assert "（変更しません）" in confirm
+    for form in _spaced(NUMBER):
+        assert form not in confirm
+    with tenant_scope(town_a.m):
+        p = Person.objects.get(pk=numbered.pk)
+        assert p.given_name == "訂正" and p.individual_number == NUMBER
+    # typing a number corrects it (the clerk enters what the card says, without seeing the stored one)
+    _correction_post(c, url, individual_number=NUMBER2)
+    with tenant_scope(town_a.m):
+        assert Person.objects.get(pk=numbered.pk).individual_number == NUMBER2
+    assert NUMBER2 not in c.get(url).content.decode()
+
+
+def test_correction_form_prefills_the_number_for_a_clerk_with_the_right(numbered, staff, town_a):
+    c = client_for(staff["clerk_a"])
+    url = f"/residents/{numbered.pk}/change/ex_officio_correction/"
+    assert c.get(url).context["form"]["individual_number"].value() == NUMBER
+    # with the right the field is the number itself: emptied on purpose, it is cleared
+    _correction_post(c, url, individual_number="")
+    with tenant_scope(town_a.m):
+        assert Person.objects.get(pk=numbered.pk).individual_number == ""

@@ -298,6 +298,9 @@ def build_document(m, settings: dict, iss: Issuance, persons: list, opts: dict) 
         d = _row_dict(p)
         d["head_name"] = _head_name(p, head_names, removed_heads)
         d["previous_address_in_town"] = _previous_address_in_town(p)
+        if policy.withholds_previous_address(policy.for_certificate(iss.requester_kind), d["previous_address"]):
+            # a member who left a protected household: his 前住所 is its protected address (the read policy)
+            d["previous_address"], d["previous_address_in_town"] = render.WITHHELD_PREVIOUS_ADDRESS, False
         rows = render.person_rows(m, d, iss.kind, opts, household_layout=household_layout,
                                   show_kana=bool(settings.get("show_kana", True)))
         history = _history_rows(m, p, opts, policy.for_certificate(iss.requester_kind)) if opts["history"] else []

@@ -200,6 +200,7 @@ OPTION_LABELS = {
     "history": "異動の履歴",
 }
 OMITTED = "省略"
+WITHHELD_PREVIOUS_ADDRESS = "（支援措置のため省略）"  # 前住所 the read policy withholds from this requester
 
 
 @dataclass

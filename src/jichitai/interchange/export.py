@@ -63,11 +63,15 @@ def sha256_of(path: Path) -> str:
 
 class _Sql:
     """Per-engine SQL expressions that turn a column into the layout's text form (or NULL), and what the read
-    policy withholds: `protected` is the policy's SQL predicate for a person protected now (None: the reader may
-    see protected addresses), `numbers` whether 個人番号 is written."""
+    policy withholds: `person` and `history` are the policy's SQL predicates (policy.sql_withholding) for a
+    person's current row and for a history snapshot (None: the reader may see protected addresses), `numbers`
+    whether 個人番号 is written."""
 
-    def __init__(self, vendor, *, protected: str | None = None, numbers: bool = True):
-        self.protected = protected
+    def __init__(self, vendor, *, person: policy.SqlWithholding | None = None,
+                 history: policy.SqlWithholding | None = None, numbers: bool = True):
+        self.person = person
+        self.history = history
+        self.protected = person is not None  # anything withheld
         self.numbers = numbers
         self.pg = vendor == "postgresql"
         self.byte_order_default = True
@@ -98,17 +102,19 @@ class _Sql:
         expr = f"NULLIF(h.snapshot->>'{key}', '')"
         if key == "individual_number" and not self.numbers:
             return "NULL"
-        if key in policy.ADDRESS_FIELDS and self.protected:
-            # withheld when protected now, or recorded while protected
-            return f"CASE WHEN ({self.protected} OR h.snapshot->>'dv_protected' = 'true') THEN NULL ELSE {expr} END"
+        if key in policy.ADDRESS_FIELDS and self.history:
+            # withheld when protected now, or recorded while protected, or in a protected household (rule on)
+            cond = self.history.previous_address if key == "previous_address" else self.history.addresses
+            return f"CASE WHEN {cond} THEN NULL ELSE {expr} END"
         return expr
 
     def person_col(self, column, expr):
         """A person column, withheld as the read policy says."""
         if column == "individual_number" and not self.numbers:
             return "NULL"
-        if column in policy.ADDRESS_FIELDS and self.protected:
-            return f"CASE WHEN {self.protected} THEN NULL ELSE {expr} END"
+        if column in policy.ADDRESS_FIELDS and self.person:
+            cond = self.person.previous_address if column == "previous_address" else self.person.addresses
+            return f"CASE WHEN {cond} THEN NULL ELSE {expr} END"
         return expr
 
     def order_key(self, expr):
@@ -162,7 +168,8 @@ def _history_sql(sql: _Sql, lo=None, hi=None):
     if sql.pg:
         exprs = meta + [sql.snap(c.name, c.type) for c in res.columns[len(meta):]]
     else:
-        exprs = meta + ["h.snapshot"] + ([sql.protected] if sql.protected else [])
+        exprs = meta + ["h.snapshot"] + ([sql.history.addresses, sql.history.previous_address] if sql.history
+                                         else [])
     # SQLite: CROSS JOIN fixes the loop order (persons in atena_no order by their unique index, then each
     # person's history by (person_id, history_no)), so no sort of the whole history is needed.
     join = "JOIN" if sql.pg else "CROSS JOIN"
@@ -265,7 +272,7 @@ def _extra_rows(m, sql: _Sql):
     from jichitai.migration.models import PersonExtra
 
     qs = PersonExtra.objects.all()
-    if sql.protected:  # the read policy's queryset spelling of the same rule as `sql.protected`
+    if sql.protected:  # the read policy's queryset spelling of the same rule as `sql.person`
         qs = qs.exclude(person__in=Person.objects.filter(policy.protected_q()).values("pk"))
     rows = [list(r) for r in qs.values_list("person__atena_no", "name", "value", "source")]
     rows.sort(key=lambda r: (r[0], r[1]))
@@ -326,21 +333,23 @@ class _Task:
 
 
 _SNAP_ADDRESS = [i for i, k in enumerate(HISTORY_SNAPSHOT_FIELDS) if k in policy.ADDRESS_FIELDS]
+_SNAP_PREVIOUS = HISTORY_SNAPSHOT_FIELDS.index("previous_address")
 _SNAP_NUMBER = HISTORY_SNAPSHOT_FIELDS.index("individual_number")
-_SNAP_DV = HISTORY_SNAPSHOT_FIELDS.index("dv_protected")
 
 
 def _withholding(protected: bool, numbers: bool):
-    """SQLite: the read policy applied to flattened history rows (the person's protection now is the row's last
-    column; the snapshot's own flag is in its values)."""
+    """SQLite: the read policy applied to flattened history rows. The row's last two columns are the policy's
+    predicates evaluated by the database (policy.sql_withholding): addresses withheld, 前住所 withheld."""
     def transform(rows):
-        flat = _flatten_snapshots([r[:-1] for r in rows] if protected else rows)
+        flat = _flatten_snapshots([r[:-2] for r in rows] if protected else rows)
         out = []
         for r, f in zip(rows, flat):
             vals = list(f)
-            if protected and (r[-1] or vals[_N_META + _SNAP_DV] == "true"):
+            if protected and r[-2]:
                 for i in _SNAP_ADDRESS:
                     vals[_N_META + i] = None
+            elif protected and r[-1]:
+                vals[_N_META + _SNAP_PREVIOUS] = None
             if not numbers:
                 vals[_N_META + _SNAP_NUMBER] = None
             out.append(vals)
@@ -546,8 +555,17 @@ def export_municipality(out_dir, *, reader: policy.Reader, actor=None, terminal=
     created_at = created_at or timezone.now()
     if reader.kind != "export":
         raise TypeError("export_municipality needs a policy.for_export reader")
+    if connection.vendor == "postgresql":
+        snap = lambda key: f"(h.snapshot->>'{key}')"  # noqa: E731
+        snap_dv = "h.snapshot->>'dv_protected' = 'true'"
+    else:
+        snap = lambda key: f"json_extract(h.snapshot, '$.{key}')"  # noqa: E731
+        snap_dv = "json_extract(h.snapshot, '$.dv_protected') = 1"
     sql = _Sql(connection.vendor, numbers=reader.individual_number,
-               protected=None if reader.dv_addresses else policy.sql_person_protected("p", m.pk))
+               person=policy.sql_withholding(reader, "p", m.pk),
+               history=policy.sql_withholding(reader, "p", m.pk, snapshot_dv=snap_dv,
+                                              snapshot_household_no=snap("household_no"),
+                                              previous_address=snap("previous_address")))
     if connection.in_atomic_block:
         workers = 1
     elif workers is None:

@@ -12,7 +12,10 @@ copies) — asks this module, and nothing else, three questions:
    protection ends. When the municipality's setting `protect_household_members` is on (standard value off), the
    current members of a household that has a protected resident are protected too. `protected_q` (querysets),
    `protected_person_ids` (a batch of rows) and `sql_person_protected` (raw SQL readers such as the export's COPY)
-   are three spellings of that one rule, tested against each other.
+   are three spellings of that one rule, tested against each other. With the rule on, a member who *left* such a
+   household keeps the addresses recorded there withheld: his snapshots with that household's 世帯番号, and a
+   前住所 that is a protected household's current address (the household-leaver rule, in `withholds_address` and
+   `redact`; `sql_withholding` is its SQL spelling for raw readers, tested against `redact`).
 3. **What of the row may this reader see?** `redact` withholds the address fields of a protected person from a
    reader without the DV right, masks 個人番号 for readers without that right, and keeps only the fields an API
    client's scopes grant. Staff see `WITHHELD` in place of a withheld value; machines (API, export) get none.
@@ -168,6 +171,66 @@ def sql_person_protected(alias: str, municipality_id: int) -> str:
             f"AND q.status = '{Status.RESIDENT.value}'))")
 
 
+def sql_protected_household_nos(municipality_id: int) -> str | None:
+    """`_protected_household_nos` as a sub-select of 世帯番号 (None when the household rule is off), for raw
+    readers. An int literal, no bind parameters, like sql_person_protected."""
+    from jichitai.residents.models import Household, Person, Status
+
+    if not household_rule():
+        return None
+    m = int(municipality_id)
+    return (f"SELECT qh.household_no FROM {Household._meta.db_table} qh WHERE qh.municipality_id = {m} "
+            f"AND qh.id IN (SELECT q.household_id FROM {Person._meta.db_table} q WHERE q.municipality_id = {m} "
+            f"AND q.dv_protected AND q.status = '{Status.RESIDENT.value}')")
+
+
+def sql_protected_addresses(municipality_id: int) -> str | None:
+    """`_protected_addresses` as a sub-select of addresses (None when the household rule is off)."""
+    from jichitai.residents.models import Person, Status
+
+    if not household_rule():
+        return None
+    m = int(municipality_id)
+    t = Person._meta.db_table
+    return (f"SELECT qa.address FROM {t} qa WHERE qa.municipality_id = {m} AND qa.address IS NOT NULL "
+            f"AND qa.address <> '' AND qa.household_id IN (SELECT q.household_id FROM {t} q "
+            f"WHERE q.municipality_id = {m} AND q.dv_protected AND q.status = '{Status.RESIDENT.value}')")
+
+
+@dataclass(frozen=True)
+class SqlWithholding:
+    """What `redact` withholds from a reader without the DV right, as two SQL predicates for raw readers (the
+    standard-layout export's COPY): `addresses` — every field of ADDRESS_FIELDS is withheld (withholds_address);
+    `previous_address` — 前住所 is withheld (the former, or the household-leaver rule: it is a protected
+    household's address). Made by `sql_withholding`, the one SQL spelling of the policy's row rule."""
+
+    addresses: str
+    previous_address: str
+
+
+def sql_withholding(reader: Reader, alias: str, municipality_id: int, *, snapshot_dv: str | None = None,
+                    snapshot_household_no: str | None = None, previous_address: str | None = None
+                    ) -> SqlWithholding | None:
+    """`withholds_address` and `redact`'s 前住所 rule as SQL, for rows of the person table aliased `alias`: its
+    current row (no snapshot expressions: then the household rule is the person's own household) or one of its
+    history snapshots (`snapshot_dv`: a boolean SQL expression for the snapshot's DV flag; `snapshot_household_no`:
+    the snapshot's 世帯番号 as text). `previous_address`: the row's 前住所 as text (default `alias.previous_address`).
+    None when the reader may see protected addresses. Engine-neutral SQL; the JSON extraction is the reader's."""
+    if reader.dv_addresses:
+        return None
+    parts = [sql_person_protected(alias, municipality_id)]
+    if snapshot_dv:
+        parts.append(f"({snapshot_dv})")
+    households = sql_protected_household_nos(municipality_id)
+    if households and snapshot_household_no:
+        parts.append(f"({snapshot_household_no}) IN ({households})")
+    addresses = "(" + " OR ".join(parts) + ")"
+    prev = previous_address or f"{alias}.previous_address"
+    held = sql_protected_addresses(municipality_id)
+    return SqlWithholding(addresses=addresses, previous_address=(
+        f"({addresses} OR ({prev}) IN ({held}))" if held else addresses))
+
+
 def manifest_entry(reader: Reader) -> dict:
     """What an export's manifest says about what the read policy left out."""
     return {"dv_protected_addresses": "included" if reader.dv_addresses else "withheld",
@@ -218,6 +281,14 @@ def withholds_address(reader: Reader, *, person_protected: bool, snapshot: dict 
     return bool(hh) and household_rule() and hh in _protected_household_nos()
 
 
+def withholds_previous_address(reader: Reader, previous_address) -> bool:
+    """The household-leaver rule for 前住所 (household rule on): a member who left a protected household has that
+    household's protected address as his 前住所, withheld from a reader without the DV right even though his own
+    address is not. (redact applies it; a reader printing one item, like a certificate, asks here.)"""
+    return bool(previous_address) and not reader.dv_addresses and household_rule() \
+        and previous_address in _protected_addresses()
+
+
 def redact(data: dict, reader: Reader, *, person_protected: bool) -> tuple[dict, bool]:
     """(what `reader` may see of `data` — a person's current row or any history snapshot as a dict of snapshot
     fields —, whether addresses were withheld). `person_protected` is the person's protection now
@@ -229,9 +300,7 @@ def redact(data: dict, reader: Reader, *, person_protected: bool) -> tuple[dict,
         for f in ADDRESS_FIELDS:
             if f in out:
                 out[f] = reader.withheld_value if out[f] else (out[f] if reader.kind == "staff" else None)
-    elif out.get("previous_address") and not reader.dv_addresses and household_rule() \
-            and out["previous_address"] in _protected_addresses():
-        # a member who left a protected household (rule on): his 前住所 is that household's protected address
+    elif withholds_previous_address(reader, out.get("previous_address")):
         out["previous_address"] = reader.withheld_value
         withheld = True
     if not reader.individual_number and "individual_number" in out:

@@ -110,9 +110,10 @@ class ChangeForm(FocusFirstMixin, forms.Form):
     expected_version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=0, error_messages={
         "required": VERSION_MISSING, "invalid": VERSION_MISSING, "min_value": VERSION_MISSING})
 
-    def __init__(self, *args, person=None, household=None, **kwargs):
+    def __init__(self, *args, person=None, household=None, reader: policy.Reader | None = None, **kwargs):
         self.person = person
         self.household = household
+        self.reader = reader  # who fills the form in (policy.for_staff): what of the record it may be prefilled with
         super().__init__(*args, **kwargs)
         if self.intake:
             self.fields["notifier_kind"] = forms.ChoiceField(
@@ -432,6 +433,10 @@ class RemovalForm(_NewHeadMixin, ChangeForm):
         self.add_new_head()
 
 
+KEEP_NUMBER_HELP = ("登録されている個人番号は表示しません。変更するときだけ12桁を入力してください"
+                    "（空欄のままなら変わりません）")
+
+
 class CorrectionForm(PersonFieldsForm):
     intake = False  # 職権: no 届出人
     change_date = WarekiDateField(label="修正の異動日")
@@ -439,14 +444,26 @@ class CorrectionForm(PersonFieldsForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if not self.number_visible:
+            # the read policy masks 個人番号 for this reader: never in the form, and empty means "unchanged"
+            self.fields["individual_number"].help_text = KEEP_NUMBER_HELP
         if self.person is not None and not self.is_bound:
             for name in self.fields:
                 if hasattr(self.person, name) and name != "expected_version":
+                    if name == "individual_number" and not self.number_visible:
+                        continue
                     self.fields[name].initial = getattr(self.person, name)
+
+    @property
+    def number_visible(self) -> bool:
+        """Whether the reader may see 個人番号 (policy.for_staff); no reader given: not."""
+        return self.reader is not None and self.reader.individual_number
 
     def changes(self):
         out = {}
         for k, v in self.person_values().items():
+            if k == "individual_number" and not v and not self.number_visible:
+                continue  # not shown, left empty: the stored number is kept
             if v is None and k in ("stay_expiry",):
                 pass
             elif v is None:

@@ -31,7 +31,11 @@ class PersonView:
     def __init__(self, data: dict, user, *, person_protected: bool, pk=None, version=None, household_id=None,
                  municipality_name=""):
         reader = user if isinstance(user, policy.Reader) else policy.for_staff(user)
+        # address_withheld: anything withheld (also 前住所 alone, for a member who left a protected household);
+        # the address itself only when the policy withholds the address fields
         self._data, self.address_withheld = policy.redact(data, reader, person_protected=person_protected)
+        self.current_address_withheld = policy.withholds_address(reader, person_protected=person_protected,
+                                                                 snapshot=data)
         self.pk = pk
         self.version = version
         self.household_id = household_id
@@ -55,7 +59,7 @@ class PersonView:
 
     @property
     def full_address(self):
-        if self.address_withheld:
+        if self.current_address_withheld:
             return WITHHELD
         parts = [self.municipality_name + self._data.get("address", ""), self._data.get("address_katagaki", "")]
         return "\u3000".join(p for p in parts if p)

@@ -7,6 +7,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
+from jichitai.privacy import policy
 from jichitai.tenancy.roles import Perm
 from jichitai.web.decorators import staff_required
 
@@ -163,6 +164,8 @@ def _confirm_rows(form):
             value = f"世帯番号 {value.household_no}"
         if name == "individual_number" and value:
             value = "（入力あり・検査用数字確認済み）"
+        elif name == "individual_number" and not getattr(form, "number_visible", True):
+            value = "（変更しません）"
         if hasattr(value, "isoformat"):
             from jichitai.common.wareki import format_wareki
 
@@ -182,7 +185,7 @@ def _refused(request, ctx, spec, form, e, *, person, household):
         fresh = queries.get_person_for_update(person.pk)
         data = request.POST.copy()
         data["expected_version"] = fresh.version
-        form = spec.form(data, person=fresh, household=household)
+        form = spec.form(data, person=fresh, household=household, reader=policy.for_staff(request.user))
         form.is_valid()
         form.add_error(None, e.errors["__all__"][0])
         ctx.update(form=form, conflict=True, p=queries.present(fresh, request.user, request.municipality))
@@ -216,7 +219,8 @@ def _change(request, kind, *, person=None, household=None):
     if spec is None:
         raise Http404("unknown change kind")
     target = person if spec.scope == "person" else household
-    form = spec.form(request.POST or None, person=person, household=household)
+    form = spec.form(request.POST or None, person=person, household=household,
+                     reader=policy.for_staff(request.user))
     step = request.POST.get("step", "edit")
     view = queries.present(person, request.user, request.municipality) if person is not None else None
     ctx = {"spec": spec, "kind": kind, "form": form, "person": person, "p": view, "household": household}
@@ -236,7 +240,7 @@ def _change(request, kind, *, person=None, household=None):
                     # the household joined is named on this page: its version goes on the confirmation page
                     data = request.POST.copy()
                     data["expected_version"] = actions.household_version(joined) if joined is not None else 0
-                    form = spec.form(data, person=person, household=household)
+                    form = spec.form(data, person=person, household=household, reader=policy.for_staff(request.user))
                     form.is_valid()
                     ctx["form"] = form
                 spec.run(Actor.from_request(request, form.intake_input()), target, form, check_only=True)
