@@ -32,7 +32,7 @@ from jichitai import moji
 from jichitai.privacy import policy
 from jichitai.tenancy.scope import tenant_scope
 
-from . import parse, queries
+from . import parallel, parse, queries
 
 AUTO = "auto"
 REVIEW = "review"
@@ -40,10 +40,12 @@ NONE = "none"
 DECISION_LABELS = {AUTO: "自動確定", REVIEW: "要確認", NONE: "該当なし"}
 
 # The safety rule for 自動確定 (docs/matching.md): all must hold.
-AUTO_MIN_SCORE = 16.0      # rule A: enough evidence in total
+AUTO_MIN_SCORE = 13.0      # rule A: enough evidence in total (a whole name 8+ and a birth date slipped 5)
 AUTO_MIN_MARGIN = 5.0      # every rule: far ahead of the next candidate (namesakes)
 REVIEW_MIN_SCORE = 8.0     # below: 該当なし (a visitor, kept as a non-resident)
 MAX_CANDIDATES = 5
+CHILD_MAX_AGE = 15         # rule F (a child written by given name only) is for candidates of this age or younger
+_NICK_SUFFIXES = ("ちゃん", "チャン", "くん", "クン", "さん", "サン", "たん", "りん")
 
 _LAYER_POINTS = {"exact": 10.0, "selector": 10.0, "degenerate": 9.5, "variant": 9.0}
 _LAYER_REASON = {
@@ -189,7 +191,7 @@ def _edit1(a: str, b: str) -> bool:
 class _RowKeys:
     """What a row is compared with: its whole-name keys in both orders and its name parts at every split."""
 
-    __slots__ = ("parts", "kparts", "pairs", "kpairs", "kana_strict", "kana_full", "forms", "given_only")
+    __slots__ = ("parts", "kparts", "pairs", "kpairs", "kana_strict", "kana_full", "forms", "given_only", "nicks")
 
     def __init__(self, row: parse.Row):
         self.forms = {}
@@ -198,6 +200,7 @@ class _RowKeys:
         self.parts = set()
         self.pairs = []
         self.given_only = ""
+        self.nicks = {}
         if row.name_forms:
             v = row.name_forms[0][0][3]
             if len(row.tokens) >= 2:
@@ -215,6 +218,17 @@ class _RowKeys:
             for f, g, _s in self.pairs:
                 self.parts.add(f)
                 self.parts.add(g)
+        # a given name written in kana after a family name, maybe with ちゃん/くん: a nickname is compared with the
+        # beginning of the registered given reading (ゆうちゃん → ユウコ)
+        for f, g, _s in self.pairs:
+            if f and g and moji.is_kana(g) and not moji.is_kana(f):
+                for suf in _NICK_SUFFIXES:
+                    if g.endswith(suf) and len(g) > len(suf):
+                        g = g[: -len(suf)]
+                        break
+                k = moji.kana_keys(g)[1]
+                if len(k) >= 2:
+                    self.nicks.setdefault(f, k)
         self.kparts = set()
         self.kpairs = []
         self.kana_strict = {k[0] for k, _sw in row.kana_forms}
@@ -236,7 +250,7 @@ def _score(row: parse.Row, rk: _RowKeys, p: _P, memo: _Memo, today, *, address_a
     reasons = []
     fam_v, giv_v = memo.v(p.family_name), memo.v(p.given_name)
     # ---- name, written form
-    kanji_pts, kanji_full, kanji_part = 0.0, False, ""
+    kanji_pts, kanji_full, kanji_part, nickname = 0.0, False, "", False
     full = rk.forms.get(p.name_var_key)
     if full is not None:
         e, s, d, swapped = full
@@ -268,8 +282,14 @@ def _score(row: parse.Row, rk: _RowKeys, p: _P, memo: _Memo, today, *, address_a
             kanji_pts, kanji_part = 4.5, "given"
             reasons.append("名のみ一致（氏が違う: 婚姻などによる変更の可能性）")
         elif fam_hit:
-            kanji_pts, kanji_part = 3.0, "family"
-            reasons.append("氏のみ一致（名が違う: 通称・愛称の可能性）")
+            nick = rk.nicks.get(fam_v)
+            gk = memo.k(p.given_name_kana) if nick else ""
+            if nick and gk != nick and gk.startswith(nick):
+                kanji_pts, kanji_part, nickname = 6.0, "nickname", True
+                reasons.append("氏が一致し、名は愛称の可能性（名の読みの先頭が一致）")
+            else:
+                kanji_pts, kanji_part = 3.0, "family"
+                reasons.append("氏のみ一致（名が違う: 通称・愛称の可能性）")
     # ---- name, reading
     kana_pts, kana_full, kana_given, kana_given_only = 0.0, False, False, False
     if rk.kana_full:
@@ -326,6 +346,7 @@ def _score(row: parse.Row, rk: _RowKeys, p: _P, memo: _Memo, today, *, address_a
     by, bm, bd = memo.birth(p.birth_date)
     b = row.birth
     birth = "none"
+    birth_fit = False  # a year and month, a year or an age that agrees exactly (not an age band)
     if b.kind == "date":
         y, m, d = b.year, b.month, b.day
         if (y, m, d) == (by, bm, bd):
@@ -358,6 +379,7 @@ def _score(row: parse.Row, rk: _RowKeys, p: _P, memo: _Memo, today, *, address_a
         if (b.year, b.month) == (by, bm):
             pts += 4.0
             birth = "partial"
+            birth_fit = True
             reasons.append("生年月が一致（日の記載なし）")
         elif b.year == by:
             pts += 0.5
@@ -371,6 +393,7 @@ def _score(row: parse.Row, rk: _RowKeys, p: _P, memo: _Memo, today, *, address_a
         if b.year == by:
             pts += 2.5
             birth = "partial"
+            birth_fit = True
             reasons.append("生年が一致（年のみの記載）")
         elif abs(b.year - by) == 1:
             pts += 0.5
@@ -387,6 +410,7 @@ def _score(row: parse.Row, rk: _RowKeys, p: _P, memo: _Memo, today, *, address_a
             gain = 2.0 if b.kind == "age" else 0.8
             pts += gain
             birth = "age"
+            birth_fit = b.kind == "age"
             reasons.append(f"年齢（{label}）と整合（{age}歳）")
         elif b.kind == "age" and abs(age - b.age_lo) == 1:
             pts += 1.0
@@ -433,11 +457,13 @@ def _score(row: parse.Row, rk: _RowKeys, p: _P, memo: _Memo, today, *, address_a
         if others:
             household = True
             pts += 6.0
-            rows_txt = "・".join(f"{i + 1}行目" for i in others[:3])
+            rows_txt = "・".join(f"{i + 1}行目" for i in sorted(others)[:3])
             reasons.append(f"同行者（{rows_txt}）が同じ世帯の住民と照合（世帯の文脈）")
     flags = {"name_strong": name_strong, "name_any": name_pts > 0,
-             "name_given": kana_given or kanji_part in ("given", "given_only"),
-             "given_only": kana_given_only or kanji_part == "given_only", "birth": birth,
+             "name_given": kana_given or kanji_part in ("given", "given_only", "nickname"),
+             "given_only": kana_given_only or kanji_part == "given_only",
+             "given_only_kanji": kanji_part == "given_only", "birth": birth, "birth_fit": birth_fit,
+             "child": _age_on(by, bm, bd, today) <= CHILD_MAX_AGE, "nickname": nickname,
              "address_exact": address_exact, "household": household}
     return round(pts, 2), reasons, flags
 
@@ -467,10 +493,16 @@ def decide(scored: list, flags_of: dict) -> tuple[str, list]:
       D. part of the name meets, the birth date agrees exactly and the address is the registered one;
       E. the whole name meets and the address written is the registered one (a shared address is household
          context: a namesake elsewhere is told apart by it, a namesake at the same address keeps the margin low);
-      F. the row gives only a given name (a child) which meets, and the birth date agrees exactly (a row that
-         writes another family name is another person: F does not apply to it).
+      F. the row gives only a given name in kanji (a child) which meets a candidate aged CHILD_MAX_AGE or younger,
+         and the birth date agrees exactly (a row that writes another family name is another person, and a given
+         reading alone is shared by too many: F applies to neither — they need household context, rule C);
+      G. the whole name meets and a year and month, a year or an age agrees exactly, and no other resident of that
+         name fits (the margin): the age tells namesakes of the register apart; the remaining risk is a visitor who
+         is the namesake of a resident of the same age;
+      H. the family name meets, the given name is a nickname (the beginning of the given reading, ± ちゃん/くん)
+         and the birth date agrees exactly.
     Otherwise 要確認 when the top candidate scores REVIEW_MIN_SCORE or more, else 該当なし. Namesakes with no birth
-    date therefore never pass alone: only household context (B, C) can confirm them."""
+    date therefore never pass alone: only household context (B, C) or the address (E) can confirm them."""
     if not scored or scored[0][0] < REVIEW_MIN_SCORE:
         return NONE, ["登録されている住民に該当する人が見つかりません（住民以外の可能性）"]
     s1, p1 = scored[0][0], scored[0][1]
@@ -495,8 +527,12 @@ def decide(scored: list, flags_of: dict) -> tuple[str, list]:
         rule = "氏名の一部・生年月日・住所"
     elif f["name_strong"] and f["address_exact"]:
         rule = "氏名と住所"
-    elif f["given_only"] and f["birth"] == "exact":
+    elif f["given_only_kanji"] and f["child"] and f["birth"] == "exact":
         rule = "名のみの記載と生年月日"
+    elif f["nickname"] and f["birth"] == "exact":
+        rule = "氏と愛称と生年月日"
+    elif f["name_strong"] and f["birth_fit"] and s1 >= AUTO_MIN_SCORE - 3:
+        rule = "氏名と生年・年齢（同じ氏名で整合する人は一人）"
     if rule is None:
         if not f["name_any"]:
             notes.append("氏名が候補と一致しません")
@@ -509,23 +545,51 @@ def decide(scored: list, flags_of: dict) -> tuple[str, list]:
     return AUTO, [f"自動確定（{rule}）: {s1:g}点、次の候補との差 {s1 - s2:g}点"]
 
 
-def match_rows(municipality, rows: list, *, reader: policy.Reader, today: dt.date | None = None) -> list:
+def match_rows(municipality, rows: list, *, reader: policy.Reader, today: dt.date | None = None,
+               workers: int | None = None) -> list:
     """Match `rows` (dicts: name, kana, birth, sex, address, group, evacuee_id) to `municipality`'s register.
-    Returns one MatchResult per row, in input order."""
+    Returns one MatchResult per row, in input order. `workers`: processes to use (default: one per core for a
+    large run outside a transaction, see matching.parallel; 1 = this process only)."""
     with tenant_scope(municipality):
-        return _match(municipality, rows, reader, today or timezone.localdate())
+        return _match(municipality, rows, reader, today or timezone.localdate(), workers)
 
 
-def _match(municipality, rows, reader, today):
+def _match(municipality, rows, reader, today, workers=None):
     prefixes = (municipality.prefecture.name + municipality.name, municipality.name)
-    memo = _Memo(prefixes)
     parsed = [parse.read_row(i, r, today=today, drop_prefixes=prefixes) for i, r in enumerate(rows)]
     rks = [_RowKeys(r) for r in parsed]
+    results = parallel.run_parts(_shards(parsed, workers), lambda part: _match_part(
+        [parsed[i] for i in part], {i: rks[i] for i in part}, reader, today, prefixes))
+    results.sort(key=lambda res: res.index)
+    _duplicates(results, parsed, rks)
+    return results
+
+
+def _shards(parsed, workers) -> list:
+    """The rows cut in parts of about the same size, the rows of one group (受付グループ) always in one part (their
+    household context is worked out together). One part unless the run is large and cores are free."""
+    n = parallel.workers(len(parsed), workers)
+    if n == 1:
+        return [[r.index for r in parsed]]
+    parts = [[] for _ in range(n)]
+    slot_of = {}
+    for r in parsed:
+        if r.group:
+            j = slot_of.setdefault(r.group, len(slot_of) % n)
+        else:
+            j = min(range(n), key=lambda k: len(parts[k]))
+        parts[j].append(r.index)
+    return [p for p in parts if p]
+
+
+def _match_part(parsed, rks, reader, today, prefixes):
+    """Results of `parsed` (rows, in input order; `rks`: their keys by row index), duplicates not yet marked."""
+    memo = _Memo(prefixes)
 
     # ---- blocking: narrow rows (queries.LIGHT_COLUMNS) from every block, the birth filter per row, then the full
     # rows of the candidates left (far fewer: most namesakes in a large register were born on another day)
     light: dict[int, _Light] = {}
-    cand_ids: list[set] = [set() for _ in parsed]
+    cand_ids: dict[int, set] = {r.index: set() for r in parsed}
     by_name, by_kana, by_date = {}, {}, {}
     for r in parsed:
         for k in r.name_var_keys:
@@ -553,7 +617,7 @@ def _match(municipality, rows, reader, today):
                 return True
         return False
 
-    is_settled = [settled(r) for r in parsed]
+    is_settled = {r.index: settled(r) for r in parsed}
     for r in parsed:
         if not is_settled[r.index]:
             for k in r.kana_loose_keys:
@@ -580,6 +644,36 @@ def _match(municipality, rows, reader, today):
             if _prefilter(rks[i], p, memo):
                 cand_ids[i].add(p.id)
                 light.setdefault(p.id, p)
+    # a child written by given name only finds nobody in the name and reading blocks, and nobody in the date block
+    # when the date is slipped: the given name as written among the register's children (kanji), and the dates near
+    # the one written (a day or a month off, day and month swapped, the year off by one) for a name in kana
+    by_given, by_near = {}, {}
+    for r in parsed:
+        if not r.single_token:
+            continue
+        if r.name_forms and len(r.tokens[0]) <= 4:
+            by_given.setdefault(r.tokens[0], []).append(r.index)
+        elif r.name_is_kana and r.birth.kind == "date" and not cand_ids[r.index]:
+            for d in _near_dates(r.birth):
+                by_near.setdefault(d, []).append(r.index)
+    if by_given:
+        born_from = dt.date(today.year - CHILD_MAX_AGE - 1, 1, 1)
+        for t in queries.by_given_key_light(by_given, born_from):
+            p = light.get(t[0]) or _Light(*t)
+            for i in by_given.get(t[3], ()):
+                cand_ids[i].add(p.id)
+                light.setdefault(p.id, p)
+    if by_near:
+        near_index = {}
+        for d, idx in by_near.items():
+            near_index[d.isoformat()] = idx
+            near_index[d] = idx
+        for t in queries.by_birth_date_light(by_near):
+            p = light.get(t[0]) or _Light(*t)
+            for i in near_index.get(t[1], ()):
+                if _prefilter(rks[i], p, memo):
+                    cand_ids[i].add(p.id)
+                    light.setdefault(p.id, p)
     wanted = set()
     for r in parsed:
         kept = _birth_filter(r.birth, memo, light, cand_ids[r.index], today)
@@ -588,16 +682,17 @@ def _match(municipality, rows, reader, today):
     people: dict[int, _P] = {}
     for t in queries.by_ids(wanted):
         people[t[0]] = _P(*t)
-    for ids in cand_ids:  # a candidate that left the register meanwhile
+    for ids in cand_ids.values():  # a candidate that left the register meanwhile
         ids.intersection_update(people)
 
     protected = policy.protected_person_ids(people.values())
 
     def score_all(context, only=None, previous=None):
-        out = []
-        for r, rk, ids in zip(parsed, rks, cand_ids):
+        out = {}
+        for r in parsed:
+            rk, ids = rks[r.index], cand_ids[r.index]
             if only is not None and r.group not in only:
-                out.append(previous[r.index])
+                out[r.index] = previous[r.index]
                 continue
             scored, flags_of, reasons_of = [], {}, {}
             for pid in ids:
@@ -609,7 +704,7 @@ def _match(municipality, rows, reader, today):
                 flags_of[pid] = flags
                 reasons_of[pid] = why
             scored.sort(key=lambda x: (-x[0], x[1].id))
-            out.append((scored, flags_of, reasons_of))
+            out[r.index] = (scored, flags_of, reasons_of)
         return out
 
     first = score_all({})
@@ -633,9 +728,24 @@ def _match(municipality, rows, reader, today):
                     hh = scored[0][1].household_id
                     ctx.setdefault(hh, []).append(i)
                     hh_wanted.add(hh)
+        # households in which two rows of the group each find a different member by the whole name (no birth date
+        # needed: namesakes of two people of one household are rare; a second such household keeps the margin low)
+        seen: dict[int, dict] = {}
+        for i in idxs:
+            scored, flags_of, _ = first[i]
+            for _s, p in scored:
+                fl = flags_of[p.id]
+                if fl["name_strong"] and fl["birth"] != "conflict":
+                    seen.setdefault(p.household_id, {}).setdefault(i, set()).add(p.id)
+        for hh, rows_of in seen.items():
+            if len(rows_of) >= 2 and len(set().union(*rows_of.values())) >= 2:
+                have = ctx.setdefault(hh, [])
+                have.extend(i for i in rows_of if i not in have)
+                hh_wanted.add(hh)
         if ctx:
             context[g] = ctx
     if hh_wanted:
+        row_of = {r.index: r for r in parsed}
         members = queries.by_household(hh_wanted)
         for t in members:
             p = people.get(t[0])
@@ -649,7 +759,7 @@ def _match(municipality, rows, reader, today):
             for i in groups[g]:
                 for hh in ctx:
                     for pid in by_hh.get(hh, ()):
-                        if pid not in cand_ids[i] and _prefilter_household(rks[i], parsed[i], people[pid], memo):
+                        if pid not in cand_ids[i] and _prefilter_household(rks[i], row_of[i], people[pid], memo):
                             cand_ids[i].add(pid)
         final = score_all(context, only=context, previous=first)
     else:
@@ -657,7 +767,8 @@ def _match(municipality, rows, reader, today):
 
     # ---- decisions
     results = []
-    for r, (scored, flags_of, reasons_of) in zip(parsed, final):
+    for r in parsed:
+        scored, flags_of, reasons_of = final[r.index]
         top = [(s, p) for s, p in scored if s > 0][:MAX_CANDIDATES]
         decision, notes = decide([(s, _Prot(p, p.id in protected)) for s, p in top], flags_of)
         cands = []
@@ -674,7 +785,6 @@ def _match(municipality, rows, reader, today):
         results.append(MatchResult(index=r.index, evacuee_id=r.evacuee_id, decision=decision, candidates=cands,
                                    notes=notes))
     _same_person_in_group(results, parsed)
-    _duplicates(results, parsed, rks)
     return results
 
 
@@ -713,6 +823,22 @@ def _birth_filter(b, memo, people, ids, today):
             if lo <= memo.birth(people[pid].birth_date)[0] <= hi:
                 keep.append(pid)
     return keep or ids
+
+
+def _near_dates(b) -> list:
+    """The calendar dates a written date may have been slipped from (a day or a month off, day and month swapped,
+    the year off by one)."""
+    out = []
+    y, m, d = b.year, b.month, b.day
+    base = b.date
+    if base is not None:
+        out += [base - dt.timedelta(days=1), base + dt.timedelta(days=1)]
+    for yy, mm, dd in ((y, m - 1, d), (y, m + 1, d), (y, d, m), (y - 1, m, d), (y + 1, m, d)):
+        try:
+            out.append(dt.date(yy, mm, dd))
+        except (ValueError, TypeError):
+            pass
+    return [x for x in dict.fromkeys(out) if x != base]
 
 
 def _prefilter_household(rk, row, p, memo) -> bool:

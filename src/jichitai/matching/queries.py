@@ -36,7 +36,7 @@ _SELECT_LIGHT = (f"SELECT {', '.join('p.' + c for c in LIGHT_COLUMNS)} FROM {_T}
 _SELECT_BY_HOUSEHOLD = _SELECT.replace("p.municipality_id = %s", "p.municipality_id + 0 = %s")
 
 
-def _run(column: str, values, select=_SELECT) -> list:
+def _run(column: str, values, select=_SELECT, tail=()) -> list:
     m = require_municipality()
     values = list(dict.fromkeys(v for v in values if v not in (None, "")))
     out = []
@@ -46,7 +46,7 @@ def _run(column: str, values, select=_SELECT) -> list:
         for i in range(0, len(values), CHUNK):
             part = values[i:i + CHUNK]
             cur.execute(f"{select} AND p.{column} IN ({', '.join(['%s'] * len(part))})",
-                        [m.pk, Status.RESIDENT.value, *part])
+                        [m.pk, Status.RESIDENT.value, *tail, *part])
             out.extend(cur.fetchall())
     return out
 
@@ -74,6 +74,13 @@ def by_kana_loose(keys) -> list:
 def by_birth_date_light(dates) -> list:
     """Residents born on one of `dates` (datetime.date), as narrow rows (LIGHT_COLUMNS)."""
     return _run("birth_date", [d.isoformat() if connection.vendor == "sqlite" else d for d in dates], _SELECT_LIGHT)
+
+
+def by_given_key_light(keys, born_from) -> list:
+    """Residents born on or after `born_from` whose given name is one of `keys` as written (given_key), as narrow
+    rows (LIGHT_COLUMNS): children written by given name only."""
+    d = born_from.isoformat() if connection.vendor == "sqlite" else born_from
+    return _run("given_key", keys, _SELECT_LIGHT + " AND p.birth_date >= %s", tail=[d])
 
 
 def by_ids(ids) -> list:
