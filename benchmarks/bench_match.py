@@ -398,6 +398,8 @@ def write_csv(path, rows):
 def run_command(engine, inp, out):
     env = {**os.environ, **C.bench_env(engine)}
     env.pop("DATABASE_URL", None) if engine == "sqlite" else None
+    # as installed: the modules' bytecode cached (the warm-up run writes it), not compiled again by every command
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     cmd = [sys.executable, "-m", "jichitai.cli", "disaster", "match", "--municipality", C.BIG[0], "--input", str(inp),
            "--output", str(out), "--columns",
            "名前=name,フリガナ=kana,生年月日=birth,性別=sex,住所=address,受付グループ=group", "--id-column", "受付番号"]

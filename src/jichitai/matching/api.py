@@ -44,7 +44,7 @@ AUTO_MIN_SCORE = 13.0      # rule A: enough evidence in total (a whole name 8+ a
 AUTO_MIN_MARGIN = 5.0      # every rule: far ahead of the next candidate (namesakes)
 REVIEW_MIN_SCORE = 8.0     # below: 該当なし (a visitor, kept as a non-resident)
 MAX_CANDIDATES = 5
-CHILD_MAX_AGE = 15         # rule F (a child written by given name only) is for candidates of this age or younger
+CHILD_MAX_AGE = 15         # a row giving only a given name is looked for among residents of this age or younger
 _NICK_SUFFIXES = ("ちゃん", "チャン", "くん", "クン", "さん", "サン", "たん", "りん")
 
 _LAYER_POINTS = {"exact": 10.0, "selector": 10.0, "degenerate": 9.5, "variant": 9.0}
@@ -113,6 +113,7 @@ class _P(NamedTuple):
     name_var_key: str
     kana_key: str
     kana_loose_key: str
+    previous_address: str
 
     @property
     def pk(self):  # what policy.protected_person_ids reads
@@ -167,6 +168,17 @@ class _Memo:
                 r = (b.year, b.month, b.day)
             self.ymd[b] = r
         return r
+
+
+def _one_day_apart(b, by, bm, bd) -> bool:
+    """The written date and the registered one are a day apart across a month or year end (8月31日 / 9月1日)."""
+    d = b.date
+    if d is None or abs(d.year - by) > 1:
+        return False
+    try:
+        return abs((d - dt.date(by, bm, bd)).days) == 1
+    except ValueError:
+        return False
 
 
 def _age_on(y, m, d, today):
@@ -302,7 +314,8 @@ def _score(row: parse.Row, rk: _RowKeys, p: _P, memo: _Memo, today, *, address_a
             kana_pts, kana_full = (8.5 if strict else 8.0), True
             reasons.append(("フリガナが一致" if strict else "フリガナがゆるく一致（長音・小書き・濁点の違い）")
                            + ("（氏と名が逆の順）" if swapped else ""))
-        elif loose_full and len(loose_full) >= 4 and _edit1(rk.kana_full, loose_full):
+        elif loose_full and len(loose_full) >= 4 and _edit1(rk.kana_full, loose_full) and (
+                kanji_full or not rk.pairs):
             hit = True
             kana_pts, kana_full = 6.0, True
             reasons.append("フリガナが1文字違い（書き誤りの可能性）")
@@ -357,9 +370,9 @@ def _score(row: parse.Row, rk: _RowKeys, p: _P, memo: _Memo, today, *, address_a
             near = None
             if y == by and m == bd and d == bm:
                 near = "日と月が入れ替わり"
-            elif y == by and m == bm and abs(d - bd) == 1:
+            elif (y == by and m == bm and abs(d - bd) == 1) or _one_day_apart(b, by, bm, bd):
                 near = "日が1日違い"
-            elif y == by and d == bd and abs(m - bm) == 1:
+            elif d == bd and (abs(y * 12 + m - by * 12 - bm) == 1 or (y == by and {m, bm} == {1, 12})):
                 near = "月が1か月違い"
             elif abs(y - by) == 1 and m == bm and d == bd:
                 near = "年が1年違い（和暦の年の書き誤りなど）"
@@ -431,7 +444,7 @@ def _score(row: parse.Row, rk: _RowKeys, p: _P, memo: _Memo, today, *, address_a
             pts -= 2.5
             reasons.append("性別が一致しません")
     # ---- address (never for a protected person and a reader without the right: it would reveal the address)
-    address_exact = False
+    address_exact = address_town = False
     if row.address_key and pts >= 6.0:  # compared for candidates with other evidence (the others are not shown)
         if not address_allowed:
             reasons.append("住所は照合に使っていません（支援措置）")
@@ -444,9 +457,20 @@ def _score(row: parse.Row, rk: _RowKeys, p: _P, memo: _Memo, today, *, address_a
             elif akey and len(row.address_key) > len(row.town) + 1 and akey.startswith(row.address_key):
                 pts += 3.0
                 reasons.append("住所が一部一致（番地まで）")
+            elif p.previous_address and memo.a(p.previous_address)[0] == row.address_key:
+                # the address before the last move, as people still give it: as good as the registered one
+                pts += 6.0
+                address_exact = True
+                reasons.append("住所が前住所と一致（転居前の住所で記載）")
             elif row.town and town == row.town:
-                pts += 1.5
-                reasons.append("住所の町字が一致")
+                if row.address_key == row.town:
+                    # only the 町字 written (no number: not a shelter's address), and it is where this person lives
+                    pts += 5.0
+                    address_town = True
+                    reasons.append("住所の町字が一致（町字のみの記載）")
+                else:
+                    pts += 1.5
+                    reasons.append("住所の町字が一致")
             else:
                 reasons.append("住所は一致しません（旧住所・避難所の住所の可能性）")
     # ---- household context
@@ -462,9 +486,10 @@ def _score(row: parse.Row, rk: _RowKeys, p: _P, memo: _Memo, today, *, address_a
     flags = {"name_strong": name_strong, "name_any": name_pts > 0,
              "name_given": kana_given or kanji_part in ("given", "given_only", "nickname"),
              "given_only": kana_given_only or kanji_part == "given_only",
-             "given_only_kanji": kanji_part == "given_only", "birth": birth, "birth_fit": birth_fit,
-             "child": _age_on(by, bm, bd, today) <= CHILD_MAX_AGE, "nickname": nickname,
-             "address_exact": address_exact, "household": household}
+             "given_only_kanji": kanji_part == "given_only", "kanji_full": kanji_full, "birth": birth,
+             "birth_fit": birth_fit,
+             "nickname": nickname,
+             "address_exact": address_exact, "address_town": address_town, "household": household}
     return round(pts, 2), reasons, flags
 
 
@@ -490,15 +515,21 @@ def decide(scored: list, flags_of: dict) -> tuple[str, list]:
       B. the whole name meets and someone who arrived with the row matched the same household;
       C. the given name meets (a child written by given name only, a married name) and someone who arrived with the
          row matched the same household;
-      D. part of the name meets, the birth date agrees exactly and the address is the registered one;
-      E. the whole name meets and the address written is the registered one (a shared address is household
-         context: a namesake elsewhere is told apart by it, a namesake at the same address keeps the margin low);
-      F. the row gives only a given name in kanji (a child) which meets a candidate aged CHILD_MAX_AGE or younger,
-         and the birth date agrees exactly (a row that writes another family name is another person, and a given
-         reading alone is shared by too many: F applies to neither — they need household context, rule C);
-      G. the whole name meets and a year and month, a year or an age agrees exactly, and no other resident of that
-         name fits (the margin): the age tells namesakes of the register apart; the remaining risk is a visitor who
-         is the namesake of a resident of the same age;
+      D. part of the name meets, the birth date agrees exactly or nearly and the address is the registered one (or
+         the one before the last move, 前住所), or the birth date agrees exactly and only the candidate's 町字 is
+         written;
+      D2. the given name meets and the address is the registered one or the 前住所 (the household's address: a child
+         written by given name only, a married name);
+      E. the whole name meets and the address written is the registered one, the 前住所, or only the 町字 and it is
+         the candidate's (a shared address is household context: a namesake elsewhere is told apart by it, a
+         namesake at the same address keeps the margin low);
+      (F, a given name only and the exact birth date, is not a rule: in a register of a million about 27 children
+         share each birthday, and visitors' children met resident children of the same given name born the same day
+         — a child written by given name only is confirmed through its household, C, or the address, D;)
+      G. the whole name as written (in kanji, any layer; a reading alone is shared by too many) meets, a year and
+         month, a year or an age agrees exactly, and no other resident of that name fits (the margin): the age tells
+         namesakes of the register apart; the remaining risk is a visitor who is the namesake of a resident of the
+         same age;
       H. the family name meets, the given name is a nickname (the beginning of the given reading, ± ちゃん/くん)
          and the birth date agrees exactly.
     Otherwise 要確認 when the top candidate scores REVIEW_MIN_SCORE or more, else 該当なし. Namesakes with no birth
@@ -523,15 +554,15 @@ def decide(scored: list, flags_of: dict) -> tuple[str, list]:
         rule = "氏名と同行の世帯"
     elif f["name_given"] and f["household"]:
         rule = "名と同行の世帯"
-    elif f["name_any"] and f["birth"] == "exact" and f["address_exact"]:
+    elif f["name_any"] and ((birth_ok and f["address_exact"]) or (f["birth"] == "exact" and f["address_town"])):
         rule = "氏名の一部・生年月日・住所"
-    elif f["name_strong"] and f["address_exact"]:
+    elif f["name_strong"] and (f["address_exact"] or f["address_town"]):
         rule = "氏名と住所"
-    elif f["given_only_kanji"] and f["child"] and f["birth"] == "exact":
-        rule = "名のみの記載と生年月日"
+    elif f["name_given"] and f["address_exact"]:
+        rule = "名と住所（世帯の住所）"
     elif f["nickname"] and f["birth"] == "exact":
         rule = "氏と愛称と生年月日"
-    elif f["name_strong"] and f["birth_fit"] and s1 >= AUTO_MIN_SCORE - 3:
+    elif f["kanji_full"] and f["birth_fit"] and s1 >= AUTO_MIN_SCORE - 3:
         rule = "氏名と生年・年齢（同じ氏名で整合する人は一人）"
     if rule is None:
         if not f["name_any"]:
@@ -649,11 +680,11 @@ def _match_part(parsed, rks, reader, today, prefixes):
     # the one written (a day or a month off, day and month swapped, the year off by one) for a name in kana
     by_given, by_near = {}, {}
     for r in parsed:
-        if not r.single_token:
+        if not r.single_token or cand_ids[r.index]:
             continue
         if r.name_forms and len(r.tokens[0]) <= 4:
             by_given.setdefault(r.tokens[0], []).append(r.index)
-        elif r.name_is_kana and r.birth.kind == "date" and not cand_ids[r.index]:
+        elif r.name_is_kana and r.birth.kind == "date":
             for d in _near_dates(r.birth):
                 by_near.setdefault(d, []).append(r.index)
     if by_given:
@@ -682,8 +713,9 @@ def _match_part(parsed, rks, reader, today, prefixes):
     people: dict[int, _P] = {}
     for t in queries.by_ids(wanted):
         people[t[0]] = _P(*t)
-    for ids in cand_ids.values():  # a candidate that left the register meanwhile
-        ids.intersection_update(people)
+    for i, ids in cand_ids.items():  # a candidate that left the register meanwhile
+        if not people.keys() >= ids:
+            cand_ids[i] = {pid for pid in ids if pid in people}
 
     protected = policy.protected_person_ids(people.values())
 
@@ -811,7 +843,9 @@ def _birth_filter(b, memo, people, ids, today):
         y, m, d = b.year, b.month, b.day
         for pid in ids:
             by, bm, bd = memo.birth(people[pid].birth_date)
-            if (by == y and (bm == m or bm == d or bd == d)) or (abs(by - y) == 1 and bm == m and bd == d):
+            if (by == y and (bm == m or bm == d or bd == d)) or (abs(by - y) == 1 and bd == d and (
+                    bm == m or {m, bm} == {1, 12})) or (abs(by - y) <= 1 and bd in (1, 28, 29, 30, 31)
+                                                        and _one_day_apart(b, by, bm, bd)):
                 keep.append(pid)
     elif b.kind in ("ym", "year"):
         for pid in ids:

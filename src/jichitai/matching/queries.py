@@ -22,7 +22,7 @@ from jichitai.tenancy.scope import require_municipality
 COLUMNS = ("id", "atena_no", "resident_code", "family_name", "given_name", "family_name_kana", "given_name_kana",
            "former_family_name", "former_family_name_kana", "birth_date", "sex", "address", "address_key",
            "household_id", "dv_protected", "name_key", "name_sel_key", "name_deg_key", "name_var_key", "kana_key",
-           "kana_loose_key")
+           "kana_loose_key", "previous_address")
 LIGHT_COLUMNS = ("id", "birth_date", "family_name", "given_name", "family_name_kana", "given_name_kana",
                  "former_family_name", "kana_loose_key", "name_var_key")
 CHUNK = 500
@@ -42,6 +42,8 @@ def _run(column: str, values, select=_SELECT, tail=()) -> list:
     out = []
     if not values:
         return out
+    if connection.vendor == "sqlite":  # the date as stored (text): no per-row conversion to a date object
+        select = select.replace("p.birth_date", "CAST(p.birth_date AS TEXT)", 1)
     with connection.cursor() as cur:
         for i in range(0, len(values), CHUNK):
             part = values[i:i + CHUNK]
@@ -79,8 +81,9 @@ def by_birth_date_light(dates) -> list:
 def by_given_key_light(keys, born_from) -> list:
     """Residents born on or after `born_from` whose given name is one of `keys` as written (given_key), as narrow
     rows (LIGHT_COLUMNS): children written by given name only."""
-    d = born_from.isoformat() if connection.vendor == "sqlite" else born_from
-    return _run("given_key", keys, _SELECT_LIGHT + " AND p.birth_date >= %s", tail=[d])
+    if connection.vendor == "sqlite":  # `+`: not the birth-date index (every child of the register), the given name's
+        return _run("given_key", keys, _SELECT_LIGHT + " AND +p.birth_date >= %s", tail=[born_from.isoformat()])
+    return _run("given_key", keys, _SELECT_LIGHT + " AND p.birth_date >= %s", tail=[born_from])
 
 
 def by_ids(ids) -> list:
