@@ -42,6 +42,7 @@ DECISION_LABELS = {AUTO: "自動確定", REVIEW: "要確認", NONE: "該当な�
 # The safety rule for 自動確定 (docs/matching.md): all must hold.
 AUTO_MIN_SCORE = 13.0      # rule A: enough evidence in total (a whole name 8+ and a birth date slipped 5)
 AUTO_MIN_MARGIN = 5.0      # every rule: far ahead of the next candidate (namesakes)
+AUTO_MIN_MARGIN_PART = 2.5  # rule A: ahead of a candidate who shares only part of the name (born that day)
 REVIEW_MIN_SCORE = 8.0     # below: 該当なし (a visitor, kept as a non-resident)
 MAX_CANDIDATES = 5
 CHILD_MAX_AGE = 15         # a row giving only a given name is looked for among residents of this age or younger
@@ -381,7 +382,8 @@ def _score(row: parse.Row, rk: _RowKeys, p: _P, memo: _Memo, today, *, address_a
                 birth = "near"
                 reasons.append(f"生年月日が一部一致（{near}）")
             elif y == by and m == bm:
-                pts += 1.0
+                # a day that is not a slip: no evidence either way (a namesake born in the same month must not come
+                # within the margin of the person whose date was slipped)
                 birth = "partial"
                 reasons.append("生年月のみ一致（日が違う）")
             else:
@@ -542,7 +544,14 @@ def decide(scored: list, flags_of: dict) -> tuple[str, list]:
     notes = []
     if p1._protected:  # policy.protected_person_ids: the read policy's rule, not a copy of it
         notes.append("支援措置対象者の可能性があるため自動確定しません（権限のある職員が確認してください）")
-    if s1 - s2 < AUTO_MIN_MARGIN:
+    margin = s1 - s2
+    if f["name_strong"] and f["birth"] in ("exact", "near") and len(scored) > 1:
+        # a whole name with its birth date against someone who shares only part of the name (born that day: a
+        # married name, a nickname): a smaller margin is enough; against another whole-name match, the full one
+        s2_whole = max((s for s, p in scored[1:] if flags_of[p.id]["name_strong"]), default=0.0)
+        if s1 - s2_whole >= AUTO_MIN_MARGIN and s1 - s2 >= AUTO_MIN_MARGIN_PART:
+            margin = AUTO_MIN_MARGIN
+    if margin < AUTO_MIN_MARGIN:
         notes.append(f"近い得点の候補が他にあります（差 {s1 - s2:g}点: 同姓同名など）")
     if f["birth"] == "conflict":
         notes.append("生年月日の記載が候補と一致しません")
@@ -587,30 +596,50 @@ def match_rows(municipality, rows: list, *, reader: policy.Reader, today: dt.dat
 
 def _match(municipality, rows, reader, today, workers=None):
     prefixes = (municipality.prefecture.name + municipality.name, municipality.name)
-    parsed = [parse.read_row(i, r, today=today, drop_prefixes=prefixes) for i, r in enumerate(rows)]
-    rks = [_RowKeys(r) for r in parsed]
-    results = parallel.run_parts(_shards(parsed, workers), lambda part: _match_part(
-        [parsed[i] for i in part], {i: rks[i] for i in part}, reader, today, prefixes))
-    results.sort(key=lambda res: res.index)
-    _duplicates(results, parsed, rks)
+    groups = [str(r.get("group") or "").strip() for r in rows]
+
+    def part_of(indices):  # read, keyed and matched in the part's own process
+        parsed = [parse.read_row(i, rows[i], today=today, drop_prefixes=prefixes) for i in indices]
+        rks = {r.index: _RowKeys(r) for r in parsed}
+        results = _match_part(parsed, rks, reader, today, prefixes)
+        return [(res, _identity(r, rks[r.index])) for res, r in zip(results, parsed)]
+
+    done = parallel.run_parts(_shards(groups, workers), part_of)
+    done.sort(key=lambda x: x[0].index)
+    results = [res for res, _i in done]
+    _duplicates(results, groups, [ident for _r, ident in done])
     return results
 
 
-def _shards(parsed, workers) -> list:
-    """The rows cut in parts of about the same size, the rows of one group (受付グループ) always in one part (their
-    household context is worked out together). One part unless the run is large and cores are free."""
-    n = parallel.workers(len(parsed), workers)
+def _shards(groups, workers) -> list:
+    """Row indexes cut in parts of about the same size, the rows of one group (受付グループ; `groups`: each row's)
+    always in one part (their household context is worked out together). One part unless the run is large and
+    cores are free."""
+    n = parallel.workers(len(groups), workers)
     if n == 1:
-        return [[r.index for r in parsed]]
+        return [list(range(len(groups)))]
     parts = [[] for _ in range(n)]
     slot_of = {}
-    for r in parsed:
-        if r.group:
-            j = slot_of.setdefault(r.group, len(slot_of) % n)
+    for i, g in enumerate(groups):
+        if g:
+            j = slot_of.setdefault(g, len(slot_of) % n)
         else:
             j = min(range(n), key=lambda k: len(parts[k]))
-        parts[j].append(r.index)
+        parts[j].append(i)
     return [p for p in parts if p]
+
+
+def _identity(r, rk):
+    """What tells two rows not confirmed apart as the same person: the characters of the name in any order (the
+    same for every order and separator) or of the reading, and the full birth date; None without them."""
+    d = r.birth.date
+    if d is None:
+        return None
+    if r.name_forms:
+        return ("n", "".join(sorted(r.name_forms[0][0][3])), d)
+    if rk.kana_full:
+        return ("k", "".join(sorted(rk.kana_full)), d)
+    return None
 
 
 def _match_part(parsed, rks, reader, today, prefixes):
@@ -899,7 +928,7 @@ def _same_person_in_group(results, parsed):
                 res.notes = ["同じ受付の別の行が同じ住民に照合されました（確認してください）"]
 
 
-def _duplicates(results, parsed, rks):
+def _duplicates(results, groups, idents):
     """Rows that are the same person get one duplicate group: confirmed to the same resident, or — for rows not
     confirmed — the same name (any order, any kana form) and the same full birth date. Rows of one group are
     never merged (people arriving together are different people)."""
@@ -912,7 +941,7 @@ def _duplicates(results, parsed, rks):
         return x
 
     def union(a, b):
-        if parsed[a].group and parsed[a].group == parsed[b].group:
+        if groups[a] and groups[a] == groups[b]:
             return
         ra, rb = find(a), find(b)
         if ra != rb:
@@ -920,21 +949,14 @@ def _duplicates(results, parsed, rks):
 
     by_person: dict[int, int] = {}
     by_identity: dict[tuple, int] = {}
-    for res, r, rk in zip(results, parsed, rks):
+    for res, ident in zip(results, idents):
         if res.decision == AUTO:
             pid = res.top.person_id
             if pid in by_person:
                 union(by_person[pid], res.index)
             else:
                 by_person[pid] = res.index
-        d = r.birth.date
-        if d is None:
-            continue
-        if r.name_forms:  # the characters of the name in any order: the same for every order and separator
-            ident = ("n", "".join(sorted(r.name_forms[0][0][3])), d)
-        elif rk.kana_full:
-            ident = ("k", "".join(sorted(rk.kana_full)), d)
-        else:
+        if ident is None:
             continue
         if ident in by_identity:
             union(by_identity[ident], res.index)
