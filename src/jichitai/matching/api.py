@@ -604,6 +604,7 @@ def _match(municipality, rows, reader, today, workers=None):
         results = _match_part(parsed, rks, reader, today, prefixes)
         return [(res, _identity(r, rks[r.index])) for res, r in zip(results, parsed)]
 
+    moji.name_keys("髙")  # the character tables loaded once, before any fork (the parts share them)
     done = parallel.run_parts(_shards(groups, workers), part_of)
     done.sort(key=lambda x: x[0].index)
     results = [res for res, _i in done]
