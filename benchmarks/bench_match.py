@@ -170,9 +170,11 @@ def make_evacuees(m, n, seed):
     towns = sorted({_town(p["address"]) for p in persons if _town(p["address"])})
     shelters = [f"{rnd.choice(towns)}{rnd.randint(1, 3000)}番地" for _ in range(20)]
     noise = {}
+    tags = []  # the noise of each row (for the breakdown of what was not confirmed)
 
     def note(kind):
         noise[kind] = noise.get(kind, 0) + 1
+        tags[-1].append(kind)
 
     rows, truth = [], []
     households = {}
@@ -184,6 +186,7 @@ def make_evacuees(m, n, seed):
         gid += 1
         shelter = rnd.choice(shelters)
         for p in members:
+            tags.append([])
             row = noisy(p, rnd, note, readings, families, shelter)
             row["group"] = f"G{gid:05d}" if together and len(members) > 1 else ""
             if together and len(members) > 1:
@@ -192,6 +195,7 @@ def make_evacuees(m, n, seed):
             truth.append(p["id"])
     # the same person registered at a second shelter (alone, independent noise)
     for p in rnd.sample(persons, n_dupes):
+        tags.append([])
         row = noisy(p, rnd, note, readings, families, rnd.choice(shelters))
         row["group"] = ""
         note("same person at two shelters")
@@ -210,6 +214,7 @@ def make_evacuees(m, n, seed):
         fake = {"id": None, "family_name": fam, "given_name": giv, "family_name_kana": fk, "given_name_kana": gk,
                 "birth_date": b, "sex": sex, "address": f"東京都大田区蒲田{rnd.randint(1, 5)}丁目{rnd.randint(1, 30)}番",
                 "previous_address": "", "household_id": None, "dv_protected": False}
+        tags.append(["visitor"])
         row = noisy(fake, rnd, lambda k: None, readings, families, rnd.choice(shelters))
         row["group"] = ""
         rows.append(row)
@@ -218,9 +223,10 @@ def make_evacuees(m, n, seed):
     rnd.shuffle(order)  # groups stay groups (the group column), rows come in any order
     rows = [rows[i] for i in order]
     truth = [truth[i] for i in order]
+    tags = [tags[i] for i in order]
     for i, r in enumerate(rows):
         r["id"] = f"E{i + 1:06d}"
-    return rows, truth, noise
+    return rows, truth, noise, tags
 
 
 def _town(addr):
@@ -392,6 +398,8 @@ def write_csv(path, rows):
 def run_command(engine, inp, out):
     env = {**os.environ, **C.bench_env(engine)}
     env.pop("DATABASE_URL", None) if engine == "sqlite" else None
+    # as installed: the modules' bytecode cached (the warm-up run writes it), not compiled again by every command
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     cmd = [sys.executable, "-m", "jichitai.cli", "disaster", "match", "--municipality", C.BIG[0], "--input", str(inp),
            "--output", str(out), "--columns",
            "名前=name,フリガナ=kana,生年月日=birth,性別=sex,住所=address,受付グループ=group", "--id-column", "受付番号"]
@@ -409,14 +417,18 @@ def run_command(engine, inp, out):
     return wall, cpu
 
 
-def evaluate(rows, truth, out_path, atena_of):
+def evaluate(rows, truth, out_path, atena_of, tags=None):
     with open(out_path, encoding="utf-8-sig", newline="") as fh:
         res = list(csv.DictReader(fh))
     assert len(res) == len(rows)
     n_true = sum(t is not None for t in truth)
     auto = correct_auto = review = review_top_ok = none = none_ok = explained = 0
     wrong = []
-    for r, t in zip(res, truth):
+    missed_by_kind = {}
+    for n_, (r, t) in enumerate(zip(res, truth)):
+        if tags is not None and t is not None and not (r["判定"] == "自動確定" and r["宛名番号"] == atena_of.get(t)):
+            for k in tags[n_] or ["(no noise)"]:
+                missed_by_kind[k] = missed_by_kind.get(k, 0) + 1
         want = atena_of.get(t) if t is not None else None
         explained += bool(r["理由"])
         if r["判定"] == "自動確定":
@@ -446,6 +458,7 @@ def evaluate(rows, truth, out_path, atena_of):
         "review": review, "review_top_correct": review_top_ok, "none": none, "none_correct": none_ok,
         "explained_rows": explained, "duplicates_in_truth": len(dup_pairs), "duplicates_merged": dup_found,
         "wrong_auto_examples": wrong[:5],
+        "missed_residents_by_noise": dict(sorted(missed_by_kind.items(), key=lambda kv: -kv[1])),
     }
 
 
@@ -578,11 +591,12 @@ def main():
     C.ensure_population(m, args.register)
     OUT.mkdir(parents=True, exist_ok=True)
     t = time.perf_counter()
-    rows, truth, noise = make_evacuees(m, args.evacuees, args.seed)
+    rows, truth, noise, tags = make_evacuees(m, args.evacuees, args.seed)
     C.log(f"evacuees: {len(rows):,} rows made in {time.perf_counter() - t:.1f} s")
     inp, outp = OUT / f"evacuees-{args.engine}.csv", OUT / f"matched-{args.engine}.csv"
     write_csv(inp, rows)
     (OUT / f"truth-{args.engine}.json").write_text(json.dumps(truth))
+    (OUT / f"tags-{args.engine}.json").write_text(json.dumps(tags, ensure_ascii=False))
     from django.db import connection
 
     from jichitai.residents.models import Person
@@ -598,7 +612,7 @@ def main():
     connection.close()
     run_command(args.engine, inp, outp)  # warm-up: the file cache, as for a command run during the day
     wall, cpu = run_command(args.engine, inp, outp)
-    quality = evaluate(rows, truth, outp, atena_of)
+    quality = evaluate(rows, truth, outp, atena_of, tags)
     C.log(json.dumps(quality, ensure_ascii=False))
     splink = None
     if not args.no_splink:

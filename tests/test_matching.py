@@ -176,10 +176,18 @@ def test_household_context_confirms_namesakes_arriving_together(town_a, staff):
 
 
 def test_child_by_given_name_only(town_a, staff, fam):
+    # alone, a given name and the birthday are not enough (other children of a large register share both): 要確認
     res = one(town_a.m, staff["clerk_a"], name="一郎", birth="2021-06-10")
     assert res.top.person_id == fam[2].pk
     assert "名のみの記載で名が一致（子どもなど）" in reasons(res)
-    assert res.decision == api.AUTO and res.notes[0].startswith("自動確定（名のみの記載と生年月日）")
+    assert res.decision == api.REVIEW
+    # with the household's address, or arriving with a parent, it is confirmed
+    res = one(town_a.m, staff["clerk_a"], name="一郎", birth="2021-06-10", address="三本松2-3-5")
+    assert res.decision == api.AUTO and res.notes[0].startswith("自動確定（")
+    res = match(town_a.m, [dict(name="山田太郎", birth="1975-04-01", group="G"),
+                           dict(name="一郎", birth="2021-06-10", group="G")], staff["clerk_a"])[1]
+    assert res.decision == api.AUTO and res.top.person_id == fam[2].pk
+    assert res.notes[0].startswith("自動確定（名と同行の世帯）")
     # the given name and an age only: not enough
     res = one(town_a.m, staff["clerk_a"], name="一郎", birth="5歳")
     assert res.decision != api.AUTO

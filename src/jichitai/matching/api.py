@@ -32,7 +32,7 @@ from jichitai import moji
 from jichitai.privacy import policy
 from jichitai.tenancy.scope import tenant_scope
 
-from . import parse, queries
+from . import parallel, parse, queries
 
 AUTO = "auto"
 REVIEW = "review"
@@ -40,10 +40,13 @@ NONE = "none"
 DECISION_LABELS = {AUTO: "自動確定", REVIEW: "要確認", NONE: "該当なし"}
 
 # The safety rule for 自動確定 (docs/matching.md): all must hold.
-AUTO_MIN_SCORE = 16.0      # rule A: enough evidence in total
+AUTO_MIN_SCORE = 13.0      # rule A: enough evidence in total (a whole name 8+ and a birth date slipped 5)
 AUTO_MIN_MARGIN = 5.0      # every rule: far ahead of the next candidate (namesakes)
+AUTO_MIN_MARGIN_PART = 2.5  # rule A: ahead of a candidate who shares only part of the name (born that day)
 REVIEW_MIN_SCORE = 8.0     # below: 該当なし (a visitor, kept as a non-resident)
 MAX_CANDIDATES = 5
+CHILD_MAX_AGE = 15         # a row giving only a given name is looked for among residents of this age or younger
+_NICK_SUFFIXES = ("ちゃん", "チャン", "くん", "クン", "さん", "サン", "たん", "りん")
 
 _LAYER_POINTS = {"exact": 10.0, "selector": 10.0, "degenerate": 9.5, "variant": 9.0}
 _LAYER_REASON = {
@@ -111,6 +114,7 @@ class _P(NamedTuple):
     name_var_key: str
     kana_key: str
     kana_loose_key: str
+    previous_address: str
 
     @property
     def pk(self):  # what policy.protected_person_ids reads
@@ -167,6 +171,17 @@ class _Memo:
         return r
 
 
+def _one_day_apart(b, by, bm, bd) -> bool:
+    """The written date and the registered one are a day apart across a month or year end (8月31日 / 9月1日)."""
+    d = b.date
+    if d is None or abs(d.year - by) > 1:
+        return False
+    try:
+        return abs((d - dt.date(by, bm, bd)).days) == 1
+    except ValueError:
+        return False
+
+
 def _age_on(y, m, d, today):
     return today.year - y - ((today.month, today.day) < (m, d))
 
@@ -189,7 +204,7 @@ def _edit1(a: str, b: str) -> bool:
 class _RowKeys:
     """What a row is compared with: its whole-name keys in both orders and its name parts at every split."""
 
-    __slots__ = ("parts", "kparts", "pairs", "kpairs", "kana_strict", "kana_full", "forms", "given_only")
+    __slots__ = ("parts", "kparts", "pairs", "kpairs", "kana_strict", "kana_full", "forms", "given_only", "nicks")
 
     def __init__(self, row: parse.Row):
         self.forms = {}
@@ -198,6 +213,7 @@ class _RowKeys:
         self.parts = set()
         self.pairs = []
         self.given_only = ""
+        self.nicks = {}
         if row.name_forms:
             v = row.name_forms[0][0][3]
             if len(row.tokens) >= 2:
@@ -215,6 +231,17 @@ class _RowKeys:
             for f, g, _s in self.pairs:
                 self.parts.add(f)
                 self.parts.add(g)
+        # a given name written in kana after a family name, maybe with ちゃん/くん: a nickname is compared with the
+        # beginning of the registered given reading (ゆうちゃん → ユウコ)
+        for f, g, _s in self.pairs:
+            if f and g and moji.is_kana(g) and not moji.is_kana(f):
+                for suf in _NICK_SUFFIXES:
+                    if g.endswith(suf) and len(g) > len(suf):
+                        g = g[: -len(suf)]
+                        break
+                k = moji.kana_keys(g)[1]
+                if len(k) >= 2:
+                    self.nicks.setdefault(f, k)
         self.kparts = set()
         self.kpairs = []
         self.kana_strict = {k[0] for k, _sw in row.kana_forms}
@@ -236,7 +263,7 @@ def _score(row: parse.Row, rk: _RowKeys, p: _P, memo: _Memo, today, *, address_a
     reasons = []
     fam_v, giv_v = memo.v(p.family_name), memo.v(p.given_name)
     # ---- name, written form
-    kanji_pts, kanji_full, kanji_part = 0.0, False, ""
+    kanji_pts, kanji_full, kanji_part, nickname = 0.0, False, "", False
     full = rk.forms.get(p.name_var_key)
     if full is not None:
         e, s, d, swapped = full
@@ -268,8 +295,14 @@ def _score(row: parse.Row, rk: _RowKeys, p: _P, memo: _Memo, today, *, address_a
             kanji_pts, kanji_part = 4.5, "given"
             reasons.append("名のみ一致（氏が違う: 婚姻などによる変更の可能性）")
         elif fam_hit:
-            kanji_pts, kanji_part = 3.0, "family"
-            reasons.append("氏のみ一致（名が違う: 通称・愛称の可能性）")
+            nick = rk.nicks.get(fam_v)
+            gk = memo.k(p.given_name_kana) if nick else ""
+            if nick and gk != nick and gk.startswith(nick):
+                kanji_pts, kanji_part, nickname = 6.0, "nickname", True
+                reasons.append("氏が一致し、名は愛称の可能性（名の読みの先頭が一致）")
+            else:
+                kanji_pts, kanji_part = 3.0, "family"
+                reasons.append("氏のみ一致（名が違う: 通称・愛称の可能性）")
     # ---- name, reading
     kana_pts, kana_full, kana_given, kana_given_only = 0.0, False, False, False
     if rk.kana_full:
@@ -282,7 +315,8 @@ def _score(row: parse.Row, rk: _RowKeys, p: _P, memo: _Memo, today, *, address_a
             kana_pts, kana_full = (8.5 if strict else 8.0), True
             reasons.append(("フリガナが一致" if strict else "フリガナがゆるく一致（長音・小書き・濁点の違い）")
                            + ("（氏と名が逆の順）" if swapped else ""))
-        elif loose_full and len(loose_full) >= 4 and _edit1(rk.kana_full, loose_full):
+        elif loose_full and len(loose_full) >= 4 and _edit1(rk.kana_full, loose_full) and (
+                kanji_full or not rk.pairs):
             hit = True
             kana_pts, kana_full = 6.0, True
             reasons.append("フリガナが1文字違い（書き誤りの可能性）")
@@ -326,6 +360,7 @@ def _score(row: parse.Row, rk: _RowKeys, p: _P, memo: _Memo, today, *, address_a
     by, bm, bd = memo.birth(p.birth_date)
     b = row.birth
     birth = "none"
+    birth_fit = False  # a year and month, a year or an age that agrees exactly (not an age band)
     if b.kind == "date":
         y, m, d = b.year, b.month, b.day
         if (y, m, d) == (by, bm, bd):
@@ -336,9 +371,9 @@ def _score(row: parse.Row, rk: _RowKeys, p: _P, memo: _Memo, today, *, address_a
             near = None
             if y == by and m == bd and d == bm:
                 near = "日と月が入れ替わり"
-            elif y == by and m == bm and abs(d - bd) == 1:
+            elif (y == by and m == bm and abs(d - bd) == 1) or _one_day_apart(b, by, bm, bd):
                 near = "日が1日違い"
-            elif y == by and d == bd and abs(m - bm) == 1:
+            elif d == bd and (abs(y * 12 + m - by * 12 - bm) == 1 or (y == by and {m, bm} == {1, 12})):
                 near = "月が1か月違い"
             elif abs(y - by) == 1 and m == bm and d == bd:
                 near = "年が1年違い（和暦の年の書き誤りなど）"
@@ -347,7 +382,8 @@ def _score(row: parse.Row, rk: _RowKeys, p: _P, memo: _Memo, today, *, address_a
                 birth = "near"
                 reasons.append(f"生年月日が一部一致（{near}）")
             elif y == by and m == bm:
-                pts += 1.0
+                # a day that is not a slip: no evidence either way (a namesake born in the same month must not come
+                # within the margin of the person whose date was slipped)
                 birth = "partial"
                 reasons.append("生年月のみ一致（日が違う）")
             else:
@@ -358,6 +394,7 @@ def _score(row: parse.Row, rk: _RowKeys, p: _P, memo: _Memo, today, *, address_a
         if (b.year, b.month) == (by, bm):
             pts += 4.0
             birth = "partial"
+            birth_fit = True
             reasons.append("生年月が一致（日の記載なし）")
         elif b.year == by:
             pts += 0.5
@@ -371,6 +408,7 @@ def _score(row: parse.Row, rk: _RowKeys, p: _P, memo: _Memo, today, *, address_a
         if b.year == by:
             pts += 2.5
             birth = "partial"
+            birth_fit = True
             reasons.append("生年が一致（年のみの記載）")
         elif abs(b.year - by) == 1:
             pts += 0.5
@@ -387,6 +425,7 @@ def _score(row: parse.Row, rk: _RowKeys, p: _P, memo: _Memo, today, *, address_a
             gain = 2.0 if b.kind == "age" else 0.8
             pts += gain
             birth = "age"
+            birth_fit = b.kind == "age"
             reasons.append(f"年齢（{label}）と整合（{age}歳）")
         elif b.kind == "age" and abs(age - b.age_lo) == 1:
             pts += 1.0
@@ -407,7 +446,7 @@ def _score(row: parse.Row, rk: _RowKeys, p: _P, memo: _Memo, today, *, address_a
             pts -= 2.5
             reasons.append("性別が一致しません")
     # ---- address (never for a protected person and a reader without the right: it would reveal the address)
-    address_exact = False
+    address_exact = address_town = False
     if row.address_key and pts >= 6.0:  # compared for candidates with other evidence (the others are not shown)
         if not address_allowed:
             reasons.append("住所は照合に使っていません（支援措置）")
@@ -420,9 +459,20 @@ def _score(row: parse.Row, rk: _RowKeys, p: _P, memo: _Memo, today, *, address_a
             elif akey and len(row.address_key) > len(row.town) + 1 and akey.startswith(row.address_key):
                 pts += 3.0
                 reasons.append("住所が一部一致（番地まで）")
+            elif p.previous_address and memo.a(p.previous_address)[0] == row.address_key:
+                # the address before the last move, as people still give it: as good as the registered one
+                pts += 6.0
+                address_exact = True
+                reasons.append("住所が前住所と一致（転居前の住所で記載）")
             elif row.town and town == row.town:
-                pts += 1.5
-                reasons.append("住所の町字が一致")
+                if row.address_key == row.town:
+                    # only the 町字 written (no number: not a shelter's address), and it is where this person lives
+                    pts += 5.0
+                    address_town = True
+                    reasons.append("住所の町字が一致（町字のみの記載）")
+                else:
+                    pts += 1.5
+                    reasons.append("住所の町字が一致")
             else:
                 reasons.append("住所は一致しません（旧住所・避難所の住所の可能性）")
     # ---- household context
@@ -433,12 +483,15 @@ def _score(row: parse.Row, rk: _RowKeys, p: _P, memo: _Memo, today, *, address_a
         if others:
             household = True
             pts += 6.0
-            rows_txt = "・".join(f"{i + 1}行目" for i in others[:3])
+            rows_txt = "・".join(f"{i + 1}行目" for i in sorted(others)[:3])
             reasons.append(f"同行者（{rows_txt}）が同じ世帯の住民と照合（世帯の文脈）")
     flags = {"name_strong": name_strong, "name_any": name_pts > 0,
-             "name_given": kana_given or kanji_part in ("given", "given_only"),
-             "given_only": kana_given_only or kanji_part == "given_only", "birth": birth,
-             "address_exact": address_exact, "household": household}
+             "name_given": kana_given or kanji_part in ("given", "given_only", "nickname"),
+             "given_only": kana_given_only or kanji_part == "given_only",
+             "given_only_kanji": kanji_part == "given_only", "kanji_full": kanji_full, "birth": birth,
+             "birth_fit": birth_fit,
+             "nickname": nickname,
+             "address_exact": address_exact, "address_town": address_town, "household": household}
     return round(pts, 2), reasons, flags
 
 
@@ -464,13 +517,25 @@ def decide(scored: list, flags_of: dict) -> tuple[str, list]:
       B. the whole name meets and someone who arrived with the row matched the same household;
       C. the given name meets (a child written by given name only, a married name) and someone who arrived with the
          row matched the same household;
-      D. part of the name meets, the birth date agrees exactly and the address is the registered one;
-      E. the whole name meets and the address written is the registered one (a shared address is household
-         context: a namesake elsewhere is told apart by it, a namesake at the same address keeps the margin low);
-      F. the row gives only a given name (a child) which meets, and the birth date agrees exactly (a row that
-         writes another family name is another person: F does not apply to it).
+      D. part of the name meets, the birth date agrees exactly or nearly and the address is the registered one (or
+         the one before the last move, 前住所), or the birth date agrees exactly and only the candidate's 町字 is
+         written;
+      D2. the given name meets and the address is the registered one or the 前住所 (the household's address: a child
+         written by given name only, a married name);
+      E. the whole name meets and the address written is the registered one, the 前住所, or only the 町字 and it is
+         the candidate's (a shared address is household context: a namesake elsewhere is told apart by it, a
+         namesake at the same address keeps the margin low);
+      (F, a given name only and the exact birth date, is not a rule: in a register of a million about 27 children
+         share each birthday, and visitors' children met resident children of the same given name born the same day
+         — a child written by given name only is confirmed through its household, C, or the address, D;)
+      G. the whole name as written (in kanji, any layer; a reading alone is shared by too many) meets, a year and
+         month, a year or an age agrees exactly, and no other resident of that name fits (the margin): the age tells
+         namesakes of the register apart; the remaining risk is a visitor who is the namesake of a resident of the
+         same age;
+      H. the family name meets, the given name is a nickname (the beginning of the given reading, ± ちゃん/くん)
+         and the birth date agrees exactly.
     Otherwise 要確認 when the top candidate scores REVIEW_MIN_SCORE or more, else 該当なし. Namesakes with no birth
-    date therefore never pass alone: only household context (B, C) can confirm them."""
+    date therefore never pass alone: only household context (B, C) or the address (E) can confirm them."""
     if not scored or scored[0][0] < REVIEW_MIN_SCORE:
         return NONE, ["登録されている住民に該当する人が見つかりません（住民以外の可能性）"]
     s1, p1 = scored[0][0], scored[0][1]
@@ -479,7 +544,14 @@ def decide(scored: list, flags_of: dict) -> tuple[str, list]:
     notes = []
     if p1._protected:  # policy.protected_person_ids: the read policy's rule, not a copy of it
         notes.append("支援措置対象者の可能性があるため自動確定しません（権限のある職員が確認してください）")
-    if s1 - s2 < AUTO_MIN_MARGIN:
+    margin = s1 - s2
+    if f["name_strong"] and f["birth"] in ("exact", "near") and len(scored) > 1:
+        # a whole name with its birth date against someone who shares only part of the name (born that day: a
+        # married name, a nickname): a smaller margin is enough; against another whole-name match, the full one
+        s2_whole = max((s for s, p in scored[1:] if flags_of[p.id]["name_strong"]), default=0.0)
+        if s1 - s2_whole >= AUTO_MIN_MARGIN and s1 - s2 >= AUTO_MIN_MARGIN_PART:
+            margin = AUTO_MIN_MARGIN
+    if margin < AUTO_MIN_MARGIN:
         notes.append(f"近い得点の候補が他にあります（差 {s1 - s2:g}点: 同姓同名など）")
     if f["birth"] == "conflict":
         notes.append("生年月日の記載が候補と一致しません")
@@ -491,12 +563,16 @@ def decide(scored: list, flags_of: dict) -> tuple[str, list]:
         rule = "氏名と同行の世帯"
     elif f["name_given"] and f["household"]:
         rule = "名と同行の世帯"
-    elif f["name_any"] and f["birth"] == "exact" and f["address_exact"]:
+    elif f["name_any"] and ((birth_ok and f["address_exact"]) or (f["birth"] == "exact" and f["address_town"])):
         rule = "氏名の一部・生年月日・住所"
-    elif f["name_strong"] and f["address_exact"]:
+    elif f["name_strong"] and (f["address_exact"] or f["address_town"]):
         rule = "氏名と住所"
-    elif f["given_only"] and f["birth"] == "exact":
-        rule = "名のみの記載と生年月日"
+    elif f["name_given"] and f["address_exact"]:
+        rule = "名と住所（世帯の住所）"
+    elif f["nickname"] and f["birth"] == "exact":
+        rule = "氏と愛称と生年月日"
+    elif f["kanji_full"] and f["birth_fit"] and s1 >= AUTO_MIN_SCORE - 3:
+        rule = "氏名と生年・年齢（同じ氏名で整合する人は一人）"
     if rule is None:
         if not f["name_any"]:
             notes.append("氏名が候補と一致しません")
@@ -509,23 +585,72 @@ def decide(scored: list, flags_of: dict) -> tuple[str, list]:
     return AUTO, [f"自動確定（{rule}）: {s1:g}点、次の候補との差 {s1 - s2:g}点"]
 
 
-def match_rows(municipality, rows: list, *, reader: policy.Reader, today: dt.date | None = None) -> list:
+def match_rows(municipality, rows: list, *, reader: policy.Reader, today: dt.date | None = None,
+               workers: int | None = None) -> list:
     """Match `rows` (dicts: name, kana, birth, sex, address, group, evacuee_id) to `municipality`'s register.
-    Returns one MatchResult per row, in input order."""
+    Returns one MatchResult per row, in input order. `workers`: processes to use (default: one per core for a
+    large run outside a transaction, see matching.parallel; 1 = this process only)."""
     with tenant_scope(municipality):
-        return _match(municipality, rows, reader, today or timezone.localdate())
+        return _match(municipality, rows, reader, today or timezone.localdate(), workers)
 
 
-def _match(municipality, rows, reader, today):
+def _match(municipality, rows, reader, today, workers=None):
     prefixes = (municipality.prefecture.name + municipality.name, municipality.name)
+    groups = [str(r.get("group") or "").strip() for r in rows]
+
+    def part_of(indices):  # read, keyed and matched in the part's own process
+        parsed = [parse.read_row(i, rows[i], today=today, drop_prefixes=prefixes) for i in indices]
+        rks = {r.index: _RowKeys(r) for r in parsed}
+        results = _match_part(parsed, rks, reader, today, prefixes)
+        return [(res, _identity(r, rks[r.index])) for res, r in zip(results, parsed)]
+
+    moji.name_keys("髙")  # the character tables loaded once, before any fork (the parts share them)
+    done = parallel.run_parts(_shards(groups, workers), part_of)
+    done.sort(key=lambda x: x[0].index)
+    results = [res for res, _i in done]
+    _duplicates(results, groups, [ident for _r, ident in done])
+    return results
+
+
+def _shards(groups, workers) -> list:
+    """Row indexes cut in parts of about the same size, the rows of one group (受付グループ; `groups`: each row's)
+    always in one part (their household context is worked out together). One part unless the run is large and
+    cores are free."""
+    n = parallel.workers(len(groups), workers)
+    if n == 1:
+        return [list(range(len(groups)))]
+    parts = [[] for _ in range(n)]
+    slot_of = {}
+    for i, g in enumerate(groups):
+        if g:
+            j = slot_of.setdefault(g, len(slot_of) % n)
+        else:
+            j = min(range(n), key=lambda k: len(parts[k]))
+        parts[j].append(i)
+    return [p for p in parts if p]
+
+
+def _identity(r, rk):
+    """What tells two rows not confirmed apart as the same person: the characters of the name in any order (the
+    same for every order and separator) or of the reading, and the full birth date; None without them."""
+    d = r.birth.date
+    if d is None:
+        return None
+    if r.name_forms:
+        return ("n", "".join(sorted(r.name_forms[0][0][3])), d)
+    if rk.kana_full:
+        return ("k", "".join(sorted(rk.kana_full)), d)
+    return None
+
+
+def _match_part(parsed, rks, reader, today, prefixes):
+    """Results of `parsed` (rows, in input order; `rks`: their keys by row index), duplicates not yet marked."""
     memo = _Memo(prefixes)
-    parsed = [parse.read_row(i, r, today=today, drop_prefixes=prefixes) for i, r in enumerate(rows)]
-    rks = [_RowKeys(r) for r in parsed]
 
     # ---- blocking: narrow rows (queries.LIGHT_COLUMNS) from every block, the birth filter per row, then the full
     # rows of the candidates left (far fewer: most namesakes in a large register were born on another day)
     light: dict[int, _Light] = {}
-    cand_ids: list[set] = [set() for _ in parsed]
+    cand_ids: dict[int, set] = {r.index: set() for r in parsed}
     by_name, by_kana, by_date = {}, {}, {}
     for r in parsed:
         for k in r.name_var_keys:
@@ -553,7 +678,7 @@ def _match(municipality, rows, reader, today):
                 return True
         return False
 
-    is_settled = [settled(r) for r in parsed]
+    is_settled = {r.index: settled(r) for r in parsed}
     for r in parsed:
         if not is_settled[r.index]:
             for k in r.kana_loose_keys:
@@ -580,6 +705,36 @@ def _match(municipality, rows, reader, today):
             if _prefilter(rks[i], p, memo):
                 cand_ids[i].add(p.id)
                 light.setdefault(p.id, p)
+    # a child written by given name only finds nobody in the name and reading blocks, and nobody in the date block
+    # when the date is slipped: the given name as written among the register's children (kanji), and the dates near
+    # the one written (a day or a month off, day and month swapped, the year off by one) for a name in kana
+    by_given, by_near = {}, {}
+    for r in parsed:
+        if not r.single_token or cand_ids[r.index]:
+            continue
+        if r.name_forms and len(r.tokens[0]) <= 4:
+            by_given.setdefault(r.tokens[0], []).append(r.index)
+        elif r.name_is_kana and r.birth.kind == "date":
+            for d in _near_dates(r.birth):
+                by_near.setdefault(d, []).append(r.index)
+    if by_given:
+        born_from = dt.date(today.year - CHILD_MAX_AGE - 1, 1, 1)
+        for t in queries.by_given_key_light(by_given, born_from):
+            p = light.get(t[0]) or _Light(*t)
+            for i in by_given.get(t[3], ()):
+                cand_ids[i].add(p.id)
+                light.setdefault(p.id, p)
+    if by_near:
+        near_index = {}
+        for d, idx in by_near.items():
+            near_index[d.isoformat()] = idx
+            near_index[d] = idx
+        for t in queries.by_birth_date_light(by_near):
+            p = light.get(t[0]) or _Light(*t)
+            for i in near_index.get(t[1], ()):
+                if _prefilter(rks[i], p, memo):
+                    cand_ids[i].add(p.id)
+                    light.setdefault(p.id, p)
     wanted = set()
     for r in parsed:
         kept = _birth_filter(r.birth, memo, light, cand_ids[r.index], today)
@@ -588,16 +743,18 @@ def _match(municipality, rows, reader, today):
     people: dict[int, _P] = {}
     for t in queries.by_ids(wanted):
         people[t[0]] = _P(*t)
-    for ids in cand_ids:  # a candidate that left the register meanwhile
-        ids.intersection_update(people)
+    for i, ids in cand_ids.items():  # a candidate that left the register meanwhile
+        if not people.keys() >= ids:
+            cand_ids[i] = {pid for pid in ids if pid in people}
 
     protected = policy.protected_person_ids(people.values())
 
     def score_all(context, only=None, previous=None):
-        out = []
-        for r, rk, ids in zip(parsed, rks, cand_ids):
+        out = {}
+        for r in parsed:
+            rk, ids = rks[r.index], cand_ids[r.index]
             if only is not None and r.group not in only:
-                out.append(previous[r.index])
+                out[r.index] = previous[r.index]
                 continue
             scored, flags_of, reasons_of = [], {}, {}
             for pid in ids:
@@ -609,7 +766,7 @@ def _match(municipality, rows, reader, today):
                 flags_of[pid] = flags
                 reasons_of[pid] = why
             scored.sort(key=lambda x: (-x[0], x[1].id))
-            out.append((scored, flags_of, reasons_of))
+            out[r.index] = (scored, flags_of, reasons_of)
         return out
 
     first = score_all({})
@@ -633,9 +790,24 @@ def _match(municipality, rows, reader, today):
                     hh = scored[0][1].household_id
                     ctx.setdefault(hh, []).append(i)
                     hh_wanted.add(hh)
+        # households in which two rows of the group each find a different member by the whole name (no birth date
+        # needed: namesakes of two people of one household are rare; a second such household keeps the margin low)
+        seen: dict[int, dict] = {}
+        for i in idxs:
+            scored, flags_of, _ = first[i]
+            for _s, p in scored:
+                fl = flags_of[p.id]
+                if fl["name_strong"] and fl["birth"] != "conflict":
+                    seen.setdefault(p.household_id, {}).setdefault(i, set()).add(p.id)
+        for hh, rows_of in seen.items():
+            if len(rows_of) >= 2 and len(set().union(*rows_of.values())) >= 2:
+                have = ctx.setdefault(hh, [])
+                have.extend(i for i in rows_of if i not in have)
+                hh_wanted.add(hh)
         if ctx:
             context[g] = ctx
     if hh_wanted:
+        row_of = {r.index: r for r in parsed}
         members = queries.by_household(hh_wanted)
         for t in members:
             p = people.get(t[0])
@@ -649,7 +821,7 @@ def _match(municipality, rows, reader, today):
             for i in groups[g]:
                 for hh in ctx:
                     for pid in by_hh.get(hh, ()):
-                        if pid not in cand_ids[i] and _prefilter_household(rks[i], parsed[i], people[pid], memo):
+                        if pid not in cand_ids[i] and _prefilter_household(rks[i], row_of[i], people[pid], memo):
                             cand_ids[i].add(pid)
         final = score_all(context, only=context, previous=first)
     else:
@@ -657,7 +829,8 @@ def _match(municipality, rows, reader, today):
 
     # ---- decisions
     results = []
-    for r, (scored, flags_of, reasons_of) in zip(parsed, final):
+    for r in parsed:
+        scored, flags_of, reasons_of = final[r.index]
         top = [(s, p) for s, p in scored if s > 0][:MAX_CANDIDATES]
         decision, notes = decide([(s, _Prot(p, p.id in protected)) for s, p in top], flags_of)
         cands = []
@@ -674,7 +847,6 @@ def _match(municipality, rows, reader, today):
         results.append(MatchResult(index=r.index, evacuee_id=r.evacuee_id, decision=decision, candidates=cands,
                                    notes=notes))
     _same_person_in_group(results, parsed)
-    _duplicates(results, parsed, rks)
     return results
 
 
@@ -701,7 +873,9 @@ def _birth_filter(b, memo, people, ids, today):
         y, m, d = b.year, b.month, b.day
         for pid in ids:
             by, bm, bd = memo.birth(people[pid].birth_date)
-            if (by == y and (bm == m or bm == d or bd == d)) or (abs(by - y) == 1 and bm == m and bd == d):
+            if (by == y and (bm == m or bm == d or bd == d)) or (abs(by - y) == 1 and bd == d and (
+                    bm == m or {m, bm} == {1, 12})) or (abs(by - y) <= 1 and bd in (1, 28, 29, 30, 31)
+                                                        and _one_day_apart(b, by, bm, bd)):
                 keep.append(pid)
     elif b.kind in ("ym", "year"):
         for pid in ids:
@@ -713,6 +887,22 @@ def _birth_filter(b, memo, people, ids, today):
             if lo <= memo.birth(people[pid].birth_date)[0] <= hi:
                 keep.append(pid)
     return keep or ids
+
+
+def _near_dates(b) -> list:
+    """The calendar dates a written date may have been slipped from (a day or a month off, day and month swapped,
+    the year off by one)."""
+    out = []
+    y, m, d = b.year, b.month, b.day
+    base = b.date
+    if base is not None:
+        out += [base - dt.timedelta(days=1), base + dt.timedelta(days=1)]
+    for yy, mm, dd in ((y, m - 1, d), (y, m + 1, d), (y, d, m), (y - 1, m, d), (y + 1, m, d)):
+        try:
+            out.append(dt.date(yy, mm, dd))
+        except (ValueError, TypeError):
+            pass
+    return [x for x in dict.fromkeys(out) if x != base]
 
 
 def _prefilter_household(rk, row, p, memo) -> bool:
@@ -739,7 +929,7 @@ def _same_person_in_group(results, parsed):
                 res.notes = ["同じ受付の別の行が同じ住民に照合されました（確認してください）"]
 
 
-def _duplicates(results, parsed, rks):
+def _duplicates(results, groups, idents):
     """Rows that are the same person get one duplicate group: confirmed to the same resident, or — for rows not
     confirmed — the same name (any order, any kana form) and the same full birth date. Rows of one group are
     never merged (people arriving together are different people)."""
@@ -752,7 +942,7 @@ def _duplicates(results, parsed, rks):
         return x
 
     def union(a, b):
-        if parsed[a].group and parsed[a].group == parsed[b].group:
+        if groups[a] and groups[a] == groups[b]:
             return
         ra, rb = find(a), find(b)
         if ra != rb:
@@ -760,21 +950,14 @@ def _duplicates(results, parsed, rks):
 
     by_person: dict[int, int] = {}
     by_identity: dict[tuple, int] = {}
-    for res, r, rk in zip(results, parsed, rks):
+    for res, ident in zip(results, idents):
         if res.decision == AUTO:
             pid = res.top.person_id
             if pid in by_person:
                 union(by_person[pid], res.index)
             else:
                 by_person[pid] = res.index
-        d = r.birth.date
-        if d is None:
-            continue
-        if r.name_forms:  # the characters of the name in any order: the same for every order and separator
-            ident = ("n", "".join(sorted(r.name_forms[0][0][3])), d)
-        elif rk.kana_full:
-            ident = ("k", "".join(sorted(rk.kana_full)), d)
-        else:
+        if ident is None:
             continue
         if ident in by_identity:
             union(by_identity[ident], res.index)

@@ -234,6 +234,11 @@ def read_row(index: int, data: dict, *, today: dt.date, drop_prefixes=()) -> Row
             row.name_var_keys.setdefault(keys[3], swapped)
     if kana_tokens:
         row.kana_forms = _key_forms(kana_tokens, moji.kana_keys)  # [((strict, loose), swapped)]
+        if name_is_kana and kana != name:  # a name in kana is a reading too (either may hold the slip): both count
+            name_forms = _key_forms(tokens, moji.kana_keys)
+            if name_forms[0][0] != row.kana_forms[0][0]:
+                row.kana_forms = name_forms + row.kana_forms
+                row.kana_tokens = tokens
         for keys, swapped in row.kana_forms:
             row.kana_loose_keys.setdefault(keys[1], swapped)
     return row

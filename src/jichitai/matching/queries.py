@@ -22,7 +22,7 @@ from jichitai.tenancy.scope import require_municipality
 COLUMNS = ("id", "atena_no", "resident_code", "family_name", "given_name", "family_name_kana", "given_name_kana",
            "former_family_name", "former_family_name_kana", "birth_date", "sex", "address", "address_key",
            "household_id", "dv_protected", "name_key", "name_sel_key", "name_deg_key", "name_var_key", "kana_key",
-           "kana_loose_key")
+           "kana_loose_key", "previous_address")
 LIGHT_COLUMNS = ("id", "birth_date", "family_name", "given_name", "family_name_kana", "given_name_kana",
                  "former_family_name", "kana_loose_key", "name_var_key")
 CHUNK = 500
@@ -36,17 +36,19 @@ _SELECT_LIGHT = (f"SELECT {', '.join('p.' + c for c in LIGHT_COLUMNS)} FROM {_T}
 _SELECT_BY_HOUSEHOLD = _SELECT.replace("p.municipality_id = %s", "p.municipality_id + 0 = %s")
 
 
-def _run(column: str, values, select=_SELECT) -> list:
+def _run(column: str, values, select=_SELECT, tail=()) -> list:
     m = require_municipality()
     values = list(dict.fromkeys(v for v in values if v not in (None, "")))
     out = []
     if not values:
         return out
+    if connection.vendor == "sqlite":  # the date as stored (text): no per-row conversion to a date object
+        select = select.replace("p.birth_date", "CAST(p.birth_date AS TEXT)", 1)
     with connection.cursor() as cur:
         for i in range(0, len(values), CHUNK):
             part = values[i:i + CHUNK]
             cur.execute(f"{select} AND p.{column} IN ({', '.join(['%s'] * len(part))})",
-                        [m.pk, Status.RESIDENT.value, *part])
+                        [m.pk, Status.RESIDENT.value, *tail, *part])
             out.extend(cur.fetchall())
     return out
 
@@ -74,6 +76,14 @@ def by_kana_loose(keys) -> list:
 def by_birth_date_light(dates) -> list:
     """Residents born on one of `dates` (datetime.date), as narrow rows (LIGHT_COLUMNS)."""
     return _run("birth_date", [d.isoformat() if connection.vendor == "sqlite" else d for d in dates], _SELECT_LIGHT)
+
+
+def by_given_key_light(keys, born_from) -> list:
+    """Residents born on or after `born_from` whose given name is one of `keys` as written (given_key), as narrow
+    rows (LIGHT_COLUMNS): children written by given name only."""
+    if connection.vendor == "sqlite":  # `+`: not the birth-date index (every child of the register), the given name's
+        return _run("given_key", keys, _SELECT_LIGHT + " AND +p.birth_date >= %s", tail=[born_from.isoformat()])
+    return _run("given_key", keys, _SELECT_LIGHT + " AND p.birth_date >= %s", tail=[born_from])
 
 
 def by_ids(ids) -> list:
