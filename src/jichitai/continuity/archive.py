@@ -199,6 +199,51 @@ def _chunks(path: Path):
                 return
 
 
+def pieces(path: Path):
+    """The decrypted, decompressed content in pieces (each chunk authenticated before it is yielded; a cut or
+    altered file raises at the point it is found — a reader inside a transaction rolls back)."""
+    yield from _chunks(path)
+
+
+def prefetched(gen, depth: int = 4):
+    """Run `gen` in a second thread, `depth` items ahead (its exceptions are raised here, where they belong)."""
+    import queue
+    import threading
+
+    q = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    END = object()
+
+    def run():
+        try:
+            for item in gen:
+                while not stop.is_set():
+                    try:
+                        q.put((item, None), timeout=0.5)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put((END, None))
+        except BaseException as exc:  # noqa: BLE001 (handed to the consumer)
+            q.put((END, exc))
+
+    t = threading.Thread(target=run, name="backup-reader", daemon=True)
+    t.start()
+    try:
+        while True:
+            item, exc = q.get()
+            if item is END:
+                if exc is not None:
+                    raise exc
+                return
+            yield item
+    finally:
+        stop.set()
+        t.join(timeout=5)
+
+
 def authenticate(path: Path) -> dict:
     """Read the whole file once, authenticating every chunk; return the header. Nothing is used before this."""
     header, _, _ = read_header(path)
