@@ -14,7 +14,7 @@ jichitai("offline", "build", "--municipality", "44204", "--device", "shelter-dem
 const server = spawn(py, ["-m", "jichitai.cli", "offline", "run", `${work}/kit.jck`, "--dir", `${work}/laptop`,
                           "--port", "8766"], { env, stdio: "ignore" });
 const kitBase = "http://127.0.0.1:8766";
-for (let i = 0; i < 100; i++) {
+for (let i = 0; i < 900; i++) {  // up to 3 min: scrypt and Django start slowly on a busy machine
   try { const r = await fetch(kitBase + "/login/"); if (r.ok) break; } catch {}
   await new Promise((r) => setTimeout(r, 200));
 }

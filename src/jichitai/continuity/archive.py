@@ -100,8 +100,42 @@ class Writer:
         self.z = zlib.compressobj(1)
         self.buf = bytearray()
         self.n = 0
+        # compression, encryption and writing run in a second thread (zlib, the AEAD and file writes release the
+        # GIL), so that the reader keeps draining the database's COPY meanwhile: both cores
+        import queue
+        import threading
+
+        self.q = queue.Queue(maxsize=16)
+        self.error = None
+        self.thread = threading.Thread(target=self._run, name="backup-writer", daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while True:
+            data = self.q.get()
+            if data is None:
+                return
+            if self.error is not None:
+                continue
+            try:
+                self._write(data)
+            except BaseException as exc:  # noqa: BLE001 (raised in the caller's thread)
+                self.error = exc
+
+    def _check(self):
+        if self.error is not None:
+            raise self.error
 
     def write(self, data: bytes):
+        self._check()
+        self.q.put(bytes(data))
+
+    def _stop(self):
+        if self.thread.is_alive():
+            self.q.put(None)
+            self.thread.join()
+
+    def _write(self, data: bytes):
         self.buf += self.z.compress(data)
         while len(self.buf) >= CHUNK:
             self._chunk(bytes(self.buf[:CHUNK]), final=False)
@@ -115,6 +149,8 @@ class Writer:
         self.n += 1
 
     def close(self):
+        self._stop()
+        self._check()
         self.buf += self.z.flush()
         self._chunk(bytes(self.buf), final=True)
         self.f.flush()
@@ -123,6 +159,7 @@ class Writer:
         os.replace(self.tmp, self.path)
 
     def abort(self):
+        self._stop()
         self.f.close()
         self.tmp.unlink(missing_ok=True)
 

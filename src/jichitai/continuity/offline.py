@@ -209,10 +209,17 @@ def copy_rows(municipality, kit_db: Path) -> dict:
                 counts[label] = n
         for sql in indexes:
             dst.execute(sql)
+        _foreign_key_check(dst.execute("PRAGMA foreign_key_check").fetchmany(5))
         dst.execute("COMMIT")
     finally:
         dst.close()
     return counts
+
+
+def _foreign_key_check(bad):
+    if bad:
+        raise KitError("キットの行が、キットに含まれない行を参照しています（continuity/offline.py の COPY_RULES を確認して"
+                       f"ください） / kit rows refer to rows the kit does not carry: {bad}")
 
 
 def _kit_indexes(kit: sqlite3.Connection) -> list:
@@ -234,6 +241,10 @@ def _copy_attached(municipality, kit_db, plan) -> dict:
         kit.close()
     raw = connection.connection if connection.connection is not None else (connection.ensure_connection()
                                                                            or connection.connection)
+    # foreign keys are checked once at the end (PRAGMA foreign_key_check): enforced row by row, a parent row
+    # inserted after its children makes SQLite scan the child table for each one (its indexes are not there yet)
+    fk_on = raw.execute("PRAGMA foreign_keys").fetchone()[0]
+    raw.execute("PRAGMA foreign_keys = OFF")
     raw.execute("ATTACH DATABASE ? AS kit", [str(kit_db)])
     try:
         raw.execute("PRAGMA kit.journal_mode = OFF")
@@ -250,12 +261,15 @@ def _copy_attached(municipality, kit_db, plan) -> dict:
             for sql in indexes:  # the indexes again, each built once over its filled table
                 raw.execute(sql.replace("CREATE INDEX ", "CREATE INDEX kit.", 1).replace(
                     "CREATE UNIQUE INDEX ", "CREATE UNIQUE INDEX kit.", 1))
+            _foreign_key_check(raw.execute("PRAGMA kit.foreign_key_check").fetchmany(5))
             raw.execute("COMMIT")
         except Exception:
             raw.execute("ROLLBACK")
             raise
     finally:
         raw.execute("DETACH DATABASE kit")
+        if fk_on:
+            raw.execute("PRAGMA foreign_keys = ON")
     return counts
 
 
