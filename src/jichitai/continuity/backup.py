@@ -21,7 +21,9 @@ default roles) in a full restore, and loads every table in one transaction as th
 (`guard.db.owner_session`: row-level security and the COPY restriction do not apply to it; the append-only
 triggers refuse UPDATE and DELETE only, and nothing is updated). Foreign keys are checked at commit (deferred on
 both engines), so table order and the household ↔ head cycle do not matter. Sequences are moved past the restored
-ids on PostgreSQL. Bulk path: COPY on PostgreSQL, executemany on SQLite, no ORM objects.
+ids on PostgreSQL. Bulk path: COPY on PostgreSQL, executemany on SQLite, no ORM objects. On PostgreSQL the big tables
+are loaded bare and their keys, indexes and foreign keys built after the load, inside the same transaction (as
+pg_restore does; `BARE_LOAD_ROWS`).
 """
 import base64
 import datetime as dt
