@@ -24,7 +24,7 @@ OBJECT_KWARGS = {"person_id", "household_id", "event_id", "mapping_id", "issuanc
                  "intake_id",
                  "activation_id", "shelter_id", "disaster_id", "vp_id", "supporter_id", "ledger_id",  # + disaster
                  "evacuee_id", "grant_id",
-                 "drill_id", "conflict_id", "offline_intake_id"}  # + continuity
+                 "drill_id", "conflict_id", "offline_intake_id", "offline_kit_id"}  # + continuity
 # kwargs that are not object ids
 OTHER_KWARGS = {"kind", "name", "code", "key", "rest"}
 # patterns that take no object id: skipped by the sweep (each listed on purpose, with why)
@@ -234,7 +234,8 @@ def world(town_a, town_b, staff):
                                                created_at=timezone.now(), payload={"payload": {}})
         intake = OfflineIntake.objects.create(uuid="b-intake", kit=kit, received_at=timezone.now(),
                                               received_by="clerk-b", kind="other", notifier="綾野届出人", memo="綾町の届出")
-        b_disaster_ids.update(drill_id=drill.pk, conflict_id=conflict.pk, offline_intake_id=intake.pk)
+        b_disaster_ids.update(drill_id=drill.pk, conflict_id=conflict.pk, offline_intake_id=intake.pk,
+                              offline_kit_id=kit.pk)
     with tenant_scope(town_b.m):  # the disaster app (#12): B's disaster, shelter, evacuee and a grant to a third town
         from django.utils import timezone
 
@@ -329,7 +330,7 @@ def test_every_url_with_an_object_id_is_404_for_another_municipality(signed_cert
                        "vulnerable_supporter_remove", "victim_ledger_list", "victim_ledger", "victim_ledger_save",
                        "victim_assessment_add", "victim_relief_add", "victim_provision_add", "victim_certificate",
                        "bcp_drill", "bcp_drill_action", "offline_decide", "offline_intake_done",
-                       "intake_detail"}
+                       "offline_kit_revoke", "intake_detail"}
     assert set(NO_OBJECT_PATTERNS) <= set(seen), "a listed pattern no longer exists: update the list"
     assert requests > 100
     # B's data is untouched by all those POSTs
@@ -586,7 +587,8 @@ def _own_pages(world, staff):
                                                                           "activation_id", "shelter_id", "evacuee_id",
                                                                           "grant_id", "disaster_id", "vp_id",
                                                                           "supporter_id", "ledger_id", "drill_id",
-                                                                          "conflict_id", "offline_intake_id"}:
+                                                                          "conflict_id", "offline_intake_id",
+                                                                          "offline_kit_id"}:
             continue  # no A object of that kind here / not a tenant page (the API: tests/test_api.py)
         if "kind" in kwargs:
             scope = "person" if "person_id" in kwargs else "household" if "household_id" in kwargs else "new"

@@ -17,6 +17,7 @@ import pytest
 from conftest import audit_events, client_for
 from django.core.exceptions import ValidationError
 from django.db import connection
+from django.utils import timezone
 
 from jichitai.audit.verify import verify_chain
 from jichitai.certificates.models import Issuance
@@ -209,6 +210,116 @@ def test_a_sync_file_for_another_municipality_or_tampered_is_refused(kit, staff,
         offline.sync_file(staff["admin_a"], tmp / "bad.jcsync")
     with tenant_scope(a):
         assert not SyncedEvent.objects.exists()
+
+
+# ---------------------------------------------------------------------------------------------- revocation (lost laptop)
+
+def _export(dest, out):
+    r = subprocess.run([sys.executable, "-m", "jichitai.cli", "offline", "export", "--dir", str(dest), "--out",
+                        str(out)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+def test_a_revoked_kit_is_refused_at_sync_and_its_unused_numbers_are_void(kit, staff, munis):
+    from django.core.management import CommandError, call_command
+
+    from jichitai.continuity import bcp_queries
+
+    a, tmp, head = kit["m"], kit["tmp"], kit["head"]
+    first, last = kit["summary"]["block"]
+    dest = tmp / "lost-laptop"
+    offline.open_kit(kit["path"], PASS, dest)
+    out = kit_shell(dest, OFFLINE_WORK.format(atena=head.atena_no))  # 2 届出 and the certificate `first`
+    assert out.split("ISSUED ", 1)[1].split()[0] == f"{first:08d}"
+    _export(dest, tmp / "before.jcsync")
+    with tenant_scope(a):
+        offline.sync_file(staff["admin_a"], tmp / "before.jcsync")
+        k = OfflineKit.objects.get()
+    kit_shell(dest, OFFLINE_WORK.format(atena=head.atena_no).split("    out = issue_certificate")[0])
+    _export(dest, tmp / "after.jcsync")  # made before the laptop was lost, never synced
+    admin, viewer = client_for(staff["admin_a"]), client_for(staff["viewer_a"])
+    url = f"/continuity/offline/kits/{k.pk}/revoke/"
+    # the kits screen offers 失効 for the active kit; the confirmation says which numbers become void
+    assert url in admin.get("/continuity/offline/").content.decode()
+    page = admin.get(url).content.decode()
+    assert "元に戻せません" in page and f"{first + 1}〜{last}" in page
+    assert viewer.get(url).status_code == 403 and viewer.post(url, {"reason": "x"}).status_code == 403
+    bad = admin.post(url, {"reason": "  "})
+    assert bad.status_code == 400 and "理由" in bad.content.decode()
+    with tenant_scope(a):
+        assert OfflineKit.objects.get().revoked_at is None
+    assert admin.post(url, {"reason": "避難所でノートPCを紛失"}).status_code == 302
+    with tenant_scope(a):
+        k = OfflineKit.objects.get()
+        assert k.revoked_at and k.revoked_by == "admin-a" and k.revoke_reason == "避難所でノートPCを紛失"
+        # the certificate synced before keeps its number; the rest of the block is void
+        assert k.void_ranges == [[first + 1, last]] and k.void_count == last - first
+        with pytest.raises(ValidationError, match="すでに失効"):
+            offline.revoke_kit(staff["admin_a"], k.pk, reason="二度目")
+    [ev] = audit_events(a, action="offline.kit_revoke")
+    d = json.loads(ev.detail)
+    assert d["void_ranges"] == [[first + 1, last]] and d["device"] == "shelter-1" and ev.object_id == str(k.pk)
+    # its sync file is refused, in Japanese and English, on the screen and the command line; nothing is applied
+    with tenant_scope(a):
+        intakes = OfflineIntake.objects.count()
+        with pytest.raises(offline.KitError, match="失効しています.*revoked"):
+            offline.sync_file(staff["admin_a"], tmp / "after.jcsync")
+    with pytest.raises(CommandError, match="失効しています.*revoked"):
+        call_command("offline", "sync", "--municipality", a.code, str(tmp / "after.jcsync"))
+    with open(tmp / "after.jcsync", "rb") as f:
+        r = admin.post("/continuity/offline/", {"file": f})
+    assert r.status_code == 400 and "失効しています" in r.content.decode()
+    with tenant_scope(a):
+        assert OfflineIntake.objects.count() == intakes and SyncedEvent.objects.count() == 3
+    assert len(audit_events(a, action="offline.sync_refused")) == 3
+    assert verify_chain(a.code).ok
+    # the kits screen, the 交付簿 and the BCP plan show the kit as revoked, with its void numbers
+    kits_page = admin.get("/continuity/offline/").content.decode()
+    assert "失効" in kits_page and url not in kits_page and f"{first + 1}〜{last}" in kits_page
+    log = client_for(staff["admin_a"]).get("/certificates/").content.decode()
+    assert "欠番" in log and f"{first + 1}〜{last}" in log and "shelter-1" in log
+    with tenant_scope(a):
+        lines = bcp_queries.plan_facts()["offline_kit_lines"]
+        assert lines == [f"shelter-1（三本松小学校）: 失効 {timezone.localtime(k.revoked_at):%Y-%m-%d}（避難所でノートPCを"
+                         f"紛失）、欠番 {last - first} 件"]
+    plan = admin.get("/continuity/bcp/").content.decode()
+    assert "有効 0 件、失効 1 件" in plan and "shelter-1（三本松小学校）: 失効" in plan
+    # another municipality cannot revoke A's kit, nor see it
+    with tenant_scope(munis[1]), pytest.raises(ValidationError, match="見つかりません"):
+        offline.revoke_kit(staff["admin_b"], k.pk, reason="他団体")
+    assert client_for(staff["admin_b"]).get(url).status_code == 404
+
+
+def test_a_kit_revoked_while_it_syncs_stops_at_the_next_batch(kit, staff, monkeypatch):
+    from django.core.management import call_command
+
+    a, tmp = kit["m"], kit["tmp"]
+    dest = tmp / "laptop-r"
+    offline.open_kit(kit["path"], PASS, dest)
+    kit_shell(dest, OFFLINE_WORK.format(atena=kit["head"].atena_no).split("    out = issue_certificate")[0])
+    _export(dest, tmp / "r.jcsync")
+    with tenant_scope(a):
+        k = OfflineKit.objects.get()
+        # a reserved kit never synced: every reserved number is void; revoked from the command line
+        spare = offline.reserve_kit(staff["admin_a"], device="spare-2", block_size=10)
+    call_command("offline", "revoke", "--municipality", a.code, "--device", "spare-2", "--reason", "盗難（届出済み）")
+    with tenant_scope(a):
+        spare.refresh_from_db()
+        assert spare.void_ranges == [[spare.block_start, spare.block_end]] and spare.void_count == 10
+    monkeypatch.setenv("JICHITAI_OFFLINE_SYNC_BATCH", "1")
+    calls = []
+
+    def revoke_after_the_first_event():
+        if not calls:
+            calls.append(1)
+            offline.revoke_kit(staff["admin_a"], k.pk, reason="同期中に紛失の連絡")
+    monkeypatch.setattr(offline, "_sleep_hook", revoke_after_the_first_event)
+    with tenant_scope(a):
+        with pytest.raises(offline.RevokedKit):
+            offline.sync_file(staff["admin_a"], tmp / "r.jcsync")
+        assert SyncedEvent.objects.count() == 1 and OfflineIntake.objects.filter(kit=k).count() == 1
+        assert not audit_events(a, action="offline.sync")
+    assert len(audit_events(a, action="offline.sync_refused")) == 1
 
 
 # ---------------------------------------------------------------------------------------------- kill -9 during sync

@@ -14,7 +14,7 @@ jichitai("offline", "build", "--municipality", "44204", "--device", "shelter-dem
 const server = spawn(py, ["-m", "jichitai.cli", "offline", "run", `${work}/kit.jck`, "--dir", `${work}/laptop`,
                           "--port", "8766"], { env, stdio: "ignore" });
 const kitBase = "http://127.0.0.1:8766";
-for (let i = 0; i < 100; i++) {
+for (let i = 0; i < 900; i++) {  // up to 3 min: scrypt and Django start slowly on a busy machine
   try { const r = await fetch(kitBase + "/login/"); if (r.ok) break; } catch {}
   await new Promise((r) => setTimeout(r, 200));
 }
@@ -36,5 +36,14 @@ jichitai("offline", "sync", "--municipality", "44204", `${work}/sync.jcsync`);
 const admin = await session("admin-44204");
 await admin.goto(base + "/continuity/offline/");
 await admin.screenshot({ path: `${out}/offline_kits.png`, fullPage: true });
+// a second kit whose laptop was lost: 失効 with its confirmation, then the list with the kit revoked
+jichitai("offline", "build", "--municipality", "44204", "--device", "laptop-soumu-2", "--label", "総務課（持ち出し用）",
+         "--out", `${work}/kit2.jck`, "--block", "50");
+await admin.goto(base + "/continuity/offline/");
+await Promise.all([admin.waitForNavigation(), admin.click("tr:has-text('laptop-soumu-2') a:has-text('失効させる')")]);
+await admin.fill("#id_reason", "出張先でノートPCを紛失（警察へ遺失届 第1234号）");
+await admin.screenshot({ path: `${out}/offline_kit_revoke.png`, fullPage: true });
+await Promise.all([admin.waitForNavigation(), admin.click("button.primary")]);
+await admin.screenshot({ path: `${out}/offline_kits_revoked.png`, fullPage: true });
 await browser.close();
 console.log("offline kit screenshots written to " + out);

@@ -100,8 +100,42 @@ class Writer:
         self.z = zlib.compressobj(1)
         self.buf = bytearray()
         self.n = 0
+        # compression, encryption and writing run in a second thread (zlib, the AEAD and file writes release the
+        # GIL), so that the reader keeps draining the database's COPY meanwhile: both cores
+        import queue
+        import threading
+
+        self.q = queue.Queue(maxsize=16)
+        self.error = None
+        self.thread = threading.Thread(target=self._run, name="backup-writer", daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while True:
+            data = self.q.get()
+            if data is None:
+                return
+            if self.error is not None:
+                continue
+            try:
+                self._write(data)
+            except BaseException as exc:  # noqa: BLE001 (raised in the caller's thread)
+                self.error = exc
+
+    def _check(self):
+        if self.error is not None:
+            raise self.error
 
     def write(self, data: bytes):
+        self._check()
+        self.q.put(bytes(data))
+
+    def _stop(self):
+        if self.thread.is_alive():
+            self.q.put(None)
+            self.thread.join()
+
+    def _write(self, data: bytes):
         self.buf += self.z.compress(data)
         while len(self.buf) >= CHUNK:
             self._chunk(bytes(self.buf[:CHUNK]), final=False)
@@ -115,6 +149,8 @@ class Writer:
         self.n += 1
 
     def close(self):
+        self._stop()
+        self._check()
         self.buf += self.z.flush()
         self._chunk(bytes(self.buf), final=True)
         self.f.flush()
@@ -123,6 +159,7 @@ class Writer:
         os.replace(self.tmp, self.path)
 
     def abort(self):
+        self._stop()
         self.f.close()
         self.tmp.unlink(missing_ok=True)
 
@@ -197,6 +234,51 @@ def _chunks(path: Path):
                 if tail:
                     yield tail
                 return
+
+
+def pieces(path: Path):
+    """The decrypted, decompressed content in pieces (each chunk authenticated before it is yielded; a cut or
+    altered file raises at the point it is found — a reader inside a transaction rolls back)."""
+    yield from _chunks(path)
+
+
+def prefetched(gen, depth: int = 4):
+    """Run `gen` in a second thread, `depth` items ahead (its exceptions are raised here, where they belong)."""
+    import queue
+    import threading
+
+    q = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    END = object()
+
+    def run():
+        try:
+            for item in gen:
+                while not stop.is_set():
+                    try:
+                        q.put((item, None), timeout=0.5)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put((END, None))
+        except BaseException as exc:  # noqa: BLE001 (handed to the consumer)
+            q.put((END, exc))
+
+    t = threading.Thread(target=run, name="backup-reader", daemon=True)
+    t.start()
+    try:
+        while True:
+            item, exc = q.get()
+            if item is END:
+                if exc is not None:
+                    raise exc
+                return
+            yield item
+    finally:
+        stop.set()
+        t.join(timeout=5)
 
 
 def authenticate(path: Path) -> dict:

@@ -21,7 +21,9 @@ default roles) in a full restore, and loads every table in one transaction as th
 (`guard.db.owner_session`: row-level security and the COPY restriction do not apply to it; the append-only
 triggers refuse UPDATE and DELETE only, and nothing is updated). Foreign keys are checked at commit (deferred on
 both engines), so table order and the household ↔ head cycle do not matter. Sequences are moved past the restored
-ids on PostgreSQL. Bulk path: COPY on PostgreSQL, executemany on SQLite, no ORM objects.
+ids on PostgreSQL. Bulk path: COPY on PostgreSQL, executemany on SQLite, no ORM objects. On PostgreSQL the big tables
+are loaded bare and their keys, indexes and foreign keys built after the load, inside the same transaction (as
+pg_restore does; `BARE_LOAD_ROWS`).
 """
 import base64
 import datetime as dt
@@ -244,14 +246,56 @@ def digests(sel: dict, fmt: str = "json") -> dict:
     """{table: {"rows", "sha256"}} of the rows `sel` names in the database now, in the backup format `fmt`."""
     ms = _models()
     out = {}
+
+    def one(t, where):
+        h, n = hashlib.sha256(), 0
+        for k, block in blocks(ms[t], where, fmt):
+            h.update(block)
+            n += k
+        out[t] = {"rows": n, "sha256": h.hexdigest()}
+
     with owner_session("continuity: content digests of a backup's tables"):
-        for t, where in sel.items():
-            h, n = hashlib.sha256(), 0
-            for k, block in blocks(ms[t], where, fmt):
-                h.update(block)
-                n += k
-            out[t] = {"rows": n, "sha256": h.hexdigest()}
+        if connection.vendor != "postgresql" or connection.in_atomic_block:
+            for t, where in sel.items():
+                one(t, where)
+            return out
+        # PostgreSQL, after a restore (committed): two connections, the tables shared out largest first, so that
+        # the server formats and Python digests on both cores
+        import contextvars
+        import threading
+
+        todo = sorted(sel.items(), key=lambda kv: -_size(kv[0]))
+        lock, errors = threading.Lock(), []
+
+        def worker():
+            from django.db import connection as conn
+
+            try:
+                while True:
+                    with lock:
+                        if not todo or errors:
+                            return
+                        t, where = todo.pop(0)
+                    one(t, where)
+            except BaseException as exc:  # noqa: BLE001 (raised below)
+                errors.append(exc)
+            finally:
+                conn.close()
+
+        threads = [threading.Thread(target=contextvars.copy_context().run, args=(worker,)) for _ in range(2)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        if errors:
+            raise errors[0]
     return out
+
+
+def _size(table) -> int:
+    with connection.cursor() as c:
+        c.execute("SELECT pg_total_relation_size(%s::regclass)", [table])
+        return c.fetchone()[0] or 0
 
 
 def applied_migrations() -> list:
@@ -379,10 +423,15 @@ def _target_not_empty() -> str:
     return ""
 
 
-def restore(path: Path, *, progress=None) -> dict:
-    """Restore `path` into this (empty, migrated) database. Returns the manifest. Everything or nothing."""
+def restore(path: Path, *, progress=None, timings: dict | None = None, authenticated=None) -> dict:
+    """Restore `path` into this (empty, migrated) database. Returns the manifest. Everything or nothing.
+    `timings` (a dict) receives the seconds of each phase. `authenticated`: a callable returning `read_manifest(path)`
+    computed meanwhile (the restore command authenticates the file in a second thread while it migrates)."""
     path = Path(path)
-    manifest = read_manifest(path)
+    timings = {} if timings is None else timings
+    t = time.monotonic()
+    manifest = authenticated() if authenticated else read_manifest(path)
+    timings["authenticate"] = round(time.monotonic() - t, 2)
     scope = manifest["scope"]
     have = applied_migrations()
     if have != manifest["migrations"]:
@@ -401,53 +450,147 @@ def restore(path: Path, *, progress=None) -> dict:
     pg = connection.vendor == "postgresql"
     with owner_session("continuity: restore into an empty database"), transaction.atomic():
         with connection.cursor() as c:
+            deferred = None
             if pg:
                 c.execute("SET CONSTRAINTS ALL DEFERRED")
+                big = [t for t, d in manifest["tables"].items() if d["rows"] >= BARE_LOAD_ROWS]
+                deferred = _strip_for_load(c, big)
             if not scope:
                 for t in SEEDED:
                     if t in manifest["tables"]:
                         c.execute(f"DELETE FROM {_q(t)}")
-            table = None
-            for line in archive.lines(path):
-                if table is not None and table.fmt == "pg-copy":
-                    if line.startswith(b"\\."):
-                        table.finish(json.loads(line[2:]), manifest)
-                        if progress:
-                            progress(table.name, table.n)
-                        table = None
-                    else:
-                        table.add_copy_line(line)
-                    continue
-                if line.startswith(b"{"):
-                    d = json.loads(line)
-                    if "table" in d:
-                        table = _Loader(c, ms, d, pg)
-                        continue
-                    if "end" in d:
-                        if table is None:
-                            raise refused("データの並びが正しくありません", "an end without its table")
-                        table.finish(d, manifest)
-                        if progress:
-                            progress(table.name, table.n)
-                        table = None
-                        continue
-                    if d.get("manifest"):
-                        break
-                if table is None:
-                    raise refused("データの並びが正しくありません", "rows outside a table")
-                table.add_json_line(line)
+            t = time.monotonic()
+            _load_stream(c, ms, pg, path, manifest, progress)
+            timings["load"] = round(time.monotonic() - t, 2)
             if pg:
+                t = time.monotonic()
+                _rebuild_after_load(c, deferred)
+                timings["indexes_and_keys"] = round(time.monotonic() - t, 2)
                 seqs = connection.ops.sequence_reset_sql(no_style(), [ms[t] for t in manifest["tables"]])
                 for s in seqs:
                     c.execute(s)
+                t = time.monotonic()
                 c.execute("SET CONSTRAINTS ALL IMMEDIATE")
+                timings["deferred_checks"] = round(time.monotonic() - t, 2)
             else:
                 c.execute("PRAGMA foreign_key_check")
                 bad = c.fetchall()
                 if bad:
                     raise refused(f"外部キーの参照先がありません: {bad[:3]}", f"foreign keys without their row: {bad[:3]}")
+        t = time.monotonic()
+    timings["commit"] = round(time.monotonic() - t, 2)
     _restore_checkpoints(manifest.get("checkpoints") or {})
     return manifest
+
+
+# Tables with at least this many rows are loaded bare on PostgreSQL, as pg_restore does: their secondary indexes,
+# primary / unique keys and the foreign keys from and to them are dropped inside the restore's transaction, the rows
+# loaded with COPY, then the keys and indexes built once (in parallel workers) and every foreign key re-added —
+# which validates it over the whole table in one join — before the transaction commits. Nothing is given up: the
+# same constraints hold at commit, a violation still fails the whole restore.
+BARE_LOAD_ROWS = 5000
+
+
+def _strip_for_load(c, tables) -> dict | None:
+    """Drop the indexes and constraints of `tables` (and the foreign keys pointing at them). Returns the SQL that
+    rebuilds them, in order: keys, indexes, foreign keys."""
+    if not tables:
+        return None
+    c.execute("""
+        SELECT con.contype,
+               format('ALTER TABLE %%s DROP CONSTRAINT %%I', con.conrelid::regclass, con.conname),
+               format('ALTER TABLE %%s ADD CONSTRAINT %%I %%s', con.conrelid::regclass, con.conname,
+                      pg_get_constraintdef(con.oid))
+        FROM pg_constraint con
+        WHERE (con.contype IN ('p', 'u', 'x') AND con.conrelid = ANY(%s::regclass[]))
+           OR (con.contype = 'f' AND (con.conrelid = ANY(%s::regclass[]) OR con.confrelid = ANY(%s::regclass[])))
+        ORDER BY con.conrelid::regclass::text, con.conname""", [tables, tables, tables])
+    cons = c.fetchall()
+    c.execute("""
+        SELECT format('DROP INDEX %%s', i.indexrelid::regclass), pg_get_indexdef(i.indexrelid)
+        FROM pg_index i
+        WHERE i.indrelid = ANY(%s::regclass[])
+          AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid AND k.contype IN ('p', 'u', 'x')
+                          AND k.conrelid = i.indrelid)
+        ORDER BY i.indexrelid::regclass::text""", [tables])
+    idx = c.fetchall()
+    fks = [(d, a) for kind, d, a in cons if kind == "f"]
+    keys = [(d, a) for kind, d, a in cons if kind != "f"]
+    for drop, _ in fks + keys + idx:
+        c.execute(drop)
+    return {"keys": [a for _, a in keys], "indexes": [a for _, a in idx], "fks": [a for _, a in fks]}
+
+
+def _rebuild_after_load(c, deferred):
+    if not deferred:
+        return
+    # both cores for the index builds (PostgreSQL's parallel index build; within this transaction)
+    c.execute("SET LOCAL maintenance_work_mem = '256MB'; SET LOCAL max_parallel_maintenance_workers = 2")
+    for sql in deferred["keys"] + deferred["indexes"] + deferred["fks"]:
+        c.execute(sql)
+
+
+def _load_stream(c, ms, pg, path, manifest, progress):
+    """Feed the backup's tables to their loaders. PostgreSQL COPY text goes to COPY FROM in whole blocks (digested
+    and counted as blocks: the same bytes as line by line); JSON lines one at a time. The file is decrypted and
+    decompressed in a second thread (zlib and the AEAD release the GIL) while this one loads."""
+    table, buf, pos = None, b"", 0
+
+    def line_done(line):
+        nonlocal table
+        if line.startswith(b"{"):
+            d = json.loads(line)
+            if "table" in d:
+                table = _Loader(c, ms, d, pg)
+                return True
+            if "end" in d:
+                if table is None:
+                    raise refused("データの並びが正しくありません", "an end without its table")
+                table.finish(d, manifest)
+                if progress:
+                    progress(table.name, table.n)
+                table = None
+                return True
+            if d.get("manifest"):
+                return False
+        if table is None:
+            raise refused("データの並びが正しくありません", "rows outside a table")
+        table.add_json_line(line)
+        return True
+
+    for piece in archive.prefetched(archive.pieces(path)):
+        buf = buf[pos:] + piece if pos < len(buf) else piece
+        pos = 0
+        while pos < len(buf):
+            if table is not None and table.fmt == "pg-copy":
+                if buf.startswith(b"\\.", pos):  # the table's end line
+                    nl = buf.find(b"\n", pos)
+                    if nl < 0:
+                        break
+                    table.finish(json.loads(buf[pos + 2:nl]), manifest)
+                    if progress:
+                        progress(table.name, table.n)
+                    table, pos = None, nl + 1
+                    continue
+                k = buf.find(b"\n\\.", pos)
+                last = k if k >= 0 else buf.rfind(b"\n", pos)
+                if last < 0:
+                    break
+                table.add_copy_block(buf[pos:last + 1])
+                pos = last + 1
+                if k < 0:
+                    break
+                continue
+            nl = buf.find(b"\n", pos)
+            if nl < 0:
+                break
+            line, pos = buf[pos:nl], nl + 1
+            if not line_done(line):
+                return
+    if pos < len(buf) and not (table is not None and table.fmt == "pg-copy"):
+        line_done(buf[pos:])
+    if table is not None:
+        raise refused("データの並びが正しくありません", "a table without its end")
 
 
 class _Loader:
@@ -471,6 +614,11 @@ class _Loader:
             self.copy = self.copy_cm.__enter__()
         else:
             self.sql = f"INSERT INTO {_q(self.name)} ({cols}) VALUES ({', '.join(['%s'] * len(self.cols))})"
+
+    def add_copy_block(self, block):
+        self.h.update(block)
+        self.n += block.count(b"\n")
+        self.copy.write(block)
 
     def add_copy_line(self, line):
         self.h.update(line + b"\n")

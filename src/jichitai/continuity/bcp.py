@@ -86,7 +86,10 @@ def prefill(facts: dict) -> dict:
     backup_line = (f"最後に検証したバックアップ: {backup}" if backup else
                    "検証済みのバックアップの記録がありません（jichitai backup と jichitai backup verify を実施してください）。")
     kits = facts["offline_kits"]
-    kit_line = (f"発行済みのオフラインキット: {kits} 件" if kits else
+    lines = facts.get("offline_kit_lines", [])
+    revoked = facts.get("offline_kits_revoked", 0)
+    kit_line = (f"発行済みのオフラインキット: {kits} 件（有効 {kits - revoked} 件、失効 {revoked} 件）\n" +
+                "\n".join(f"・{line}" for line in lines) if kits else
                 "オフラインキットは発行されていません（ネットワーク断に備えて庁内・避難所用に発行してください）。")
     rto = facts["measured_rto"]
     work = "\n".join(f"・{w}（目標: {t}、手段: {how}）" for w, t, how in PRIORITY_WORK)
@@ -143,10 +146,12 @@ def facts_by_item(facts: dict) -> dict:
     backup = facts["backup"] or "検証済みのバックアップなし"
     return {
         "structure": [f"管理者: {'、'.join(facts['admins']) or 'なし'}"],
-        "data_backup": [f"最後に検証したバックアップ: {backup}", f"オフラインキット: {facts['offline_kits']} 件"],
+        "data_backup": [f"最後に検証したバックアップ: {backup}", f"オフラインキット: {facts['offline_kits']} 件",
+                        *[f"キット {line}" for line in facts.get("offline_kit_lines", [])]],
         "training": [f"訓練の実施: {len(facts['drills'])} 回",
                      f"計測した復旧時間（最新）: {_fmt_seconds(facts['measured_rto'])}"],
-        "alt_ict": [f"オフラインキット: {facts['offline_kits']} 件"],
+        "alt_ict": [f"オフラインキット: {facts['offline_kits']} 件",
+                    *[f"キット {line}" for line in facts.get("offline_kit_lines", [])]],
         "contacts": [f"登録されている連絡先: {len(facts['contacts'])} 件"],
     }
 

@@ -7,6 +7,7 @@ from jichitai.tenancy.scope import require_municipality
 
 from . import bcp
 from .bcp_models import BcpPlanRevision, Drill, DrillScenario, DrillStepEvent
+from .offline_models import OfflineKit
 
 
 def current_revision():
@@ -53,6 +54,22 @@ def offline_kits_issued() -> int:
     return OfflineKit.objects.count()
 
 
+def offline_kit_lines() -> list[str]:
+    """One line per issued kit with its state (有効 / 失効), for the plan."""
+    from . import queries as continuity
+
+    out = []
+    for k in continuity.offline_kits():
+        where = f"（{k.label}）" if k.label else ""
+        synced = f"最終同期 {k.last_synced_at:%Y-%m-%d}" if k.last_synced_at else "未同期"
+        if k.revoked_at:
+            state = f"失効 {k.revoked_at:%Y-%m-%d}（{k.revoke_reason}）、欠番 {k.void_count} 件"
+        else:
+            state = f"有効、予約番号 {k.block_start}〜{k.block_end}、{synced}"
+        out.append(f"{k.device}{where}: {state}")
+    return out
+
+
 def plan_facts() -> dict:
     """What the platform knows that the plan should say, for the municipality in scope."""
     from jichitai.api.models import ApiClient
@@ -89,6 +106,8 @@ def plan_facts() -> dict:
         "systems": systems,
         "backup": last_verified_backup(),
         "offline_kits": offline_kits_issued(),
+        "offline_kit_lines": offline_kit_lines(),
+        "offline_kits_revoked": OfflineKit.objects.filter(revoked_at__isnull=False).count(),
         "drills": [{"title": d.title, "scenario": labels.get(d.scenario, d.scenario),
                     "date": f"{d.finished_at:%Y-%m-%d}", "result": result_labels.get(d.result, d.result),
                     "rto": bcp._fmt_seconds(d.rto_seconds),

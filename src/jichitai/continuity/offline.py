@@ -58,6 +58,18 @@ class KitError(Exception):
     """A kit or sync file that cannot be used; the message is bilingual."""
 
 
+class RevokedKit(KitError):
+    """A sync file of a revoked kit (a lost laptop): refused, whatever it holds."""
+
+    def __init__(self, kit):
+        self.kit = kit
+        when = timezone.localtime(kit.revoked_at)
+        super().__init__(
+            f"端末 {kit.device} のオフラインキットは {when:%Y-%m-%d %H:%M} に失効しています（{kit.revoke_reason}）。"
+            "この同期ファイルは取り込めません。端末で記録した内容は、本人確認のうえ窓口で改めて登録してください / "
+            f"the offline kit of device {kit.device} was revoked on {when:%Y-%m-%d %H:%M}; its sync files are refused")
+
+
 # ---------------------------------------------------------------- which rows a kit carries
 
 def _staff_ids_sql():
@@ -103,6 +115,10 @@ COPY_RULES = {
     "platform.SettingValue": ("(municipality_id IS NULL AND prefecture_id IS NULL) OR municipality_id = %s OR "
                               "prefecture_id = (SELECT prefecture_id FROM tenancy_municipality WHERE id = %s)", 2),
     "platform.SettingProposal": "skip: 個別 values waiting for approval are decided on the platform",
+    # rows that point at what a kit does not carry (its foreign keys would fail in the kit)
+    "platform.AdvisoryRecipient": "skip: deliveries of the operator's advisories (the advisories are not carried)",
+    "disaster.LookupGrant": "skip: a grant naming another municipality (its host); looking up another town's "
+                            "evacuees needs the platform",
     **{f"platform.{n}": "skip: the operator's records (costs, incidents, advisories, licences, metrics, exits)"
        for n in ("Advisory", "ContractExit", "CostItem", "DependencyAudit", "Incident", "IncidentEvent", "Licence",
                  "RequestMetric")},
@@ -172,6 +188,7 @@ def copy_rows(municipality, kit_db: Path) -> dict:
         dst.execute("PRAGMA journal_mode = OFF")
         dst.execute("PRAGMA synchronous = OFF")
         dst.execute("BEGIN")
+        indexes = _kit_indexes(dst)
         with tenant_scope(municipality), connection.cursor() as cur:
             for label, table, cols, where, params in plan:
                 collist = ", ".join(_q(c) for c in cols)
@@ -190,16 +207,44 @@ def copy_rows(municipality, kit_db: Path) -> dict:
                     dst.executemany(insert, [tuple(_sqlite_value(v) for v in row) for row in batch])
                     n += len(batch)
                 counts[label] = n
+        for sql in indexes:
+            dst.execute(sql)
+        _foreign_key_check(dst.execute("PRAGMA foreign_key_check").fetchmany(5))
         dst.execute("COMMIT")
     finally:
         dst.close()
     return counts
 
 
+def _foreign_key_check(bad):
+    if bad:
+        raise KitError("キットの行が、キットに含まれない行を参照しています（continuity/offline.py の COPY_RULES を確認して"
+                       f"ください） / kit rows refer to rows the kit does not carry: {bad}")
+
+
+def _kit_indexes(kit: sqlite3.Connection) -> list:
+    """Drop the kit's secondary indexes (made by migrate; the tables are filled faster without them) and return
+    the statements that make them again."""
+    rows = kit.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL").fetchall()
+    for name, _ in rows:
+        kit.execute(f"DROP INDEX {_q(name)}")
+    return [sql for _, sql in rows]
+
+
 def _copy_attached(municipality, kit_db, plan) -> dict:
     counts = {}
+    kit = sqlite3.connect(kit_db)
+    try:
+        indexes = _kit_indexes(kit)
+        kit.commit()
+    finally:
+        kit.close()
     raw = connection.connection if connection.connection is not None else (connection.ensure_connection()
                                                                            or connection.connection)
+    # foreign keys are checked once at the end (PRAGMA foreign_key_check): enforced row by row, a parent row
+    # inserted after its children makes SQLite scan the child table for each one (its indexes are not there yet)
+    fk_on = raw.execute("PRAGMA foreign_keys").fetchone()[0]
+    raw.execute("PRAGMA foreign_keys = OFF")
     raw.execute("ATTACH DATABASE ? AS kit", [str(kit_db)])
     try:
         raw.execute("PRAGMA kit.journal_mode = OFF")
@@ -213,12 +258,18 @@ def _copy_attached(municipality, kit_db, plan) -> dict:
                 cur = raw.execute(f"INSERT INTO kit.{_q(table)} ({collist}) SELECT {collist} FROM main.{_q(table)} "
                                   f"WHERE {sql_where}", params)
                 counts[label] = cur.rowcount
+            for sql in indexes:  # the indexes again, each built once over its filled table
+                raw.execute(sql.replace("CREATE INDEX ", "CREATE INDEX kit.", 1).replace(
+                    "CREATE UNIQUE INDEX ", "CREATE UNIQUE INDEX kit.", 1))
+            _foreign_key_check(raw.execute("PRAGMA kit.foreign_key_check").fetchmany(5))
             raw.execute("COMMIT")
         except Exception:
             raw.execute("ROLLBACK")
             raise
     finally:
         raw.execute("DETACH DATABASE kit")
+        if fk_on:
+            raw.execute("PRAGMA foreign_keys = ON")
     return counts
 
 
@@ -816,7 +867,7 @@ def read_sync_file(path) -> tuple:
     if kit is None:
         raise KitError("このキットはこの団体で作成されていません / no such kit for this municipality")
     if kit.revoked_at:
-        raise KitError("このキットは失効しています / the kit was revoked")
+        raise RevokedKit(kit)
     aad = _canonical({"format": SYNC_FORMAT, "kit_id": header["kit_id"], "device": header["device"]})
     try:
         nonce = _unb64(header["nonce"])
@@ -838,32 +889,45 @@ def sync_file(user, path, *, terminal: str = "system") -> dict:
     if not has_perm(user, Perm.MANAGE_BCP):
         raise PermissionDenied
     m = require_municipality()
-    kit, body = read_sync_file(path)
+    try:
+        kit, body = read_sync_file(path)
+    except RevokedKit as e:
+        _refused_sync(user, e.kit, terminal)
+        raise
     done = set(SyncedEvent.objects.filter(kit=kit).values_list("uuid", flat=True))
     pending = [ev for ev in body["events"] if ev["uuid"] not in done]
     counts = {"applied": 0, "queued": 0, "conflict": 0, "already": len(body["events"]) - len(pending)}
     batch = max(1, int(os.environ.get("JICHITAI_OFFLINE_SYNC_BATCH", SYNC_BATCH)))
-    for start in range(0, len(pending), batch):
-        # one transaction per batch: its events' effects and their SyncedEvent rows commit together, so a sync
-        # killed at any point has applied whole batches only, and a rerun skips exactly those
-        with transaction.atomic():
-            synced = []
-            for ev in pending[start:start + batch]:
-                fn = APPLIERS.get(ev["kind"])
-                try:
-                    if fn is None:
-                        raise Conflict(f"この種類の記録（{ev['kind']}）はまだ自動で反映できません")
-                    with transaction.atomic():  # a conflicting event leaves nothing of itself behind
-                        result = fn(kit, ev, user)
-                except Conflict as c:
-                    SyncConflict.objects.create(uuid=ev["uuid"], kit=kit, kind=ev["kind"], payload=ev,
-                                                reason=str(c)[:300], created_at=timezone.now())
-                    result = "conflict"
-                synced.append(SyncedEvent(municipality=m, uuid=ev["uuid"], kit=kit, kind=ev["kind"], result=result,
-                                          synced_at=timezone.now()))
-                counts[result] += 1
-                _sleep_hook()
-            SyncedEvent.objects.bulk_create(synced)
+    try:
+        for start in range(0, len(pending), batch):
+            # one transaction per batch: its events' effects and their SyncedEvent rows commit together, so a sync
+            # killed at any point has applied whole batches only, and a rerun skips exactly those
+            with transaction.atomic():
+                # the kit's row is locked for the batch: a revocation in between waits for it, and a batch after a
+                # revocation applies nothing (the batches already committed stay, as they reached the platform before)
+                locked = OfflineKit.objects.select_for_update().get(pk=kit.pk)
+                if locked.revoked_at:
+                    raise RevokedKit(locked)
+                synced = []
+                for ev in pending[start:start + batch]:
+                    fn = APPLIERS.get(ev["kind"])
+                    try:
+                        if fn is None:
+                            raise Conflict(f"この種類の記録（{ev['kind']}）はまだ自動で反映できません")
+                        with transaction.atomic():  # a conflicting event leaves nothing of itself behind
+                            result = fn(kit, ev, user)
+                    except Conflict as c:
+                        SyncConflict.objects.create(uuid=ev["uuid"], kit=kit, kind=ev["kind"], payload=ev,
+                                                    reason=str(c)[:300], created_at=timezone.now())
+                        result = "conflict"
+                    synced.append(SyncedEvent(municipality=m, uuid=ev["uuid"], kit=kit, kind=ev["kind"],
+                                              result=result, synced_at=timezone.now()))
+                    counts[result] += 1
+                    _sleep_hook()
+                SyncedEvent.objects.bulk_create(synced)
+    except RevokedKit as e:  # revoked while this sync ran: the batches committed before stay
+        _refused_sync(user, e.kit, terminal)
+        raise
     merged = AuditEvent.objects.filter(action=SEGMENT_MERGE, object_id=body["segment"]).exists()
     if not merged and body["audit"]:
         try:
@@ -875,6 +939,64 @@ def sync_file(user, path, *, terminal: str = "system") -> dict:
         append(m, "offline.sync", actor=user, terminal=terminal, object_type="offline_kit", object_id=str(kit.pk),
                detail={**counts, "segment": body["segment"], "segment_merged_before": merged})
     return {**counts, "segment": body["segment"], "events": len(body["events"])}
+
+
+def _refused_sync(user, kit, terminal):
+    """Record that a revoked kit's sync file was presented (a lost laptop's data turning up is worth knowing)."""
+    with transaction.atomic():
+        append(require_municipality(), "offline.sync_refused", actor=user, terminal=terminal,
+               object_type="offline_kit", object_id=str(kit.pk), detail={"device": kit.device, "reason": "revoked"})
+
+
+def _ranges(numbers: list[int]) -> list[list[int]]:
+    out = []
+    for n in sorted(numbers):
+        if out and n == out[-1][1] + 1:
+            out[-1][1] = n
+        else:
+            out.append([n, n])
+    return out
+
+
+def void_ranges_of(kit) -> list[list[int]]:
+    """The kit's reserved certificate numbers that no certificate in the 交付簿 carries, as [[first, last], …]."""
+    from jichitai.certificates.models import Issuance
+
+    used = set()
+    for no in Issuance.objects.filter(offline_device=kit.device).values_list("issue_no", flat=True):
+        if no.isdigit() and kit.block_start <= int(no) <= kit.block_end:
+            used.add(int(no))
+    return _ranges([n for n in range(kit.block_start, kit.block_end + 1) if n not in used])
+
+
+def revoke_kit(user, kit_id: int, *, reason: str, terminal: str = "system"):
+    """Revoke an issued offline kit (a lost or stolen laptop), one transaction and one audit event: its sync files
+    are refused from now on, and its reserved certificate numbers that the 交付簿 does not hold become void (欠番) —
+    recorded on the kit and in the audit event, shown with the 交付簿."""
+    from .offline_models import OfflineKit
+
+    if not has_perm(user, Perm.MANAGE_BCP):
+        raise PermissionDenied
+    m = require_municipality()
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "失効の理由を入力してください（例: ノートPCの紛失）。"})
+    if len(reason) > 200:
+        raise ValidationError({"reason": "失効の理由は200文字以内で入力してください。"})
+    with transaction.atomic():
+        kit = OfflineKit.objects.select_for_update().filter(pk=kit_id).first()
+        if kit is None:
+            raise ValidationError("指定されたオフラインキットが見つかりません。")
+        if kit.revoked_at:
+            raise ValidationError(f"端末 {kit.device} のキットはすでに失効しています。")
+        void = void_ranges_of(kit)
+        kit.revoked_at, kit.revoked_by, kit.revoke_reason, kit.void_ranges = timezone.now(), user.username, reason, void
+        kit.save(update_fields=["revoked_at", "revoked_by", "revoke_reason", "void_ranges"])
+        append(m, "offline.kit_revoke", actor=user, terminal=terminal, object_type="offline_kit",
+               object_id=str(kit.pk), detail={"device": kit.device, "block_start": kit.block_start,
+                                              "block_end": kit.block_end, "void_ranges": void,
+                                              "void_count": kit.void_count, "reason": reason})
+    return kit
 
 
 def decide_conflict(user, conflict_id: int, *, accept: bool, note: str, terminal: str = "system"):
@@ -934,5 +1056,6 @@ AUDIT_LABELS = {
     "offline.kit_build": "オフラインキットの作成", "offline.sync": "オフラインキットの同期",
     "offline.intake": "オフライン受付（届出）", "offline.intake_done": "オフライン受付の処理",
     "offline.conflict_decide": "同期の競合の判断",
+    "offline.kit_revoke": "オフラインキットの失効", "offline.sync_refused": "失効したキットの同期の拒否",
     "certificate.offline_record": "オフライン発行の証明書の交付簿への登録",
 }

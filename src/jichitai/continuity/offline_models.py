@@ -32,6 +32,23 @@ class OfflineKit(TenantModel):
     residents = models.PositiveIntegerField("収録した住民", default=0)
     last_synced_at = models.DateTimeField("最終同期", null=True, blank=True)
     revoked_at = models.DateTimeField("失効", null=True, blank=True)
+    revoked_by = models.CharField("失効させた職員", max_length=150, blank=True)
+    revoke_reason = models.CharField("失効の理由", max_length=200, blank=True)
+    # the reserved certificate numbers no certificate in the 交付簿 carries when the kit was revoked: void (欠番),
+    # as [[first, last], …] — a certificate printed on the lost laptop with one of them is not a valid one
+    void_ranges = models.JSONField("欠番にした証明書番号", default=list, blank=True)
+
+    @property
+    def state(self) -> str:
+        return "revoked" if self.revoked_at else "active"
+
+    @property
+    def state_label(self) -> str:
+        return "失効" if self.revoked_at else "有効"
+
+    @property
+    def void_count(self) -> int:
+        return sum(b - a + 1 for a, b in self.void_ranges or [])
 
     class Meta:
         verbose_name = "オフラインキット"

@@ -11,7 +11,7 @@ from jichitai.audit.actions import terminal_of
 from jichitai.tenancy.roles import Perm
 from jichitai.web.decorators import staff_required
 
-from . import offline
+from . import offline, queries
 from .offline_models import OfflineIntake, OfflineKit, SyncConflict
 
 
@@ -47,9 +47,41 @@ def kits(request):
                                           f"{r['conflict']} 件、同期済みのため省略 {r['already']} 件。")
                 return redirect("offline_kits")
     return render(request, "continuity/offline_kits.html", {
-        "form": form, "kits": OfflineKit.objects.order_by("-built_at"),
+        "form": form, "kits": queries.offline_kits(),
         "conflicts": SyncConflict.objects.filter(status="open").select_related("kit"),
         "intakes": OfflineIntake.objects.filter(status="pending").select_related("kit")},
+        status=400 if request.method == "POST" else 200)
+
+
+class RevokeForm(forms.Form):
+    reason = forms.CharField(label="失効の理由（例: ノートPCの紛失、盗難の届出番号）", max_length=200,
+                             widget=forms.TextInput(attrs={"autofocus": True, "size": 60}))
+
+
+@staff_required(Perm.MANAGE_BCP)
+@require_http_methods(["GET", "POST"])
+def revoke(request, offline_kit_id: int):
+    """Confirm, then revoke an issued kit (lost laptop): its sync files are refused, its unused numbers void."""
+    kit = OfflineKit.objects.filter(pk=offline_kit_id).first()  # another municipality's id: 404
+    if kit is None:
+        raise Http404
+    form = RevokeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            kit = offline.revoke_kit(request.user, kit.pk, reason=form.cleaned_data["reason"],
+                                     terminal=terminal_of(request))
+        except ValidationError as e:
+            if hasattr(e, "error_dict"):
+                for field, errs in e.message_dict.items():
+                    form.add_error(field if field in form.fields else None, errs)
+            else:
+                form.add_error(None, e.messages)
+        else:
+            messages.success(request, f"端末 {kit.device} のオフラインキットを失効させました。以後この端末の同期ファイルは"
+                                      f"取り込みません。証明書番号 {kit.void_count} 件を欠番にしました。")
+            return redirect("offline_kits")
+    return render(request, "continuity/offline_revoke.html", {
+        "kit": kit, "form": form, "void_preview": offline.void_ranges_of(kit) if not kit.revoked_at else []},
         status=400 if request.method == "POST" else 200)
 
 

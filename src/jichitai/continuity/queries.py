@@ -43,3 +43,15 @@ def continuity_facts(municipality) -> dict:
         "worst_rto_seconds": max((d.rto_seconds for d in drills), default=None),
         "worst_rpo_events": max((d.rpo_events for d in drills), default=None),
     }
+
+
+def offline_kits():
+    """The offline kits issued for the municipality in scope (row-level security and the tenant manager)."""
+    from .offline_models import OfflineKit
+
+    return OfflineKit.objects.order_by("-built_at", "-id")
+
+
+def void_blocks():
+    """Revoked kits whose reserved certificate numbers are void (欠番), for the 交付簿."""
+    return [k for k in offline_kits().filter(revoked_at__isnull=False) if k.void_ranges]

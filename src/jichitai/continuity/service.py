@@ -68,28 +68,82 @@ def postgres_url(dbname: str) -> str:
 
 
 class Scratch:
-    """A scratch database of this engine, removed on exit."""
+    """A scratch database of this engine, removed on exit. `migrated=True`: already migrated — a copy of an empty
+    database migrated once per code version (PostgreSQL: `CREATE DATABASE … TEMPLATE`, SQLite: a file copy), so
+    that a verification does not spend its time migrating an empty schema; otherwise empty (a restore migrates it,
+    as a recovery does)."""
+
+    def __init__(self, migrated: bool = False):
+        self.migrated = migrated
 
     def __enter__(self):
         if connection.vendor == "postgresql":
             self.name = f"{connection.settings_dict['NAME']}_verify_{secrets.token_hex(4)}"[:63]
-            self._admin(f'CREATE DATABASE "{self.name}"')
+            template = f' TEMPLATE "{self._template()}"' if self.migrated else ""
+            self._admin(f'CREATE DATABASE "{self.name}"{template}')
             self.url = postgres_url(self.name)
         else:
             self.dir = tempfile.TemporaryDirectory(prefix="jichitai-verify-")
-            self.url = "sqlite:///" + str(Path(self.dir.name) / "scratch.sqlite3")
+            db = Path(self.dir.name) / "scratch.sqlite3"
+            if self.migrated:
+                import shutil
+
+                from .offline import empty_schema
+
+                shutil.copyfile(empty_schema(), db)
+            self.url = "sqlite:///" + str(db)
         return self
 
-    def _admin(self, sql):
+    def _template(self) -> str:
+        """The migrated template database of this code version (made once: migrated under a temporary name in a
+        child process, then renamed, so that a concurrent verification never copies a half-migrated one)."""
         import psycopg
 
+        from .offline import _schema_key
+
+        base = connection.settings_dict["NAME"][:30]
+        name = f"{base}_tmpl_{_schema_key()}"
+        found = self._admin_query("SELECT datname FROM pg_database WHERE datname LIKE %s", [f"{base}_tmpl_%"])
+        if name in found:
+            return name
+        building = f"{base}_tmplbuild_{secrets.token_hex(4)}"
+        self._admin(f'CREATE DATABASE "{building}"')
+        try:
+            p = subprocess.run([sys.executable, "-m", "jichitai.cli", "migrate", "--noinput", "-v", "0"],
+                               env=child_env(postgres_url(building)), capture_output=True, text=True, timeout=3600)
+            if p.returncode:
+                raise BackupError(f"検証用のテンプレートを作れません / cannot migrate the template: "
+                                  f"{p.stderr.strip()[-500:]}")
+            try:
+                self._admin(f'ALTER DATABASE "{building}" RENAME TO "{name}"')
+            except psycopg.errors.DuplicateDatabase:  # made meanwhile by a concurrent verification
+                pass
+        finally:
+            self._admin(f'DROP DATABASE IF EXISTS "{building}" WITH (FORCE)')
+        for old in found:  # templates of older code versions
+            if old != name:
+                self._admin(f'DROP DATABASE IF EXISTS "{old}" WITH (FORCE)')
+        return name
+
+    def _admin_query(self, sql, params) -> list:
+        import psycopg
+
+        with psycopg.connect(**self._admin_kw()) as c:
+            return [r[0] for r in c.execute(sql, params).fetchall()]
+
+    def _admin_kw(self) -> dict:
         s = connection.settings_dict
         kw = {"dbname": "postgres", "user": s.get("USER") or None, "password": s.get("PASSWORD") or None,
               "host": s.get("HOST") or None, "port": str(s.get("PORT") or "") or None, "autocommit": True}
         opts = s.get("OPTIONS") or {}
         if "target_session_attrs" in opts:
             kw["target_session_attrs"] = opts["target_session_attrs"]
-        with psycopg.connect(**{k: v for k, v in kw.items() if v is not None}) as c:
+        return {k: v for k, v in kw.items() if v is not None}
+
+    def _admin(self, sql):
+        import psycopg
+
+        with psycopg.connect(**self._admin_kw()) as c:
             c.execute(sql)
 
     def __exit__(self, *exc):
@@ -121,7 +175,7 @@ def verify_file(path: Path) -> dict:
     from .backup import read_manifest
 
     manifest = read_manifest(path)
-    with Scratch() as s:
+    with Scratch(migrated=True) as s:
         report = run_restore_child(path, s.url)
     report["seconds"] = round(time.monotonic() - t0, 3)
     report["scope"] = manifest["scope"]

@@ -63,7 +63,9 @@ def issuances(request):
         table = queries.issuance_table(date_from=d.get("date_from", today[0]), date_to=d.get("date_to", today[1]),
                                        clerk=d.get("clerk", ""), kind=d.get("kind", ""), name=d.get("name", ""),
                                        status=d.get("status", ""))
-    return _output(request, table, form, extra={"daily_link": True})
+    from jichitai.continuity import queries as continuity
+
+    return _output(request, table, form, extra={"daily_link": True, "void_blocks": continuity.void_blocks()})
 
 
 @staff_required(Perm.ISSUE_CERTIFICATES)

@@ -6,6 +6,8 @@
   open    KIT --dir DIR [--public-key PEM]                       laptop: verify, decrypt, unpack only
   export  --dir DIR --out FILE                                   laptop: outbox and audit segment into a sync file
   sync    --municipality CODE FILE                               platform: apply a sync file (idempotent)
+  revoke  --municipality CODE --device ID --reason TEXT          platform: revoke a kit (lost laptop); its sync files
+                                                                 are refused, its unused reserved numbers are void
   init-kit FACTS_JSON                                            internal: run by build in the kit database
 """
 import json
@@ -78,6 +80,11 @@ class Command(BaseCommand):
         s.add_argument("--municipality", required=True)
         s.add_argument("--user", default="")
         s.add_argument("file")
+        v = sub.add_parser("revoke")
+        v.add_argument("--municipality", required=True)
+        v.add_argument("--device", required=True)
+        v.add_argument("--reason", required=True)
+        v.add_argument("--user", default="")
         i = sub.add_parser("init-kit")
         i.add_argument("facts")
 
@@ -143,3 +150,16 @@ class Command(BaseCommand):
         with tenant_scope(m):
             result = offline.sync_file(_actor(m, o["user"]), o["file"], terminal="command")
         self.stdout.write(json.dumps(result, ensure_ascii=False))
+
+    def do_revoke(self, offline, o):
+        from jichitai.continuity.offline_models import OfflineKit
+
+        m = _municipality(o["municipality"])
+        with tenant_scope(m):
+            kit = OfflineKit.objects.filter(device=o["device"]).first()
+            if kit is None:
+                raise CommandError(f"端末 {o['device']} のキットはこの団体にありません / no kit for device {o['device']}")
+            kit = offline.revoke_kit(_actor(m, o["user"]), kit.pk, reason=o["reason"], terminal="command")
+        self.stdout.write(json.dumps({"kit_id": kit.pk, "device": kit.device, "revoked_at": kit.revoked_at.isoformat(),
+                                      "void_ranges": kit.void_ranges, "void_count": kit.void_count},
+                                     ensure_ascii=False))
