@@ -213,6 +213,7 @@ def test_pfif_export_and_inquiry_answer_emit_a_merged_person_once(d):
     assert sorted(n["text"] for n in r["notes"]) == ["三本松で無事", "本人より"]
     [inc] = queries.pfif_export_rows(d.m, min_entry_date=mark)  # the merge changed the person record
     assert inc["person_record_id"] == r["person_record_id"]
+    assert {n.text for n in queries.notes_for(evacuee_id=v2.pk)} == {"三本松で無事", "本人より"}
     [ans] = queries.answer_inquiry("佐藤旅人", "family")
     assert "豆田公民館" in ans["answer"]
     # consent is the person's on every registration: one refusal keeps him out of the export

@@ -382,7 +382,11 @@ def notes_for(*, person_id=None, evacuee_id=None):
     qs = SafetyNote.objects.order_by("-entry_date", "-id")
     if person_id:
         return qs.filter(Q(person_id=person_id) | Q(evacuee__person_id=person_id))
-    return qs.filter(evacuee_id=evacuee_id)
+    e = Evacuee.objects.filter(pk=evacuee_id).values_list("pk", "merged_into_id").first()
+    if e is None:
+        return qs.none()
+    root = e[1] or e[0]  # a merged person's notes are the notes of every registration
+    return qs.filter(Q(evacuee_id=root) | Q(evacuee__merged_into_id=root))
 
 
 def recent_notes(limit=20):
