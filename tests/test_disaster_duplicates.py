@@ -77,6 +77,8 @@ def test_the_same_resident_registered_at_two_shelters_is_merged_automatically_an
     assert total == 1 and [r["id"] for r in rows] == [b.pk]
     rows, total = queries.evacuee_list(for_staff(d.u), shelter_id=d.s1.pk)
     assert total == 0 and rows == []
+    assert queries.safety_board(for_staff(d.u))[1]["alive"] == 1  # one resident seen alive, not two
+    assert queries.confirmation_progress()[-1][1] == 1
     # he moves back via his first registration: that is now where he is
     actions.move_evacuee(d.u, a.pk, "check_out")
     actions.move_evacuee(d.u, a.pk, "check_in", shelter_id=d.s1.pk)

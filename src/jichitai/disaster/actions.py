@@ -297,14 +297,16 @@ def _group_duplicates(user, m, act, evs, new_ids, matcher_groups, terminal, now)
     comps = {}
     for n in nodes:
         comps.setdefault(find(n[0]), []).append(n[0])
+    from .bulk import set_duplicate_groups
+
     new = set(new_ids)
-    merges = []
+    merges, keyed = [], []
     for ids in comps.values():
         if len(ids) < 2 or not new & set(ids):
             continue
         keys = sorted({info[i][5] for i in ids} - {""})
         key = keys[0] if keys else f"D{min(ids)}"
-        Evacuee.objects.filter(pk__in=[i for i in ids if info[i][5] != key]).update(duplicate_group=key)
+        keyed += [(key, i) for i in ids if info[i][5] != key]
         # automatic merge: registrations linked to the same resident, at least one of them new
         by_person = {}
         for i in ids:
@@ -314,14 +316,20 @@ def _group_duplicates(user, m, act, evs, new_ids, matcher_groups, terminal, now)
             if not new & same:
                 continue
             roots = sorted({info[i][7] or i for i in same})
-            if len(roots) < 2:
-                continue
-            conflict = Evacuee.objects.filter(Q(pk__in=roots) | Q(merged_into_id__in=roots),
-                                              match_state=MatchState.LINKED).exclude(person_id=pid).exists()
-            if conflict:
-                continue  # a registration of one of them is linked to someone else: staff decide (重複候補)
-            _merge_rows(roots[0], roots[1:], user, now, auto=True)
-            merges.append({"primary": roots[0], "merged": roots[1:], "person": pid})
+            if len(roots) >= 2:
+                merges.append({"primary": roots[0], "merged": roots[1:], "person": pid})
+    set_duplicate_groups(keyed)
+    if merges:  # a registration of one of them linked to someone else: no automatic merge, staff decide (重複候補)
+        allroots = [r for mg in merges for r in (mg["primary"], *mg["merged"])]
+        linked_to = {}
+        for pk, into, pid in (Evacuee.objects.filter(Q(pk__in=allroots) | Q(merged_into_id__in=allroots),
+                                                     match_state=MatchState.LINKED)
+                              .values_list("pk", "merged_into_id", "person_id")):
+            linked_to.setdefault(into or pk, set()).add(pid)
+        merges = [mg for mg in merges if all(linked_to.get(r, set()) <= {mg["person"]}
+                                             for r in (mg["primary"], *mg["merged"]))]
+    for mg in merges:
+        _merge_rows(mg["primary"], mg["merged"], user, now, auto=True)
     if merges:
         append(m, "disaster.evacuee_auto_merge", actor=user, terminal=terminal, object_type="evacuee",
                object_id=str(merges[0]["primary"]), detail={"auto": True, "merges": merges})
