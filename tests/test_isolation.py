@@ -111,6 +111,9 @@ NO_OBJECT_PATTERNS.update({  # the disaster app (#12): every list reads the own 
     "disaster_pfif_export": "own consented evacuees only", "disaster_pfif_import": "imports into the own municipality",
     "disaster_dashboard": "own counts only", "disaster_inquiry": "own evacuees only",
     "disaster_operator_grants": "operator only; grants carry no personal data",
+    "disaster_duplicates": "the own current disaster's 重複候補 only (scoped managers)",
+    "disaster_duplicates_merge": "evacuee ids in the POST body; an id of B is refused as not found by the action "
+                                 "(tests/test_disaster_duplicates.py)",
 })
 # platform (共同利用, tests/test_platform_*.py): `pk` names a platform-level record (setting proposal, contract exit,
 # advisory, incident) or, for platform_classify, a requirement only the working group classifies; `row` is a fit-gap
@@ -326,6 +329,7 @@ def test_every_url_with_an_object_id_is_404_for_another_municipality(signed_cert
                        "disaster_end", "disaster_shelter_edit", "disaster_shelter_open", "disaster_evacuee",
                        "disaster_evacuee_move", "disaster_evacuee_consent", "disaster_review_decide",
                        "disaster_grant_revoke", "disaster_grant_lookup",
+                       "disaster_duplicates_of", "disaster_evacuee_unmerge", "disaster_evacuee_not_duplicate",
                        "vulnerable_new", "vulnerable_edit", "vulnerable_delist", "vulnerable_supporter_add",
                        "vulnerable_supporter_remove", "victim_ledger_list", "victim_ledger", "victim_ledger_save",
                        "victim_assessment_add", "victim_relief_add", "victim_provision_add", "victim_certificate",

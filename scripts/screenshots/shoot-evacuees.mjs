@@ -1,4 +1,4 @@
-// Disaster response (#12): evacuees, quick entry, matching review, safety board, not-yet-confirmed list,
+// Disaster response (#12): evacuees, quick entry, matching review, 重複候補, safety board, not-yet-confirmed list,
 // 広域避難 grants, dashboard. Usage: node shoot-evacuees.mjs BASE_URL OUT_DIR (run by scripts/screenshots.py).
 import { browser, base, out, session } from "./lib.mjs";
 
@@ -29,6 +29,9 @@ await d.screenshot({ path: `${out}/disaster_quick_entry_done.png` });
 
 await d.goto(base + "/disaster/review/");
 await d.screenshot({ path: `${out}/disaster_review.png`, fullPage: false });
+// 重複候補: the same person registered at two shelters — merge, or set apart as different people
+await d.goto(base + "/disaster/duplicates/");
+await d.screenshot({ path: `${out}/disaster_duplicates.png`, fullPage: true });
 await d.goto(base + "/disaster/safety/");
 await d.screenshot({ path: `${out}/disaster_safety_board.png`, fullPage: true });
 await d.goto(base + "/disaster/safety/unconfirmed/?age_min=75");

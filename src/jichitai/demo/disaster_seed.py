@@ -70,6 +70,21 @@ def seed_disaster(m, *, seed=2026, out=print):
         actions.register_evacuees(user, [{"full_name": v[0], "kana": v[1], "birth_text": v[2], "sex": v[3],
                                           "address": v[4], "place": "S02", "consent_public": "1"}
                                          for v in VISITORS], terminal="demo")
+        # duplicates across shelters (重複候補): a resident registered again at the welfare shelter (linked to the
+        # same resident: merged automatically) and two visitors written at two shelters (a clerk decides)
+        again = Person.objects.filter(household_id=heads[0], status=Status.RESIDENT).order_by("pk").first()
+        if again is not None:
+            actions.register_evacuees(user, [{"full_name": again.full_name, "kana": again.full_kana,
+                                              "birth_text": again.birth_date.isoformat(),
+                                              "sex": again.get_sex_display(), "address": again.address,
+                                              "place": "S03"}], terminal="demo")
+        for place, name in (("S02", "田中　美咲"), ("S01", "田中美咲")):
+            actions.register_evacuees(user, [{"full_name": name, "kana": "タナカ ミサキ", "birth_text": "1985-06-12",
+                                              "sex": "女", "address": "福岡県久留米市", "place": place}],
+                                      terminal="demo")
+        for place, name in (("S01", "李　明"), ("S03", "李明")):
+            actions.register_evacuees(user, [{"full_name": name, "kana": "リ ミン", "birth_text": "1979-11-30",
+                                              "sex": "男", "address": "", "place": place}], terminal="demo")
         # safety notes on residents not at a shelter
         others = list(Person.objects.filter(status=Status.RESIDENT, dv_protected=False)
                       .exclude(household_id__in=heads[:40]).order_by("pk").values_list("pk", flat=True)[:600])

@@ -216,7 +216,7 @@ def _register(user, m, act, rows, *, source, terminal, now):
             "group_key": r["group_key"], "presence": r["presence"],
             "status": EvacueeStatus.CHECKED_IN if shelter else EvacueeStatus.OUTSIDE,
             "shelter_id": shelter.pk if shelter else None, "person_id": person_id, "match_state": state,
-            "match_candidates": list(res.candidates), "duplicate_group": res.duplicate_group or "",
+            "match_candidates": list(res.candidates), "duplicate_group": "",  # set by _group_duplicates
             "source": source, "created_at": now, "created_by": user.username, "updated_at": now})
         moves.append({"municipality_id": m.pk, "evacuee_id": i,
                       "kind": MovementKind.CHECK_IN if shelter else MovementKind.OUTSIDE,
@@ -224,10 +224,211 @@ def _register(user, m, act, rows, *, source, terminal, now):
                       "place_kind": r["place_kind"], "presence": r["presence"], "at": now,
                       "operator": user.username, "terminal": terminal})
     created = insert_evacuees(evs, moves)
+    new_ids = list(created.values_list("pk", flat=True))
+    _group_duplicates(user, m, act, evs, new_ids, [r.duplicate_group or "" for r in results], terminal, now)
     states = [e["match_state"] for e in evs]
     counts = {s: states.count(s) for s in (MatchState.LINKED, MatchState.REVIEW, MatchState.NONE)}
     return created, {"registered": len(evs), "auto_linked": counts[MatchState.LINKED],
                      "review": counts[MatchState.REVIEW], "none": counts[MatchState.NONE]}
+
+
+# ---------------------------------------------------------------- 同一人物の統合 (duplicates across shelters)
+
+def _identity(full_name, birth_date):
+    """Same person by what was written: the characters of the name in any order (spaces dropped) and the full birth
+    date — the matcher's rule for rows not confirmed (matching.api._duplicates), across registrations."""
+    from jichitai.moji.kana import name_key
+
+    nk = name_key(full_name or "")
+    return ("n", "".join(sorted(nk)), birth_date) if nk and birth_date else None
+
+
+def _group_duplicates(user, m, act, evs, new_ids, matcher_groups, terminal, now):
+    """After a registration (inside its transaction): give the new registrations and the disaster's earlier ones
+    that are the same person one duplicate group (重複候補) — the matcher's groups within the batch, and across
+    registrations the same linked resident or the same name and birth date; rows that arrived together are never
+    the same person. Where registrations of a group are linked to the same resident (自動確定 or confirmed), they
+    are merged automatically (one audit event `disaster.evacuee_auto_merge` for the batch)."""
+    from django.db.models import Q
+
+    if not new_ids:
+        return
+    births = {e["birth_date"] for e in evs if e["birth_date"]}
+    pids = {e["person_id"] for e in evs if e["person_id"]}
+    cond = Q(birth_date__in=births) if births else Q(pk__in=[])
+    if pids:
+        cond |= Q(person_id__in=pids, match_state=MatchState.LINKED)
+    # nodes: (id, name, birth, linked person, group_key, duplicate_group, dismissed, merged_into)
+    nodes = [(i, e["full_name"], e["birth_date"], e["person_id"] if e["match_state"] == MatchState.LINKED else None,
+              e["group_key"], "", False, None) for i, e in zip(new_ids, evs)]
+    if births or pids:
+        nodes += [(pk, n, b, p if st == MatchState.LINKED else None, g, dg, dis, into)
+                  for pk, n, b, p, st, g, dg, dis, into in Evacuee.objects.filter(activation_id=act.pk).filter(cond)
+                  .exclude(pk__gte=new_ids[0], pk__lte=new_ids[-1]).values_list(
+                      "pk", "full_name", "birth_date", "person_id", "match_state", "group_key", "duplicate_group",
+                      "duplicate_dismissed", "merged_into_id")]
+    parent = {n[0]: n[0] for n in nodes}
+    info = {n[0]: n for n in nodes}
+
+    def find(x):
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def union(a, b):
+        if info[a][4] and info[a][4] == info[b][4]:
+            return  # arrived together: different people
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+
+    first = {}
+    for i, g in zip(new_ids, matcher_groups):
+        if g:
+            union(first.setdefault(("m", g), i), i)
+    for n in nodes:
+        keys = [("p", n[3])] if n[3] else []
+        ident = None if n[6] else _identity(n[1], n[2])  # 別人と確認済み: not grouped by name and birth again
+        if ident:
+            keys.append(ident)
+        for k in keys:
+            union(first.setdefault(k, n[0]), n[0])
+    comps = {}
+    for n in nodes:
+        comps.setdefault(find(n[0]), []).append(n[0])
+    from .bulk import set_duplicate_groups
+
+    new = set(new_ids)
+    merges, keyed = [], []
+    for ids in comps.values():
+        if len(ids) < 2 or not new & set(ids):
+            continue
+        keys = sorted({info[i][5] for i in ids} - {""})
+        key = keys[0] if keys else f"D{min(ids)}"
+        keyed += [(key, i) for i in ids if info[i][5] != key]
+        # automatic merge: registrations linked to the same resident, at least one of them new
+        by_person = {}
+        for i in ids:
+            if info[i][3]:
+                by_person.setdefault(info[i][3], set()).add(i)
+        for pid, same in by_person.items():
+            if not new & same:
+                continue
+            roots = sorted({info[i][7] or i for i in same})
+            if len(roots) >= 2:
+                merges.append({"primary": roots[0], "merged": roots[1:], "person": pid})
+    set_duplicate_groups(keyed)
+    if merges:  # a registration of one of them linked to someone else: no automatic merge, staff decide (重複候補)
+        allroots = [r for mg in merges for r in (mg["primary"], *mg["merged"])]
+        linked_to = {}
+        for pk, into, pid in (Evacuee.objects.filter(Q(pk__in=allroots) | Q(merged_into_id__in=allroots),
+                                                     match_state=MatchState.LINKED)
+                              .values_list("pk", "merged_into_id", "person_id")):
+            linked_to.setdefault(into or pk, set()).add(pid)
+        merges = [mg for mg in merges if all(linked_to.get(r, set()) <= {mg["person"]}
+                                             for r in (mg["primary"], *mg["merged"]))]
+    for mg in merges:
+        _merge_rows(mg["primary"], mg["merged"], user, now, auto=True)
+    if merges:
+        append(m, "disaster.evacuee_auto_merge", actor=user, terminal=terminal, object_type="evacuee",
+               object_id=str(merges[0]["primary"]), detail={"auto": True, "merges": merges})
+
+
+def _merge_rows(primary_id, other_ids, user, now, *, auto):
+    """Point the other registrations (and what was merged into them) to the primary; touch the primary (its PFIF
+    record changed)."""
+    from django.db.models import Q
+
+    Evacuee.objects.filter(Q(pk__in=other_ids) | Q(merged_into_id__in=other_ids)).update(
+        merged_into_id=primary_id, merged_at=now, merged_by=user.username, merged_auto=auto, updated_at=now)
+    Evacuee.objects.filter(pk=primary_id).update(updated_at=now)
+
+
+def merge_evacuees(user, evacuee_ids, *, terminal: str = "system") -> Evacuee:
+    """同一人物として統合: registrations of one person (e.g. at two shelters) become one person. The primary is the
+    registration linked to a resident (the earliest such), else the earliest; the others point to it and are kept
+    with their check-in/out history. Refused: fewer than two, the same registration twice, one already merged into
+    another, another disaster, registrations linked to different residents. Returns the primary."""
+    from django.db.models import Q
+
+    _need(user, Perm.REGISTER_EVACUEES)
+    m = require_municipality()
+    try:
+        ids = [int(i) for i in evacuee_ids]
+    except (TypeError, ValueError):
+        raise ValidationError("統合する登録の指定が正しくありません。") from None
+    if len(set(ids)) != len(ids):
+        raise ValidationError("同じ登録を自分自身に統合することはできません。")
+    if len(ids) < 2:
+        raise ValidationError("統合する登録を2件以上選んでください。")
+    with transaction.atomic():
+        evs = list(Evacuee.objects.select_for_update().filter(pk__in=ids).order_by("id"))
+        if len(evs) != len(ids) or any(e.municipality_id != m.pk for e in evs):
+            raise ValidationError("指定された避難者が見つかりません / evacuee not found")
+        for e in evs:
+            if e.merged_into_id:
+                raise ValidationError(f"{e.full_name} さんの登録（{e.pk}）はすでに別の登録（{e.merged_into_id}）に"
+                                      "統合済みです。統合先の登録を選んでください。")
+        if len({e.activation_id for e in evs}) > 1:
+            raise ValidationError("別の災害の登録は統合できません。")
+        members = list(Evacuee.objects.filter(Q(pk__in=ids) | Q(merged_into_id__in=ids)).order_by("id"))
+        linked = {}
+        for e in members:
+            if e.match_state == MatchState.LINKED and e.person_id:
+                linked.setdefault(e.person_id, e)
+        if len(linked) > 1:
+            names = "、".join(f"{e.full_name}（登録 {e.pk}）" for e in linked.values())
+            raise ValidationError(f"別々の住民と照合済みの登録は統合できません: {names}。同じ人であれば、先に照合を"
+                                  "見直してください（照合の確認）。")
+        linked_roots = sorted({x.merged_into_id or x.pk for x in linked.values()})
+        primary = next((e for e in evs if e.pk in linked_roots), evs[0])
+        others = [e.pk for e in evs if e.pk != primary.pk]
+        now = timezone.now()
+        _merge_rows(primary.pk, others, user, now, auto=False)
+        append(m, "disaster.evacuee_merge", actor=user, terminal=terminal, object_type="evacuee",
+               object_id=str(primary.pk), detail={"primary": primary.pk, "merged": others, "auto": False,
+                                                  "person": next(iter(linked), None)})
+    primary.refresh_from_db()
+    return primary
+
+
+def unmerge_evacuee(user, evacuee_id: int, *, terminal: str = "system") -> Evacuee:
+    """統合の取消: the registration is a person of its own again (it stays a 重複候補 of its group)."""
+    _need(user, Perm.REGISTER_EVACUEES)
+    m = require_municipality()
+    with transaction.atomic():
+        e = _evacuee_for_update(evacuee_id)
+        if e.merged_into_id is None:
+            if Evacuee.objects.filter(merged_into_id=e.pk).exists():
+                raise ValidationError("この登録は統合先です。取り消すには、統合された側の登録で操作してください。")
+            raise ValidationError("この登録は統合されていません。")
+        was, was_auto = e.merged_into_id, e.merged_auto
+        e.merged_into, e.merged_at, e.merged_by, e.merged_auto = None, None, "", False
+        e.save()
+        Evacuee.objects.filter(pk=was).update(updated_at=timezone.now())
+        append(m, "disaster.evacuee_unmerge", actor=user, terminal=terminal, object_type="evacuee",
+               object_id=str(e.pk), detail={"primary": was, "was_auto": was_auto})
+    return e
+
+
+def dismiss_duplicate(user, evacuee_id: int, *, terminal: str = "system") -> Evacuee:
+    """別人: the registration is not the same person as the others of its duplicate group; it leaves the group and
+    is not grouped by name and birth date again."""
+    _need(user, Perm.REGISTER_EVACUEES)
+    m = require_municipality()
+    with transaction.atomic():
+        e = _evacuee_for_update(evacuee_id)
+        if not e.duplicate_group:
+            raise ValidationError("この登録は重複候補ではありません。")
+        if e.merged_into_id or Evacuee.objects.filter(merged_into_id=e.pk).exists():
+            raise ValidationError("統合済みの登録です。別人とするには、先に統合を取り消してください。")
+        group = e.duplicate_group
+        e.duplicate_group, e.duplicate_dismissed = "", True
+        e.save()
+        append(m, "disaster.evacuee_not_duplicate", actor=user, terminal=terminal, object_type="evacuee",
+               object_id=str(e.pk), detail={"group": group})
+    return e
 
 
 def register_evacuees(user, rows: list[dict], *, source: str = "desk", terminal: str = "system"):
@@ -340,6 +541,13 @@ def confirm_match(user, evacuee_id: int, person_id: int, *, terminal: str = "sys
             raise ValidationError("指定された住民が見つかりません。")
         if e.match_state == MatchState.LINKED and e.person_id == p.pk:
             raise ValidationError("すでにこの住民と確認済みです。")
+        root = e.merged_into_id or e.pk
+        from django.db.models import Q
+
+        if (Evacuee.objects.filter(Q(pk=root) | Q(merged_into_id=root), match_state=MatchState.LINKED)
+                .exclude(pk=e.pk).exclude(person_id=p.pk).exists()):
+            raise ValidationError("同一人物として統合した別の登録が、別の住民と照合済みです。統合を取り消してから"
+                                  "照合してください。")
         e.person, e.match_state = p, MatchState.LINKED
         e.save()
         append(m, "disaster.evacuee_link", actor=user, terminal=terminal, object_type="evacuee", object_id=str(e.pk),
@@ -578,4 +786,7 @@ AUDIT_LABELS.update({
     "disaster.unconfirmed_list": "安否未確認者の一覧の閲覧", "disaster.evacuee_list": "避難者一覧の閲覧",
     "disaster.evacuee_view": "避難者の閲覧", "disaster.review_view": "照合の確認画面の閲覧",
     "disaster.crossarea_refused": "広域避難の照会（拒否）", "disaster.inquiry": "安否情報の照会への回答",
+    "disaster.evacuee_merge": "避難者の重複登録の統合", "disaster.evacuee_auto_merge": "避難者の重複登録の自動統合（照合）",
+    "disaster.evacuee_unmerge": "避難者の統合の取消", "disaster.evacuee_not_duplicate": "重複候補を別人として確定",
+    "disaster.duplicates_view": "重複候補の閲覧",
 })

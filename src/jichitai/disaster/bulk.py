@@ -42,3 +42,13 @@ def insert_evacuees(evacuees: list[dict], movements: list[dict]):
             _values(tables, mv_fields, {**m, "id": mstart + i, "evacuee_id": start + m["evacuee_id"]})
             for i, m in enumerate(movements)])
     return Evacuee.objects.filter(id__gte=start, id__lt=start + len(evacuees)).order_by("id")
+
+
+def set_duplicate_groups(pairs):
+    """[(group key, evacuee id)]: one executemany (a big CSV can make hundreds of groups). Runs inside the
+    registering action's transaction, under the table's row-level security on PostgreSQL."""
+    if not pairs:
+        return
+    table = connection.ops.quote_name(Evacuee._meta.db_table)
+    with connection.cursor() as cur:
+        cur.executemany(f"UPDATE {table} SET duplicate_group = %s WHERE id = %s", list(pairs))

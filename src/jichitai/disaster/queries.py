@@ -35,7 +35,7 @@ def shelter(shelter_id: int):
 # Every personal-data read below takes a privacy.policy Reader; DV-protected persons are judged by the policy only.
 import datetime as _dt  # noqa: E402
 
-from django.db.models import Count, Q  # noqa: E402
+from django.db.models import Count, Max, Q  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from jichitai.privacy import policy  # noqa: E402
@@ -47,18 +47,85 @@ from .models.evacuees import (  # noqa: E402
 )
 
 
+# ---------------------------------------------------------------- 同一人物の統合: the merged view
+# A person registered twice (at two shelters, at the desk and in a CSV) has one registration per place; once merged
+# (actions.merge_evacuees), every other registration points to the primary (`merged_into`). Nothing is deleted. Every
+# count and list of persons reads through the functions below: a merged person counts once, at the registration
+# with the latest movement (where they checked in last); the others are "superseded".
+
+def merged_view():
+    """({primary id: [member ids, primary first]}, {primary id: current member id}) for every merged person. Small:
+    only merged registrations are read; one query for them, one for their latest movements."""
+    clusters = {}
+    for pk, into in (Evacuee.objects.filter(merged_into__isnull=False).order_by("merged_into_id", "pk")
+                     .values_list("pk", "merged_into_id")):
+        clusters.setdefault(into, [into]).append(pk)
+    if not clusters:
+        return {}, {}
+    ids = [i for ms in clusters.values() for i in ms]
+    last = {eid: (at, mid) for eid, at, mid in EvacueeMovement.objects.filter(evacuee_id__in=ids).order_by()
+            .values("evacuee_id").annotate(at=Max("at"), mid=Max("id")).values_list("evacuee_id", "at", "mid")}
+    never = (_dt.datetime.min.replace(tzinfo=_dt.timezone.utc), 0)
+    current = {p: max(ms, key=lambda i: (last.get(i, never), i)) for p, ms in clusters.items()}
+    return clusters, current
+
+
+def superseded_ids() -> set:
+    """Registrations of merged persons other than the current one: left out of every count and list of persons."""
+    clusters, current = merged_view()
+    return {i for p, ms in clusters.items() for i in ms if i != current[p]}
+
+
+def one_per_person(qs=None):
+    """The registrations (of `qs`, default all) that stand for a person: every unmerged registration, and for a
+    merged person only the current one."""
+    qs = Evacuee.objects.all() if qs is None else qs
+    sup = superseded_ids()
+    return qs.exclude(pk__in=sup) if sup else qs
+
+
+def persons_of(evs) -> list[tuple[list, "Evacuee"]]:
+    """Group registrations into persons, in the order of `evs`: [(members, current)] — a merged person with all of
+    its registrations (also those not in `evs`, primary first), `current` where the person is now."""
+    clusters, current = merged_view()
+    member_of = {m: p for p, ms in clusters.items() for m in ms}
+    evs = list(evs)
+    by_id = {e.pk: e for e in evs}
+    need = {m for e in evs if e.pk in member_of for m in clusters[member_of[e.pk]]} - by_id.keys()
+    if need:
+        by_id.update({e.pk: e for e in Evacuee.objects.filter(pk__in=need).select_related("shelter")})
+    out, seen = [], set()
+    for e in evs:
+        root = member_of.get(e.pk, e.pk)
+        if root in seen:
+            continue
+        seen.add(root)
+        out.append(([by_id[i] for i in clusters.get(root, [root])], by_id[current.get(root, root)]))
+    return out
+
+
+def person_consents(members, field: str) -> bool:
+    """A merged person's consent to disclose: given on every registration (what they said at one shelter does not
+    overrule a refusal at another)."""
+    return all(getattr(e, field) for e in members)
+
+
 def occupancy():
-    """Open shelters with their current occupancy by day and by night against capacity (one query)."""
+    """Open shelters with their current occupancy by day and by night against capacity (one query; a merged person
+    counts once, at their current registration)."""
     day = Q(evacuees__status=EvacueeStatus.CHECKED_IN, evacuees__presence__in=[Presence.BOTH, Presence.DAY])
     night = Q(evacuees__status=EvacueeStatus.CHECKED_IN, evacuees__presence__in=[Presence.BOTH, Presence.NIGHT])
+    sup = superseded_ids()
+    if sup:
+        day, night = day & ~Q(evacuees__pk__in=sup), night & ~Q(evacuees__pk__in=sup)
     rows = (Shelter.objects.filter(is_open=True).order_by("code")
             .annotate(day_count=Count("evacuees", filter=day), night_count=Count("evacuees", filter=night)))
     return list(rows)
 
 
 def outside_counts():
-    """Evacuees outside shelters by kind (在宅避難・車中泊・その他)."""
-    return dict(Evacuee.objects.filter(status=EvacueeStatus.OUTSIDE).values_list("place_kind")
+    """Evacuees outside shelters by kind (在宅避難・車中泊・その他), each person once."""
+    return dict(one_per_person(Evacuee.objects.filter(status=EvacueeStatus.OUTSIDE)).values_list("place_kind")
                 .annotate(n=Count("id")).values_list("place_kind", "n"))
 
 
@@ -105,6 +172,8 @@ def evacuee_views(evacuees, reader: policy.Reader) -> list[dict]:
             "group_key": e.group_key, "duplicate_group": e.duplicate_group, "consent_family": e.consent_family,
             "consent_acquaintance": e.consent_acquaintance, "consent_public": e.consent_public,
             "protected": prot[e.pk], "withheld": hide, "candidates": e.match_candidates or [],
+            "merged_into_id": e.merged_into_id, "merged_auto": e.merged_auto, "merged_at": e.merged_at,
+            "created_at": e.created_at, "activation_id": e.activation_id,
         })
     return out
 
@@ -123,10 +192,10 @@ def evacuees(*, shelter_id=None, status=None, match_state=None, q=None):
 
 
 def evacuee_list(reader: policy.Reader, *, shelter_id=None, status=None, match_state=None, q=None, limit=300):
-    """(rows as the reader may see them, total). Filtering by shelter would tell where a protected evacuee is:
+    """(rows as the reader may see them, total), one row per person (one_per_person). Filtering by shelter would tell where a protected evacuee is:
     for a reader without the DV right such evacuees are left out of a shelter's list (and of its total), as an
     address search leaves protected residents out."""
-    qs = evacuees(shelter_id=shelter_id, status=status, match_state=match_state, q=q)
+    qs = one_per_person(evacuees(shelter_id=shelter_id, status=status, match_state=match_state, q=q))
     if shelter_id and not reader.dv_addresses:
         evs = list(qs)
         prot = evacuee_protection(evs)
@@ -144,8 +213,52 @@ def movements(evacuee_id):
 
 
 def review_queue():
-    """Evacuees waiting for a clerk (要確認), oldest first."""
-    return Evacuee.objects.filter(match_state=MatchState.REVIEW).select_related("shelter").order_by("id")
+    """Evacuees waiting for a clerk (要確認), oldest first; a registration merged into another is not asked about
+    (the person is matched on the primary)."""
+    return (Evacuee.objects.filter(match_state=MatchState.REVIEW, merged_into__isnull=True)
+            .select_related("shelter").order_by("id"))
+
+
+def lookup_rows(limit=500):
+    """広域避難: the persons not linked to an own resident (a merged person once, by the primary, and not when any of
+    its registrations is linked), for matching against an origin's register."""
+    qs = (Evacuee.objects.filter(merged_into__isnull=True).exclude(match_state=MatchState.LINKED)
+          .exclude(merged__match_state=MatchState.LINKED).order_by("-id"))
+    return list(qs[:limit])
+
+
+def merged_registrations(e) -> list:
+    """The registrations merged with `e` (an Evacuee): all members of its person but `e`, with their shelters and
+    movements (the evacuee page shows where the person was registered)."""
+    root = e.merged_into_id or e.pk
+    qs = (Evacuee.objects.filter(Q(pk=root) | Q(merged_into_id=root)).exclude(pk=e.pk)
+          .select_related("shelter").order_by("id"))
+    return list(qs)
+
+
+def duplicate_groups(activation_id: int, reader: policy.Reader):
+    """重複候補 of one disaster: the registrations sharing a duplicate group (set when registered: the matcher's
+    groups and, across registrations, the same resident or the same name and birth date), group by group.
+    Returns (pending, merged): pending groups still hold more than one person; merged ones are one person."""
+    from jichitai.residents.models import Person
+
+    evs = list(Evacuee.objects.filter(activation_id=activation_id).exclude(duplicate_group="")
+               .select_related("shelter").order_by("duplicate_group", "id"))
+    views = {v["id"]: v for v in evacuee_views(evs, reader)}
+    people = {p.pk: p for p in Person.objects.filter(pk__in={e.person_id for e in evs if e.person_id})
+              .only("pk", "atena_no", "family_name", "given_name")}
+    groups = {}
+    for e in evs:
+        p = people.get(e.person_id) if e.match_state == MatchState.LINKED else None
+        groups.setdefault(e.duplicate_group, []).append(
+            {**views[e.pk], "linked_name": p.full_name if p else "", "atena_no": p.atena_no if p else ""})
+    pending, merged = [], []
+    for key, rows in groups.items():
+        persons = {r["merged_into_id"] or r["id"] for r in rows}
+        linked = {r["person_id"] for r in rows if r["match_state"] == MatchState.LINKED}
+        g = {"key": key, "rows": rows, "persons": len(persons), "conflict": len(linked) > 1}
+        (pending if len(persons) > 1 else merged).append(g)
+    return pending, merged
 
 
 def candidate_views(e, reader):
@@ -269,7 +382,11 @@ def notes_for(*, person_id=None, evacuee_id=None):
     qs = SafetyNote.objects.order_by("-entry_date", "-id")
     if person_id:
         return qs.filter(Q(person_id=person_id) | Q(evacuee__person_id=person_id))
-    return qs.filter(evacuee_id=evacuee_id)
+    e = Evacuee.objects.filter(pk=evacuee_id).values_list("pk", "merged_into_id").first()
+    if e is None:
+        return qs.none()
+    root = e[1] or e[0]  # a merged person's notes are the notes of every registration
+    return qs.filter(Q(evacuee_id=root) | Q(evacuee__merged_into_id=root))
 
 
 def recent_notes(limit=20):
@@ -318,24 +435,31 @@ def pfif_export_rows(municipality, *, min_entry_date=None):
     qs = Evacuee.objects.filter(consent_public=True).select_related("shelter").order_by("id")
     if min_entry_date is not None:
         qs = qs.filter(Q(updated_at__gte=min_entry_date) | Q(notes__entry_date__gte=min_entry_date)).distinct()
-    evs = list(qs)
-    prot = evacuee_protection(evs)
-    evs = [e for e in evs if not prot[e.pk]]
+    # one person record per person: a merged person is the primary's record, where they are now (the current
+    # registration), with the notes of every registration; published only if every registration consented and
+    # none is (or may be) a protected resident
+    persons = [(ms, cur) for ms, cur in persons_of(qs) if person_consents(ms, "consent_public")]
+    prot = evacuee_protection([e for ms, _ in persons for e in ms])
+    persons = [(ms, cur) for ms, cur in persons if not any(prot[e.pk] for e in ms)]
+    persons.sort(key=lambda x: x[0][0].pk)
     notes = {}
-    nq = SafetyNote.objects.filter(evacuee_id__in=[e.pk for e in evs]).order_by("entry_date", "id")
+    owner = {e.pk: ms[0].pk for ms, _ in persons for e in ms}
+    nq = SafetyNote.objects.filter(evacuee_id__in=list(owner)).order_by("entry_date", "id")
     if min_entry_date is not None:
         nq = nq.filter(entry_date__gte=min_entry_date)
     for n in nq:
-        notes.setdefault(n.evacuee_id, []).append(n)
+        notes.setdefault(owner[n.evacuee_id], []).append(n)
     dom = pfif_domain(municipality)
     pref = municipality.prefecture.name if municipality.prefecture_id else ""
     out = []
-    for e in evs:
+    for ms, cur in persons:
+        e = ms[0]
         rid = f"{dom}/evacuee.{e.pk}"
         dob = e.birth_date.isoformat() if e.birth_date else ""
-        desc = f"避難先: {e.shelter.name}" if e.shelter_id else f"居所: {e.get_place_kind_display()}"
+        desc = f"避難先: {cur.shelter.name}" if cur.shelter_id else f"居所: {cur.get_place_kind_display()}"
         out.append({
-            "person_record_id": rid, "entry_date": _z(e.updated_at), "author_name": municipality.name,
+            "person_record_id": rid, "entry_date": _z(max(x.updated_at for x in ms)),
+            "author_name": municipality.name,
             "source_name": f"{municipality.name}（自治体クラウド）", "source_date": _z(e.created_at),
             "full_name": e.full_name, "alternate_names": e.kana, "sex": _SEX.get(e.sex, ""),
             "date_of_birth": dob, "description": desc, "home_neighborhood": district_of(e.address),
@@ -383,13 +507,14 @@ def answer_inquiry(name: str, inquirer: str, *, birth=None):
              if name_key(e.full_name) == nk or (kk and kana_key(e.kana) == kk)]
     if birth is not None:
         cands = [e for e in cands if e.birth_date in (None, birth)]
-    prot = evacuee_protection(cands)
+    persons = persons_of(cands)  # a merged person is answered once, where they are now
+    prot = evacuee_protection([x for ms, _ in persons for x in ms])
     consent = {"family": "consent_family", "acquaintance": "consent_acquaintance", "public": "consent_public"}[inquirer]
     out = []
-    for e in cands:
-        if prot[e.pk]:
+    for ms, e in persons:
+        if any(prot[x.pk] for x in ms):
             continue  # never say anything, not even "no consent": that would confirm the person is here
-        if not getattr(e, consent):
+        if not person_consents(ms, consent):
             out.append({"full_name": e.full_name, "answer": "回答への同意がないため、お答えできません。"})
             continue
         where = e.shelter.name if e.shelter_id else e.get_place_kind_display()

@@ -34,5 +34,11 @@ urlpatterns += [
     path("disaster/pfif/import/", ev.pfif_import, name="disaster_pfif_import"),
     path("disaster/dashboard/", ev.dashboard, name="disaster_dashboard"),
     path("disaster/inquiry/", ev.inquiry, name="disaster_inquiry"),
+    path("disaster/duplicates/", ev.duplicates, name="disaster_duplicates"),
+    path("disaster/<int:activation_id>/duplicates/", ev.duplicates, name="disaster_duplicates_of"),
+    path("disaster/duplicates/merge/", ev.duplicates_merge, name="disaster_duplicates_merge"),
+    path("disaster/evacuees/<int:evacuee_id>/unmerge/", ev.evacuee_unmerge, name="disaster_evacuee_unmerge"),
+    path("disaster/evacuees/<int:evacuee_id>/not-duplicate/", ev.evacuee_not_duplicate,
+         name="disaster_evacuee_not_duplicate"),
     path("platform/disasters/grants/", ev.operator_grants, name="disaster_operator_grants"),
 ]

@@ -60,10 +60,14 @@ def evacuee_detail(request, evacuee_id: int):
         raise Http404
     [v] = queries.evacuee_views([e], for_staff(request.user))
     hide = v["withheld"]
+    others = queries.merged_registrations(e)
+    merged = [{"v": ov, "movements": [] if ov["withheld"] else queries.movements(ov["id"])}
+              for ov in queries.evacuee_views(others, for_staff(request.user))]
     record_event(request.municipality, "disaster.evacuee_view", actor=request.user, request=request,
                  object_type="evacuee", object_id=str(e.pk))
     return render(request, "disaster/evacuee_detail.html", {
         "e": v, "movements": [] if hide else queries.movements(e.pk), "notes": queries.notes_for(evacuee_id=e.pk),
+        "merged": merged, "primary": next((m["v"] for m in merged if m["v"]["id"] == e.merged_into_id), None),
         "move_form": MoveForm(), "consent_form": ConsentForm(initial={
             "family": e.consent_family, "acquaintance": e.consent_acquaintance, "public": e.consent_public}),
         "note_form": SafetyNoteForm(), "open_shelters": queries.shelters(open_only=True),
@@ -289,7 +293,7 @@ def grant_revoke(request, grant_id: int):
 @require_POST
 def grant_lookup(request, grant_id: int):
     """The host matches its evacuees not (yet) linked to its own residents against the origin's register."""
-    evs = list(queries.evacuees().exclude(match_state=MatchState.LINKED)[:500])
+    evs = queries.lookup_rows(500)
     rows = [{"name": e.full_name, "kana": e.kana, "birth": e.birth_text, "sex": e.sex, "address": e.address,
              "evacuee_id": e.pk} for e in evs]
     try:
@@ -431,3 +435,61 @@ def operator_grants(request):
         status = 400
     return render(request, "disaster/operator_grants.html", {"form": form, "grants": crossarea.all_grants(),
                                                              "now": timezone.now()}, status=status)
+
+
+# ---------------------------------------------------------------- 重複候補 (one person registered twice)
+
+@staff_required(Perm.REGISTER_EVACUEES)
+def duplicates(request, activation_id: int | None = None):
+    """重複候補 of a disaster (the current one by default): groups of registrations that may be one person, to
+    merge (同一人物として統合) or to set apart (別人)."""
+    act = (queries.activations().filter(pk=activation_id).first() if activation_id is not None
+           else queries.current_activation())
+    if activation_id is not None and act is None:
+        raise Http404
+    pending, merged = queries.duplicate_groups(act.pk, for_staff(request.user)) if act else ([], [])
+    record_event(request.municipality, "disaster.duplicates_view", actor=request.user, request=request,
+                 object_type="evacuee", detail={"activation": getattr(act, "pk", None), "groups": len(pending)})
+    return render(request, "disaster/duplicates.html", {"act": act, "pending": pending, "merged": merged,
+                                                        "activations": queries.activations()[:10]})
+
+
+def _back(request, default="disaster_duplicates"):
+    nxt = request.POST.get("next") or ""
+    return redirect(nxt if nxt.startswith("/disaster/") else default)
+
+
+@staff_required(Perm.REGISTER_EVACUEES)
+@require_POST
+def duplicates_merge(request):
+    ids = [i for i in (_int(v) for v in request.POST.getlist("ids")) if i is not None]
+    try:
+        p = actions.merge_evacuees(request.user, ids, terminal=terminal_of(request))
+        messages.success(request, f"{len(ids)}件の登録を同一人物（{p.full_name}、登録 {p.pk}）として統合しました。")
+    except ValidationError as e:
+        messages.error(request, " ".join(e.messages))
+    return _back(request)
+
+
+@staff_required(Perm.REGISTER_EVACUEES)
+@_own_evacuee
+@require_POST
+def evacuee_unmerge(request, evacuee_id: int):
+    try:
+        actions.unmerge_evacuee(request.user, evacuee_id, terminal=terminal_of(request))
+        messages.success(request, "統合を取り消しました（重複候補に戻ります）。")
+    except ValidationError as e:
+        messages.error(request, " ".join(e.messages))
+    return redirect("disaster_evacuee", evacuee_id)
+
+
+@staff_required(Perm.REGISTER_EVACUEES)
+@_own_evacuee
+@require_POST
+def evacuee_not_duplicate(request, evacuee_id: int):
+    try:
+        actions.dismiss_duplicate(request.user, evacuee_id, terminal=terminal_of(request))
+        messages.success(request, "別人として重複候補から外しました。")
+    except ValidationError as e:
+        messages.error(request, " ".join(e.messages))
+    return _back(request)

@@ -1,7 +1,7 @@
 """Evacuees (避難者), their check-in/out history, safety notes (安否情報), cross-municipality lookup grants (広域避難)
 and imported PFIF records.
 
-`Evacuee` is one person registered during a disaster, with the 消防庁 安否情報 items and per-person consent to
+`Evacuee` is one registration of a person during a disaster, with the 消防庁 安否情報 items and per-person consent to
 disclose; it is the current state (a projection, like `Person`). Every check-in, check-out, transfer and change of
 where they stay is an `EvacueeMovement` row, append-only (the database refuses UPDATE/DELETE). Safety notes
 (`SafetyNote`) are append-only too and carry a PFIF 1.4 status.
@@ -69,6 +69,14 @@ class Evacuee(TenantModel):
     match_state = models.CharField("照合", max_length=10, choices=MatchState.choices, default=MatchState.PENDING)
     match_candidates = models.JSONField("照合候補", default=list, blank=True)
     duplicate_group = models.CharField("重複の可能性（同じ人の別登録）", max_length=40, blank=True)
+    duplicate_dismissed = models.BooleanField("重複候補から除外（別人と確認）", default=False)
+    # 同一人物の統合: a duplicate registration points to the surviving one (the primary). Nothing is deleted: the
+    # registration and its movements stay; readers count the person once (queries.one_per_person)
+    merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged",
+                                    verbose_name="統合先（同一人物）")
+    merged_at = models.DateTimeField("統合日時", null=True, blank=True)
+    merged_by = models.CharField("統合者", max_length=150, blank=True, default="")
+    merged_auto = models.BooleanField("自動統合", default=False)
     source = models.CharField("登録元", max_length=20, default="desk")  # desk / csv / host
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.CharField(max_length=150)
