@@ -15,6 +15,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import resource
 import time
 import zlib
 from collections import Counter, defaultdict
@@ -428,7 +429,7 @@ class Importer:
         return report
 
     def _run(self):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         existing = MigrationRun.objects.filter(municipality=self.m, vendor=self.vendor, input_sha256=self.input_sha,
                                                layout_sha256=self.layout.sha256).first()
         scanned = {}
@@ -443,6 +444,7 @@ class Importer:
             if gc_was:
                 gc.enable()
         self.timings["scan_s"] = round(time.perf_counter() - t, 2)
+        self.timings["scan_cpu_s"] = round(time.process_time() - c, 2)
         self.warnings = warnings
         self.scanned = scanned
         failed = [c for c in scanned["checks"] if not c["ok"]]
@@ -483,10 +485,17 @@ class Importer:
         else:
             pool = None
             results = ((i, c, R.process_chunk(ctx, c)) for i, c in todo)
+        t_write = c_write = 0.0
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+        children_cpu = ru.ru_utime + ru.ru_stime
+        c_main = time.process_time()
         try:
             for i, units, res in results:
                 rows_in = sum(len(u[1]) for u in units)
+                t1, c1 = time.perf_counter(), time.process_time()
                 self._write(run, "chunk", i, units[0][1][0][0], rows_in, res)
+                t_write += time.perf_counter() - t1
+                c_write += time.process_time() - c1
                 self.this["chunks_committed"] += 1
                 if self.this["chunks_committed"] % 10 == 0 or i == len(chunks) - 1:
                     self.progress(f"  chunk {i + 1}/{len(chunks)} committed "
@@ -500,6 +509,14 @@ class Importer:
                 _CHUNKS = {}
                 gc.unfreeze()
         self.timings["chunks_s"] = round(time.perf_counter() - t, 2)
+        # where the chunk phase went: the writer's transactions (wall and its own CPU), the rest waiting for the
+        # workers (or, one process, processing in the writer)
+        self.timings["write_s"] = round(t_write, 2)
+        self.timings["write_cpu_s"] = round(c_write, 2)
+        self.timings["writer_cpu_s"] = round(time.process_time() - c_main, 2)
+        if use_pool:  # the workers' CPU (reaped by the join)
+            ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+            self.timings["workers_cpu_s"] = round(ru.ru_utime + ru.ru_stime - children_cpu, 2)
         t = time.perf_counter()
         self._retry_held(run, ctx)
         registered = self._register_unknown_gaiji(run)

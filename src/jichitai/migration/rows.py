@@ -324,27 +324,21 @@ def _rules(ctx, v, errors, fields):
 _SNAP_PREFIX = [("{" if i == 0 else ", ") + encode_basestring(f) + ": " for i, f in enumerate(SNAPSHOT_FIELDS)]
 _SNAP_PLAN = [(p, f, f in _SNAP_DATES) for p, f in zip(_SNAP_PREFIX, SNAPSHOT_FIELDS)]
 _JSON_CONST = {None: "null", True: "true", False: "false"}
-_JSON_STR = {}  # text -> its JSON string (names, addresses, codes and dates repeat)
 
 
 def _snapshot_json(state):
-    """_json({f: state[f] for f in SNAPSHOT_FIELDS}, dates as ISO text): the same text, written field by field with
-    each string's encoding remembered (tests/test_migration_speed.py compares the two)."""
+    """_json({f: state[f] for f in SNAPSHOT_FIELDS}, dates as ISO text): the same text, written field by field
+    without building the dict (tests/test_migration_speed.py compares the two)."""
     parts = []
     add = parts.append
-    memo = _JSON_STR
+    enc = encode_basestring
     for prefix, f, is_date in _SNAP_PLAN:
         v = state[f]
         add(prefix)
         if is_date and v is not None:
             v = v.isoformat()
         if v.__class__ is str:
-            j = memo.get(v)
-            if j is None:
-                j = encode_basestring(v)
-                if len(memo) < 500_000:
-                    memo[v] = j
-            add(j)
+            add(enc(v))
         elif v is None or v is True or v is False:
             add(_JSON_CONST[v])
         else:
