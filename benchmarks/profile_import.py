@@ -2,6 +2,8 @@
 one process, nothing written): where a row's CPU goes. Uses bench_import's cached vendor C file (generated when
 missing). CPU seconds (time.process_time) are reported beside wall time: on the shared machine the wall time mostly
 measures the other processes. The scan runs with the cyclic collector paused, as in the importer.
+It empties bench_import's target municipality (43100) in the SQLite benchmark database first: never run it while
+bench_import runs on SQLite (it deletes that run's rows and locks the database).
 Usage: profile_import.py [--persons 50000] [--chunks 2] [--chunk-size 10000] [--no-profile]."""
 import argparse
 import cProfile
