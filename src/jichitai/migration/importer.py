@@ -19,7 +19,6 @@ import resource
 import time
 import zlib
 from collections import Counter, defaultdict
-
 from json.encoder import encode_basestring_ascii as _json_str  # = json.dumps of a str
 
 from django.db import connection, connections, transaction

@@ -7,13 +7,13 @@ field, reason in Japanese and English, raw bytes) or a hold (外字 not yet appr
 import datetime as dt
 import json
 import re
-from json.encoder import encode_basestring
 import unicodedata
+from json.encoder import encode_basestring
 
+from jichitai import moji
 from jichitai.common.checkdigits import (validate_individual_number, validate_resident_code,
                                          verify_resident_code_check_digit)
 from jichitai.common.wareki import DateInputError, parse_date
-from jichitai import moji
 from jichitai.moji.kana import name_key
 from jichitai.residents.actions import address_key
 from jichitai.residents.models import CHANGE_GROUP, SNAPSHOT_FIELDS, ChangeKind, Person
