@@ -15,8 +15,11 @@ import hashlib
 import json
 import multiprocessing
 import os
+import resource
 import time
+import zlib
 from collections import Counter, defaultdict
+from json.encoder import encode_basestring_ascii as _json_str  # = json.dumps of a str
 
 from django.db import connection, connections, transaction
 from django.utils import timezone
@@ -35,20 +38,41 @@ TERMINAL = "migrate_legacy"
 SLEEP_ENV = "JICHITAI_MIGRATION_SLEEP"  # seconds to sleep after each committed chunk (tests kill mid-run)
 
 _CTX = None  # set before forking the worker pool
+_CHUNKS = {}  # chunk index -> units, set before forking: the workers read their chunks from memory they inherit
 
 
-def _work(units):
-    return R.process_chunk(_CTX, units)
+def _worker_init():
+    """A worker ends when its parent is gone (killed with SIGKILL, the pool's pipes stay open in the orphan)."""
+    import threading
+
+    parent = os.getppid()
+
+    def watch():
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent:
+                os._exit(0)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def _work(i):
+    gc.disable()  # a chunk's many small dicts are not garbage until it is done (no cycles made)
+    try:
+        return R.process_chunk(_CTX, _CHUNKS[i])
+    finally:
+        gc.enable()
 
 
 def _windowed(pool, todo, window):
-    """Chunks processed by the pool, in order, with at most `window` in flight (memory stays flat)."""
+    """Chunks processed by the pool, in order, with at most `window` in flight (memory stays flat). Only the
+    chunk's index goes to a worker (the forked worker has the scanned chunks already); its results come back."""
     from collections import deque
 
     it = iter(todo)
     pending = deque()
     for i, c in it:
-        pending.append((i, c, pool.apply_async(_work, (c,))))
+        pending.append((i, c, pool.apply_async(_work, (i,))))
         if len(pending) >= window:
             break
     while pending:
@@ -56,7 +80,7 @@ def _windowed(pool, todo, window):
         res = fut.get()
         nxt = next(it, None)
         if nxt is not None:
-            pending.append((nxt[0], nxt[1], pool.apply_async(_work, (nxt[1],))))
+            pending.append((nxt[0], nxt[1], pool.apply_async(_work, (nxt[0],))))
         yield i, c, res
 
 
@@ -67,19 +91,33 @@ def E(*a):
 def split_records(data: bytes, layout):
     """[(line_no, byte offset, record bytes)]: lines split on LF (a trailing CR dropped) or fixed blocks."""
     out = []
+    append = out.append
     if layout.terminator:
         pos = 0
-        parts = data.split(b"\n")
-        if parts and parts[-1] == b"":
-            parts.pop()
-        for i, line in enumerate(parts, start=1):
-            rec = line[:-1] if line.endswith(b"\r") else line
-            out.append((i, pos, rec))
-            pos += len(line) + 1
+        if data.count(b"\n") == data.count(b"\r\n"):
+            # every LF follows a CR (the usual CRLF file): one split on CRLF gives the same records without a
+            # per-line CR test; only the last piece (after the last LF) may still end in a lone CR
+            parts = data.split(b"\r\n")
+            if parts and parts[-1] == b"":
+                parts.pop()
+            elif parts and parts[-1].endswith(b"\r"):
+                parts[-1] = parts[-1][:-1]
+            i = 0
+            for rec in parts:
+                i += 1
+                append((i, pos, rec))
+                pos += len(rec) + 2
+        else:
+            parts = data.split(b"\n")
+            if parts and parts[-1] == b"":
+                parts.pop()
+            for i, line in enumerate(parts, start=1):
+                append((i, pos, line[:-1] if line.endswith(b"\r") else line))
+                pos += len(line) + 1
     else:
         rl = layout.record_length
         for i, pos in enumerate(range(0, len(data), rl), start=1):
-            out.append((i, pos, data[pos:pos + rl]))
+            append((i, pos, data[pos:pos + rl]))
     return out
 
 
@@ -95,6 +133,26 @@ def _dup_msgs(kind, first, line_no):
             f"same {kind} as line {first} with different content (line {first} is kept)")
 
 
+class _TypeOf:
+    """layout.type_of, remembered per raw record-type bytes (a handful of codes in a whole file)."""
+
+    def __init__(self, layout):
+        self.layout = layout
+        self.memo = {}
+        self.span = layout.record_type
+
+    def __call__(self, rec):
+        if self.span is None:
+            return self.layout
+        o, ln = self.span
+        code = rec[o:o + ln]
+        try:
+            return self.memo[code]
+        except KeyError:
+            rt = self.memo[code] = self.layout.type_of(rec)
+            return rt
+
+
 def scan(data: bytes, layout, chunk_size: int, out=None):
     """Records → units → chunks. Returns (chunks, n_records, warnings). `out` (a dict) receives the control
     records (v2 header / trailer), the trailer checks and the counts per record type and generation."""
@@ -108,6 +166,10 @@ def scan(data: bytes, layout, chunk_size: int, out=None):
     by_type, by_gen = Counter(), Counter()
     data_lines = []
     last = records[-1][0] if records else 0
+    type_of = _TypeOf(layout)
+    spans = {}  # record type -> (household, person, resident code, generation) fields and their slices
+    first_of = {}
+    label = "旧宛名番号・履歴番号" if gk else "旧宛名番号"
     for line_no, off, rec in records:
         n = len(rec)
         if n != rl:
@@ -121,7 +183,7 @@ def scan(data: bytes, layout, chunk_size: int, out=None):
             by_type["?"] += 1
             data_lines.append((line_no, rec))
             continue
-        rt = layout.type_of(rec)
+        rt = type_of(rec)
         if v2:
             if rt is None:
                 o, ln = layout.record_type
@@ -146,23 +208,30 @@ def scan(data: bytes, layout, chunk_size: int, out=None):
                     data_lines.append((line_no, rec))
                 continue
         data_lines.append((line_no, rec))
-        hf, pf, rf = rt.field(layout.household_key), rt.field(layout.person_key), rt.field(layout.resident_code)
-        hk = _key(rec[hf.offset:hf.end])
+        sp = spans.get(id(rt))
+        if sp is None:
+            hf, pf, rf = rt.field(layout.household_key), rt.field(layout.person_key), rt.field(layout.resident_code)
+            g = rt.field(gk) if gk else None
+            sp = spans[id(rt)] = (hf, pf, rf, g, hf.offset, hf.end, pf.offset, pf.end, rf.offset, rf.end,
+                                  g.offset if g else 0, g.end if g else 0)
+        hf, pf, rf, g, h0, h1, p0, p1, r0, r1, g0, g1 = sp
+        b = rec[h0:h1]
+        hk = b.decode("ascii").strip(" \u3000") if b.isascii() else _key(b)
         if not hk:
             pre[line_no] = [E(hf.name, hf.offset, "no_household_key", "世帯番号がありません",
                               "no household number")]
             continue
         gen = ""
-        if gk:
-            g = rt.field(gk)
-            gen = _key(rec[g.offset:g.end])
+        if g is not None:
+            b = rec[g0:g1]
+            gen = b.decode("ascii").strip(" \u3000") if b.isascii() else _key(b)
             by_gen[gen or "?"] += 1
-        info[line_no] = (hk, _key(rec[pf.offset:pf.end]), _key(rec[rf.offset:rf.end]), gen, rt)
-    # duplicates (after the line-level rejects): the same person key (and generation) twice, the same 住民票コード
-    # for two persons. Identical repeats are kept once; conflicting ones: the first is kept, both are reported.
-    by_line = {ln: (off, rec) for ln, off, rec in records}
-    first_of = {}
-    for line_no, (hk, pk, rc, gen, rt) in info.items():
+        b = rec[p0:p1]
+        pk = b.decode("ascii").strip(" \u3000") if b.isascii() else _key(b)
+        b = rec[r0:r1]
+        info[line_no] = (hk, pk, b.decode("ascii").strip(" \u3000") if b.isascii() else _key(b), gen, rt)
+        # duplicates (after the line-level rejects): the same person key (and generation) twice. Identical repeats
+        # are kept once; conflicting ones: the first is kept, both are reported.
         if not pk:
             continue
         key = (pk, gen)
@@ -170,20 +239,30 @@ def scan(data: bytes, layout, chunk_size: int, out=None):
         if first is None:
             first_of[key] = line_no
             continue
-        pf = rt.field(layout.person_key)
-        if by_line[first][1] == by_line[line_no][1]:
+        if records[first - 1][2] == rec:
             ja, en = _dup_msgs("identical", first, line_no)
             pre.setdefault(line_no, []).append(E(pf.name, pf.offset, "duplicate_identical", ja, en))
         else:
-            label = "旧宛名番号・履歴番号" if gk else "旧宛名番号"
             ja, en = _dup_msgs(label, first, line_no)
             pre.setdefault(line_no, []).append(E(pf.name, pf.offset, "duplicate_person_key", ja, en))
             warn[first].append(E(pf.name, pf.offset, "duplicate_kept",
                                  f"{line_no}行目に同じ{label}で内容の異なる行があります（この行を取り込みます）",
                                  f"line {line_no} has the same key with different content (this line is kept)"))
+    # the same 住民票コード for two persons; and (v2 with generations) a person's rows go to the household of its
+    # newest generation
     code_owner = {}
+    person_hh, newest = {}, {}
     for line_no, (hk, pk, rc, gen, rt) in info.items():
-        if not rc or any(e[2] == "duplicate_identical" for e in pre.get(line_no, ())):
+        if gk and pk:
+            gi = int(gen) if gen.isdigit() else 0
+            nw = newest.get(pk)
+            if nw is None or (int(gen or 0), line_no) >= nw:
+                newest[pk] = (gi, line_no)
+                person_hh[pk] = hk
+        if not rc:
+            continue
+        pl = pre.get(line_no)
+        if pl is not None and any(e[2] == "duplicate_identical" for e in pl):
             continue
         owner = code_owner.get(rc)
         if owner is None:
@@ -201,33 +280,34 @@ def scan(data: bytes, layout, chunk_size: int, out=None):
         warn[first].append(E(rf.name, rf.offset, "duplicate_kept",
                              f"{line_no}行目に同じ住民票コードの別の人がいます（この行を取り込みます）",
                              f"line {line_no} has the same resident code for another person (this line is kept)"))
-    # a person's rows go to the household of its newest generation
-    person_hh = {}
-    if gk:
-        newest = {}
-        for line_no, (hk, pk, rc, gen, rt) in info.items():
-            if pk and (pk not in newest or (int(gen or 0), line_no) >= newest[pk]):
-                newest[pk] = (int(gen) if gen.isdigit() else 0, line_no)
-                person_hh[pk] = hk
     households = {}
     for line_no, (hk, pk, _rc, _g, _rt) in info.items():
-        households.setdefault(person_hh.get(pk, hk), []).append(line_no)
+        h = person_hh.get(pk, hk)
+        lst = households.get(h)
+        if lst is None:
+            households[h] = [line_no]
+        else:
+            lst.append(line_no)
     # units in order of first appearance
     units, seen = [], set()
     control_lines = {c[0] for c in control}
+    pre_get, warn_get = pre.get, warn.get
     for line_no, _off, _rec in records:
         if line_no in control_lines:
             continue
-        if line_no in info:
-            hk, pk = info[line_no][0], info[line_no][1]
-            hk = person_hh.get(pk, hk)
+        inf = info.get(line_no)
+        if inf is not None:
+            hk = person_hh.get(inf[1], inf[0])
             if hk in seen:
                 continue
             seen.add(hk)
-            units.append((hk, [(ln, by_line[ln][0], by_line[ln][1], pre.get(ln, []), warn.get(ln, []))
-                               for ln in households[hk]]))
+            unit_rows = []
+            for ln in households[hk]:
+                r = records[ln - 1]
+                unit_rows.append((ln, r[1], r[2], pre_get(ln) or [], warn_get(ln) or []))
+            units.append((hk, unit_rows))
         else:
-            units.append((None, [(line_no, by_line[line_no][0], by_line[line_no][1], pre[line_no], [])]))
+            units.append((None, [(line_no, _off, _rec, pre[line_no], [])]))
     chunks, cur, n = [], [], 0
     for u in units:
         cur.append(u)
@@ -241,22 +321,32 @@ def scan(data: bytes, layout, chunk_size: int, out=None):
         out["control"] = control
         out["by_record_type"] = dict(sorted(by_type.items()))
         out["by_generation"] = dict(sorted(by_gen.items()))
-        out["checks"] = trailer_checks(layout, records, control, data_lines) if v2 else []
+        out["checks"] = trailer_checks(layout, records, control, data_lines, type_of) if v2 else []
     return chunks, len(records), sniff(data)
 
 
-def trailer_checks(layout, records, control, data_lines):
+def _byte_sum(rec: bytes) -> int:
+    """The sum of a record's bytes, in C: Adler-32's low half is 1 + the byte sum modulo 65,521, exact for pieces
+    of ≤ 256 bytes (256 × 255 + 1 < 65,521)."""
+    if len(rec) <= 256:
+        return (zlib.adler32(rec) & 0xFFFF) - 1
+    return sum((zlib.adler32(rec[i:i + 256]) & 0xFFFF) - 1 for i in range(0, len(rec), 256))
+
+
+def trailer_checks(layout, records, control, data_lines, type_of=None):
     """The trailer's checks against the data records (every record between header and trailer): record count,
     hash totals of a field (sum of its digits as a number, modulo 10^length), byte sum (modulo 10^length)."""
     trailers = layout.roles("trailer")
     if not trailers:
         return []
+    type_of = type_of or _TypeOf(layout)
     tl = next((ln for ln, role in control if role == "trailer"), None)
     if tl is None:
         return [{"check": "trailer_present", "field": "", "expected": "トレーラーレコード / a trailer record",
                  "actual": "なし / none", "ok": False}]
     rec = records[tl - 1][2]
     out = []
+    rl = layout.record_length
     for f in trailers[0].fields:
         if not f.check:
             continue
@@ -265,14 +355,21 @@ def trailer_checks(layout, records, control, data_lines):
         if f.check == "record_count":
             actual = len(data_lines)
         elif f.check == "byte_sum":
-            actual = sum(sum(r) for _ln, r in data_lines) % mod
+            actual = sum(map(_byte_sum, (r for _ln, r in data_lines))) % mod
         else:
             total = 0
+            spans = {}
             for _ln, r in data_lines:
-                rt = layout.type_of(r) if len(r) == layout.record_length else None
-                g = rt.field(f.of) if rt is not None and rt.role in ("resident", "removed") else None
-                if g is not None:
-                    v = _key(r[g.offset:g.end])
+                rt = type_of(r) if len(r) == rl else None
+                if rt is None:
+                    continue
+                sp = spans.get(id(rt), False)
+                if sp is False:
+                    g = rt.field(f.of) if rt.role in ("resident", "removed") else None
+                    sp = spans[id(rt)] = (g.offset, g.end) if g is not None else None
+                if sp is not None:
+                    b = r[sp[0]:sp[1]]
+                    v = b.decode("ascii").strip(" \u3000") if b.isascii() else _key(b)
                     total += int(v) if v.isdigit() else 0
             actual = total % mod
         ok = written.isdigit() and int(written) == actual
@@ -331,7 +428,7 @@ class Importer:
         return report
 
     def _run(self):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         existing = MigrationRun.objects.filter(municipality=self.m, vendor=self.vendor, input_sha256=self.input_sha,
                                                layout_sha256=self.layout.sha256).first()
         scanned = {}
@@ -346,6 +443,7 @@ class Importer:
             if gc_was:
                 gc.enable()
         self.timings["scan_s"] = round(time.perf_counter() - t, 2)
+        self.timings["scan_cpu_s"] = round(time.process_time() - c, 2)
         self.warnings = warnings
         self.scanned = scanned
         failed = [c for c in scanned["checks"] if not c["ok"]]
@@ -371,20 +469,32 @@ class Importer:
         self.processed_at = self.tables.datetime(run.created_at)
         t = time.perf_counter()
         sleep = float(os.environ.get(SLEEP_ENV, "0") or 0)
-        global _CTX
+        global _CTX, _CHUNKS
         _CTX = ctx
         use_pool = self.workers > 1 and len(todo) > 1 and not connection.in_atomic_block
         if use_pool:
             connections.close_all()
-            pool = multiprocessing.get_context("fork").Pool(self.workers)
+            _CHUNKS = dict(todo)
+            # the scanned file and chunks are millions of objects that live until the end: out of the cyclic
+            # collector's sight (in the writer and in the forked workers, whose pages then stay shared)
+            gc.collect()
+            gc.freeze()
+            pool = multiprocessing.get_context("fork").Pool(self.workers, initializer=_worker_init)
             results = _windowed(pool, todo, window=self.workers + 2)
         else:
             pool = None
             results = ((i, c, R.process_chunk(ctx, c)) for i, c in todo)
+        t_write = c_write = 0.0
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+        children_cpu = ru.ru_utime + ru.ru_stime
+        c_main = time.process_time()
         try:
             for i, units, res in results:
                 rows_in = sum(len(u[1]) for u in units)
+                t1, c1 = time.perf_counter(), time.process_time()
                 self._write(run, "chunk", i, units[0][1][0][0], rows_in, res)
+                t_write += time.perf_counter() - t1
+                c_write += time.process_time() - c1
                 self.this["chunks_committed"] += 1
                 if self.this["chunks_committed"] % 10 == 0 or i == len(chunks) - 1:
                     self.progress(f"  chunk {i + 1}/{len(chunks)} committed "
@@ -395,7 +505,17 @@ class Importer:
             if pool is not None:
                 pool.terminate()
                 pool.join()
+                _CHUNKS = {}
+                gc.unfreeze()
         self.timings["chunks_s"] = round(time.perf_counter() - t, 2)
+        # where the chunk phase went: the writer's transactions (wall and its own CPU), the rest waiting for the
+        # workers (or, one process, processing in the writer)
+        self.timings["write_s"] = round(t_write, 2)
+        self.timings["write_cpu_s"] = round(c_write, 2)
+        self.timings["writer_cpu_s"] = round(time.process_time() - c_main, 2)
+        if use_pool:  # the workers' CPU (reaped by the join)
+            ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+            self.timings["workers_cpu_s"] = round(ru.ru_utime + ru.ru_stime - children_cpu, 2)
         t = time.perf_counter()
         self._retry_held(run, ctx)
         registered = self._register_unknown_gaiji(run)
@@ -513,7 +633,7 @@ class Importer:
                             hh_id += 1
                             hh_no += 1
                         head_pk, active = None, False
-                        hh_json = json.dumps(household_no)
+                        hh_json = _json_str(household_no)
                         for p in r["persons"]:
                             row = p["row"]
                             row[i_id], row[i_hh], row[i_muni] = p_id, this_hh, muni
@@ -523,7 +643,7 @@ class Importer:
                                 head_pk = p_id
                             active = active or not p["removed"]
                             p_rows.append(row)
-                            atena_json = json.dumps(atena_no)
+                            atena_json = _json_str(atena_no)
                             row[R.IDX["version"]] = len(p["hists"])
                             for no, (hkind, when, notif, note, gsnap) in enumerate(p["hists"], start=1):
                                 snap = (gsnap or p["snap"]).replace(R.ATENA_JSON, atena_json).replace(R.HHNO_JSON,

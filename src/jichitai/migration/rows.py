@@ -8,11 +8,14 @@ import datetime as dt
 import json
 import re
 import unicodedata
+from json.encoder import encode_basestring
 
+from jichitai import moji
 from jichitai.common.checkdigits import (validate_individual_number, validate_resident_code,
                                          verify_resident_code_check_digit)
 from jichitai.common.wareki import DateInputError, parse_date
-from jichitai.residents.actions import row_search_keys
+from jichitai.moji.kana import name_key
+from jichitai.residents.actions import address_key
 from jichitai.residents.models import CHANGE_GROUP, SNAPSHOT_FIELDS, ChangeKind, Person
 
 from .layout import DATE_TYPES, HEAD
@@ -29,6 +32,17 @@ REMOVAL_REASON = {ChangeKind.MOVE_OUT_PLANNED: "転出", ChangeKind.MOVE_OUT_CON
 ATENA_MARK, HHNO_MARK = "\x00A", "\x00H"
 ATENA_JSON, HHNO_JSON = json.dumps(ATENA_MARK), json.dumps(HHNO_MARK)
 MIGRATION_NOTE = "移行"
+# by plain value (a TextChoices member hashes by its name, so a dict keyed by members misses a plain string)
+_GROUP = {k.value: CHANGE_GROUP.get(k) for k in ChangeKind}
+_REMOVAL_REASON = {k.value: r for k, r in REMOVAL_REASON.items()}
+
+
+def _group(kind):
+    """CHANGE_GROUP.get(ChangeKind(kind)), without building the enum member (an unknown kind raises as before)."""
+    try:
+        return _GROUP[kind]
+    except KeyError:
+        return CHANGE_GROUP.get(ChangeKind(kind))
 
 _MAXLEN = {f.attname: f.max_length for f in Person._meta.concrete_fields if getattr(f, "max_length", None)}
 _PERSON_FIELDS = list(Person._meta.concrete_fields)
@@ -36,6 +50,7 @@ ATTNAMES = [f.attname for f in _PERSON_FIELDS]
 IDX = {a: i for i, a in enumerate(ATTNAMES)}
 _DEFAULTS = {f.attname: f.get_default() for f in _PERSON_FIELDS}
 _DATE_ATTS = [a for a in ATTNAMES if Person._meta.get_field(a.removesuffix("_id")).get_internal_type() == "DateField"]
+_DATE_IDX = [IDX[a] for a in _DATE_ATTS]
 _SNAP_DATES = {f for f in SNAPSHOT_FIELDS if f != "household_no"
                and Person._meta.get_field(f).get_internal_type() == "DateField"}
 _json = json.JSONEncoder(ensure_ascii=False).encode
@@ -72,143 +87,162 @@ def sjis_of(ch):
         return f"U+{ord(ch):04X}"
 
 
-_DATES = {}  # text → date or (ja, en) error: legacy files repeat the same dates a great deal
-
-
 EXTRAS, CODES, WARN = "\x00x", "\x00c", "\x00w"  # keys in a row's values: extra attributes, raw codes, warnings
+
+
+_FIELD_CACHE_MAX = 50_000  # distinct raw values remembered per field (names, addresses, dates, codes repeat)
+
+
+def _field(ctx, f, raw):
+    """One field's verdict from its raw bytes, a pure function of (layout field, bytes, approved 外字): (where the
+    value goes: 0 values / 1 extras / 2 nowhere, value, error or None, pending pua chars, mapped evidences, era
+    warning or None, the vendor's original code or None). At most one error per field."""
+    gaiji = ctx.gaiji
+    try:
+        # ASCII bytes decode the same in cp932; the ASCII codec is ≈ 6× cheaper per call than cp932's
+        s = raw.decode("ascii") if raw.isascii() else raw.decode("cp932")
+    except UnicodeDecodeError:
+        return (2, None, E(f.name, f.offset, "encoding", "cp932（Shift_JIS）として読めないバイト列があります",
+                           "bytes that are not valid cp932 (Shift_JIS)"), (), (), None, None)
+    t = f.type
+    if f.halfwidth_only and _FULLWIDTH.search(s):
+        bad = _FULLWIDTH.search(s).group()
+        return (2, None, E(f.name, f.offset, "fullwidth", f"半角だけの項目に全角文字「{_safe(bad)}」が含まれています",
+                           f"a half-width-only field contains the full-width character {bad!r}"), (), (), None, None)
+    if f.extra:
+        s = s.strip(" \u3000")
+        if _CTRL.search(s):
+            return (2, None, E(f.name, f.offset, "control", "制御文字が含まれています", "contains control characters"),
+                    (), (), None, None)
+        if t in DATE_TYPES and s.strip("0"):
+            try:
+                s = parse_date(s).isoformat()
+            except DateInputError as e:
+                ja, en = _date_msg(e)
+                return (2, None, E(f.name, f.offset, "date", ja, en), (), (), None, None)
+        elif t == "number" and s and not _DIGITS.match(s):
+            return (2, None, E(f.name, f.offset, "number", "数字以外の文字が含まれています", "not a number"),
+                    (), (), None, None)
+        return (1, s, None, (), (), None, None)
+    pending, mapped, warn, code = (), (), None, None
+    where, value, error = 0, None, None
+    if t == "text":
+        s = s.strip(" \u3000")
+        if _CTRL.search(s):
+            return (2, None, E(f.name, f.offset, "control", "制御文字が含まれています", "contains control characters"),
+                    (), (), None, None)
+        if not f.allow_halfwidth_kana and _HWK.search(s):
+            return (2, None, E(f.name, f.offset, "halfwidth_kana", "半角カナが含まれています（文字コードの誤りの可能性）",
+                               "contains half-width kana (wrong encoding?)"), (), (), None, None)
+        if _PUA.search(s):
+            out, pend, mapd = [], [], []
+            for ch in s:
+                if "\ue000" <= ch <= "\uf8ff":
+                    hit = gaiji.get(ch)
+                    if hit is None:
+                        pend.append(ch)
+                        out.append(ch)
+                    else:
+                        mapd.append(hit[1])
+                        out.append(hit[0])
+                else:
+                    out.append(ch)
+            s = "".join(out)
+            pending, mapped = tuple(pend), tuple(mapd)
+        value = s
+    elif t == "kana":
+        s = unicodedata.normalize("NFKC", s).strip(" \u3000")
+        if not _KANA.match(s):
+            return (2, None, E(f.name, f.offset, "kana", "フリガナにカナ以外の文字が含まれています",
+                               "the reading contains characters other than kana"), (), (), None, None)
+        value = s
+    elif t in DATE_TYPES:
+        s = s.strip(" \u3000")
+        if not s.strip("0"):
+            return (0, None, None, (), (), None, None)  # empty: no required check (as before)
+        if t == "seireki" and not s[:4].isdigit():
+            return (2, None, E(f.name, f.offset, "date", f"「{s}」は西暦の日付ではありません",
+                               f"{s!r} is not a Western-calendar date"), (), (), None, None)
+        if t == "wareki" and s[:4].isdigit() and len(s) == 8:
+            return (2, None, E(f.name, f.offset, "date", f"「{s}」は和暦の日付ではありません",
+                               f"{s!r} is not a Japanese-era date"), (), (), None, None)
+        over = [] if f.era_overflow else None
+        try:
+            value = parse_date(s, over)
+        except DateInputError as e:
+            ja, en = _date_msg(e)
+            return (2, None, E(f.name, f.offset, "date", ja, en), (), (), None, None)
+        if over:
+            ja, _, en = over[0].partition(" / ")
+            warn = E(f.name, f.offset, "era_overflow", ja, en)
+    elif t == "number":
+        s = s.strip(" \u3000")
+        if s and not _DIGITS.match(s):
+            return (2, None, E(f.name, f.offset, "number", "数字以外の文字が含まれています", "not a number"),
+                    (), (), None, None)
+        value = s
+    elif t == "code":
+        s = s.strip(" \u3000")
+        if not s:
+            return (0, None, None, (), (), None, None)  # empty: no required check (as before)
+        v = f.codes.get(s)
+        if v is None:
+            return (2, None, E(f.name, f.offset, "code", f"コード「{_safe(s)}」はコード表 {f.code_list} にありません",
+                               f"code {_safe(s)!r} is not in the code list {f.code_list}"), (), (), None, None)
+        value, code = v, s
+    elif t == "flag":
+        s = s.strip(" \u3000")
+        if s in f.true_values:
+            value = True
+        elif s in f.false_values:
+            value = False
+        else:
+            where, error = 2, E(f.name, f.offset, "flag", f"フラグの値「{s}」が不正です", f"invalid flag value {s!r}")
+    else:
+        where = 2  # (a type the layout check refuses)
+    if error is None and f.required and value in (None, ""):
+        error = E(f.name, f.offset, "required", "必須の項目が空です", "required field is empty")
+    return (where, value, error, pending, mapped, warn, code)
+
+
+def _plan(ctx, layout):
+    """Per record type: (name, offset, end, field, cache) of each field, made once per context."""
+    plans = ctx.__dict__.setdefault("_plans", {})
+    p = plans.get(id(layout))
+    if p is None:
+        p = plans[id(layout)] = (layout, [(f.name, f.offset, f.end, f, {}) for f in layout.fields])
+    return p[1]
 
 
 def parse_record(ctx, line: bytes, rt=None):
     """Cut and check one record of the right length. Returns (values, errors, pending pua chars, mapped evidences).
     v2: `rt` is the record type (its own fields); values[EXTRAS] the extra attributes, values[CODES] the vendor's
-    original codes, values[WARN] row-level warnings (era overflow)."""
-    layout = rt or ctx.layout
+    original codes, values[WARN] row-level warnings (era overflow). Each field's verdict is a pure function of its
+    bytes (`_field`), remembered per field: legacy files repeat names, addresses, dates and codes a great deal."""
     values, errors, pending, mapped = {}, [], [], []
     extras, codes, warns = {}, {}, []
-    gaiji = ctx.gaiji
-    for f in layout.fields:
-        raw = line[f.offset:f.end]
-        try:
-            # ASCII bytes decode the same in cp932; the ASCII codec is ≈ 6× cheaper per call than cp932's, and
-            # most fields (numbers, codes, dates, half-width kana aside) are ASCII
-            s = raw.decode("ascii") if raw.isascii() else raw.decode("cp932")
-        except UnicodeDecodeError:
-            errors.append(E(f.name, f.offset, "encoding", "cp932（Shift_JIS）として読めないバイト列があります",
-                            "bytes that are not valid cp932 (Shift_JIS)"))
-            continue
-        t = f.type
-        if f.halfwidth_only and _FULLWIDTH.search(s):
-            bad = _FULLWIDTH.search(s).group()
-            errors.append(E(f.name, f.offset, "fullwidth", f"半角だけの項目に全角文字「{_safe(bad)}」が含まれています",
-                            f"a half-width-only field contains the full-width character {bad!r}"))
-            continue
-        if f.extra:
-            s = s.strip(" \u3000")
-            if _CTRL.search(s):
-                errors.append(E(f.name, f.offset, "control", "制御文字が含まれています", "contains control characters"))
-                continue
-            if t in DATE_TYPES and s.strip("0"):
-                try:
-                    s = parse_date(s).isoformat()
-                except DateInputError as e:
-                    ja, en = _date_msg(e)
-                    errors.append(E(f.name, f.offset, "date", ja, en))
-                    continue
-            elif t == "number" and s and not _DIGITS.match(s):
-                errors.append(E(f.name, f.offset, "number", "数字以外の文字が含まれています", "not a number"))
-                continue
-            extras[f.name] = s
-            continue
-        if t == "text":
-            s = s.strip(" \u3000")
-            if _CTRL.search(s):
-                errors.append(E(f.name, f.offset, "control", "制御文字が含まれています", "contains control characters"))
-                continue
-            if not f.allow_halfwidth_kana and _HWK.search(s):
-                errors.append(E(f.name, f.offset, "halfwidth_kana",
-                                "半角カナが含まれています（文字コードの誤りの可能性）",
-                                "contains half-width kana (wrong encoding?)"))
-                continue
-            if _PUA.search(s):
-                out = []
-                for ch in s:
-                    if "\ue000" <= ch <= "\uf8ff":
-                        hit = gaiji.get(ch)
-                        if hit is None:
-                            pending.append(ch)
-                            out.append(ch)
-                        else:
-                            mapped.append(hit[1])
-                            out.append(hit[0])
-                    else:
-                        out.append(ch)
-                s = "".join(out)
-            values[f.name] = s
-        elif t == "kana":
-            s = unicodedata.normalize("NFKC", s).strip(" \u3000")
-            if not _KANA.match(s):
-                errors.append(E(f.name, f.offset, "kana", "フリガナにカナ以外の文字が含まれています",
-                                "the reading contains characters other than kana"))
-                continue
-            values[f.name] = s
-        elif t in DATE_TYPES:
-            s = s.strip(" \u3000")
-            if not s.strip("0"):
-                values[f.name] = None
-                continue
-            if t == "seireki" and not s[:4].isdigit():
-                errors.append(E(f.name, f.offset, "date", f"「{s}」は西暦の日付ではありません",
-                                f"{s!r} is not a Western-calendar date"))
-                continue
-            if t == "wareki" and s[:4].isdigit() and len(s) == 8:
-                errors.append(E(f.name, f.offset, "date", f"「{s}」は和暦の日付ではありません",
-                                f"{s!r} is not a Japanese-era date"))
-                continue
-            key = (s, f.era_overflow)
-            hit = _DATES.get(key)
-            if hit is None:
-                over = [] if f.era_overflow else None
-                try:
-                    hit = (parse_date(s, over), over[0] if over else "")
-                except DateInputError as e:
-                    hit = _date_msg(e)
-                if len(_DATES) < 200_000:
-                    _DATES[key] = hit
-            if isinstance(hit[0], str):
-                errors.append(E(f.name, f.offset, "date", hit[0], hit[1]))
-            else:
-                values[f.name] = hit[0]
-                if hit[1]:
-                    ja, _, en = hit[1].partition(" / ")
-                    warns.append(E(f.name, f.offset, "era_overflow", ja, en))
-        elif t == "number":
-            s = s.strip(" \u3000")
-            if s and not _DIGITS.match(s):
-                errors.append(E(f.name, f.offset, "number", "数字以外の文字が含まれています", "not a number"))
-                continue
-            values[f.name] = s
-        elif t == "code":
-            s = s.strip(" \u3000")
-            if not s:
-                values[f.name] = None
-                continue
-            v = f.codes.get(s)
-            if v is None:
-                errors.append(E(f.name, f.offset, "code", f"コード「{_safe(s)}」はコード表 {f.code_list} にありません",
-                                f"code {_safe(s)!r} is not in the code list {f.code_list}"))
-                continue
-            values[f.name] = v
-            codes[f.name] = s
-        elif t == "flag":
-            s = s.strip(" \u3000")
-            if s in f.true_values:
-                values[f.name] = True
-            elif s in f.false_values:
-                values[f.name] = False
-            else:
-                errors.append(E(f.name, f.offset, "flag", f"フラグの値「{s}」が不正です", f"invalid flag value {s!r}"))
-        if f.required and values.get(f.name) in (None, "") and not any(e[0] == f.name for e in errors):
-            errors.append(E(f.name, f.offset, "required", "必須の項目が空です", "required field is empty"))
+    for name, o, e, f, cache in _plan(ctx, rt or ctx.layout):
+        raw = line[o:e]
+        hit = cache.get(raw)
+        if hit is None:
+            hit = _field(ctx, f, raw)
+            if len(cache) < _FIELD_CACHE_MAX:
+                cache[raw] = hit
+        where, value, error, pend, mapd, warn, code = hit
+        if where == 0:
+            values[name] = value
+        elif where == 1:
+            extras[name] = value
+        if error is not None:
+            errors.append(error)
+        if pend:
+            pending.extend(pend)
+        if mapd:
+            mapped.extend(mapd)
+        if warn is not None:
+            warns.append(warn)
+        if code is not None:
+            codes[name] = code
     if rt is not None:
         values[EXTRAS], values[CODES], values[WARN] = extras, codes, warns
     return values, errors, pending, mapped
@@ -255,13 +289,21 @@ def _rules(ctx, v, errors, fields):
             errors.append(E("resident_code", off("resident_code"), "rule", "住民票コードがありません",
                             "no resident code"))
         else:
-            try:
-                validate_resident_code(rc)
-                if ctx.layout.resident_code_check_digit:
-                    verify_resident_code_check_digit(rc)
-            except ValueError as e:
-                ja, en = _date_msg(e)
-                errors.append(E("resident_code", off("resident_code"), "rule", ja, en))
+            memo = ctx.__dict__.setdefault("_rc", {})  # a person's generations repeat the code
+            verdict = memo.get(rc, False)
+            if verdict is False:
+                verdict = None
+                try:
+                    validate_resident_code(rc)
+                    if ctx.layout.resident_code_check_digit:
+                        verify_resident_code_check_digit(rc)
+                except ValueError as e:
+                    verdict = _date_msg(e)
+                if len(memo) > 100_000:
+                    memo.clear()
+                memo[rc] = verdict
+            if verdict is not None:
+                errors.append(E("resident_code", off("resident_code"), "rule", *verdict))
     if v.get("is_foreign") and not v.get("nationality") and "nationality" not in failed:
         errors.append(E("nationality", off("nationality"), "rule", "外国人住民の国籍・地域がありません",
                         "a foreign resident needs a nationality"))
@@ -279,8 +321,66 @@ def _rules(ctx, v, errors, fields):
                             f"too long ({len(value)} characters, at most {mx})"))
 
 
-def _person(ctx, v, line_no, hk, pk, role=None):
-    """The Person column values (placeholders for id, household, 宛名番号) and the snapshot JSON."""
+_SNAP_PREFIX = [("{" if i == 0 else ", ") + encode_basestring(f) + ": " for i, f in enumerate(SNAPSHOT_FIELDS)]
+_SNAP_PLAN = [(p, f, f in _SNAP_DATES) for p, f in zip(_SNAP_PREFIX, SNAPSHOT_FIELDS)]
+_JSON_CONST = {None: "null", True: "true", False: "false"}
+
+
+def _snapshot_json(state):
+    """_json({f: state[f] for f in SNAPSHOT_FIELDS}, dates as ISO text): the same text, written field by field
+    without building the dict (tests/test_migration_speed.py compares the two)."""
+    parts = []
+    add = parts.append
+    enc = encode_basestring
+    for prefix, f, is_date in _SNAP_PLAN:
+        v = state[f]
+        add(prefix)
+        if is_date and v is not None:
+            v = v.isoformat()
+        if v.__class__ is str:
+            add(enc(v))
+        elif v is None or v is True or v is False:
+            add(_JSON_CONST[v])
+        else:
+            add(_json(v))
+    add("}")
+    return "".join(parts)
+
+
+def _search_keys(ctx, state):
+    """residents.actions.search_keys, its parts remembered per context: the written name, the reading and the
+    address each repeat across a file far more often than the whole person does (tests/test_migration_speed.py
+    compares the two on varied rows)."""
+    memo = ctx.__dict__.setdefault("_keys", ({}, {}, {}))
+    names, kanas, addrs = memo
+    fam, giv = state["family_name"], state["given_name"]
+    n = names.get((fam, giv))
+    if n is None:
+        n = moji.name_keys(name_key(fam + giv)) + (name_key(giv),)
+        if len(names) > 200_000:
+            names.clear()
+        names[(fam, giv)] = n
+    kt = state["family_name_kana"] + state["given_name_kana"]
+    k = kanas.get(kt)
+    if k is None:
+        k = moji.kana_keys(kt)
+        if len(kanas) > 200_000:
+            kanas.clear()
+        kanas[kt] = k
+    addr = state["address"]
+    a = addrs.get(addr)
+    if a is None:
+        a = address_key(addr)
+        if len(addrs) > 200_000:
+            addrs.clear()
+        addrs[addr] = a
+    return {"name_key": n[0], "name_sel_key": n[1], "name_deg_key": n[2], "name_var_key": n[3],
+            "given_key": n[4], "kana_key": k[0], "kana_loose_key": k[1], "address_key": a}
+
+
+def _person(ctx, v, line_no, hk, pk, role=None, full=True):
+    """The Person column values (placeholders for id, household, 宛名番号) and the snapshot JSON; full=False: an
+    older generation, only its snapshot and history values (row None)."""
     v = dict(v)
     kind = v.pop("change_kind", None)
     change_date = v.pop("change_date", None)
@@ -296,31 +396,29 @@ def _person(ctx, v, line_no, hk, pk, role=None):
             state[k] = val
     for k in ("became_resident_date", "address_date", "notification_date", "stay_expiry", "move_in_notice_date"):
         state[k] = v.get(k)
-    removed = role == "removed" or (kind is not None and CHANGE_GROUP.get(ChangeKind(kind)) == "消除")
+    removed = role == "removed" or (kind is not None and _group(kind) == "消除")
     when = change_date or state["address_date"] or state["became_resident_date"] or state["birth_date"]
     if removed:
         state["status"] = "removed"
-        state["removal_reason"] = REMOVAL_REASON.get(ChangeKind(kind), "")
+        state["removal_reason"] = _REMOVAL_REASON.get(kind, "") if kind in _GROUP else REMOVAL_REASON.get(
+            ChangeKind(kind), "")
         state["removal_date"] = when
         if kind in (ChangeKind.MOVE_OUT_PLANNED, ChangeKind.MOVE_OUT_CONFIRMED):
             state["move_out_state"] = "予定" if kind == ChangeKind.MOVE_OUT_PLANNED else "確定"
     state["is_head"] = state["relationship"] == HEAD and not removed
     state["version"] = 1
     state["last_change_date"] = when
-    state.update(row_search_keys(state))
     state["atena_no"] = ATENA_MARK
     state["household_no"] = HHNO_MARK
-    snap = {f: state[f] for f in SNAPSHOT_FIELDS}
-    for f in _SNAP_DATES:
-        if snap[f] is not None:
-            snap[f] = snap[f].isoformat()
-    snap_json = _json(snap)
-    row = [state.get(a) for a in ATTNAMES]
-    if not ctx.pg:
-        for a in _DATE_ATTS:
-            i = IDX[a]
-            if row[i] is not None:
-                row[i] = row[i].isoformat()
+    snap_json = _snapshot_json(state)
+    row = None
+    if full:  # the person's current state (an older generation is only a history row)
+        state.update(_search_keys(ctx, state))
+        row = [state.get(a) for a in ATTNAMES]
+        if not ctx.pg:
+            for i in _DATE_IDX:
+                if row[i] is not None:
+                    row[i] = row[i].isoformat()
     notif = state["notification_date"]
     if ctx.layout.version == 1:
         hist_kind = ChangeKind.MOVE_IN.value if kind == ChangeKind.MOVE_IN else ChangeKind.EX_OFFICIO_ENTRY.value
@@ -382,7 +480,7 @@ def process_unit(ctx, unit, household_exists=False):
             continue
         errors = list(pre)
         v, pending, mapped = None, [], []
-        rt = layout.type_of(raw) if layout.version == 2 else None
+        rt = _type_of(ctx, raw) if layout.version == 2 else None
         if not errors or all(e[2] in STRUCTURAL for e in errors):
             v, errs, pending, mapped = parse_record(ctx, raw, rt)
             res["checked"] += 1
@@ -507,7 +605,7 @@ def process_unit(ctx, unit, household_exists=False):
             if p is cur:
                 hists.append((*person["hist"], None))
             else:
-                g = _person(ctx, p["v"], p["line_no"], hk, pkey, p["role"])
+                g = _person(ctx, p["v"], p["line_no"], hk, pkey, p["role"], full=False)
                 hists.append((*g["hist"], g["snap"]))
         person["hists"] = hists
         person["line_no"] = cur["line_no"]
@@ -522,6 +620,18 @@ def process_unit(ctx, unit, household_exists=False):
     return res
 
 
+def _type_of(ctx, raw):
+    """layout.type_of, remembered per raw record-type bytes."""
+    memo = ctx.__dict__.setdefault("_types", {})
+    o, ln = ctx.layout.record_type
+    code = raw[o:o + ln]
+    try:
+        return memo[code]
+    except KeyError:
+        rt = memo[code] = ctx.layout.type_of(raw)
+        return rt
+
+
 def _warning(line_no, offset, e):
     f, foff, code, ja, en = e
     return [line_no, offset, f or "", foff, code, _safe(ja), _safe(en)]
@@ -529,7 +639,7 @@ def _warning(line_no, offset, e):
 
 def _is_removed(v):
     kind = v.get("change_kind")
-    return kind is not None and CHANGE_GROUP.get(ChangeKind(kind)) == "消除"
+    return kind is not None and _group(kind) == "消除"
 
 
 def process_chunk(ctx, units):

@@ -28,7 +28,9 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="do everything, write nothing, report the same")
         parser.add_argument("--report", help="report directory (default var/migration/<sha>)")
         parser.add_argument("--chunk-size", type=int, default=5000, help="rows per committed chunk (new runs)")
-        parser.add_argument("--workers", type=int, default=1, help="worker processes for decoding (default 1)")
+        parser.add_argument("--workers", type=int, default=2,
+                            help="worker processes for decoding and validating (default 2: both cores; 1 = in the "
+                                 "writer's process)")
         parser.add_argument("--operator", default=OPERATOR, help="処理者 written in the history rows")
         parser.add_argument("--user", help="staff user (of the municipality) named in the audit event")
         parser.add_argument("--accept-trailer-mismatch", action="store_true",
