@@ -73,7 +73,7 @@ def town(town_a, staff):
                                                       "consent": "agreed", "consent_date": dt.date(2026, 4, 3)})
         e_hidden = sa.save_vulnerable_person(staff["admin_a"], hidden.pk, {  # DV: only staff with the right
             "mental_disability_grade": 2, "consent": "agreed", "consent_date": dt.date(2026, 4, 4),
-            "plan_destination": "隈小学校体育館", "plan_route": "姉が迎えに行く"})
+            "plan_destination": "隈小学校体育館", "plan_route": "姉が迎えに行く", "plan_notes": "隈の姉宅に身を寄せる"})
         sa.add_supporter(staff["admin_a"], e_hidden.pk, {"kind": "neighbour", "name": "後藤 姉", "contact": "090-9"})
         sa.add_supporter(u, e_head.pk, {"kind": "welfare_commissioner", "name": "民生 一子", "contact": "090-1111-2222",
                                         "implements_plan": True})
@@ -158,7 +158,7 @@ def test_a_dv_protected_persons_address_only_for_staff_with_the_right_and_never_
         assert mine[pid].address == DV_ADDRESS and mine[pid].district == "隈一丁目"
         assert theirs[pid].address == policy.WITHHELD and theirs[pid].district == sq.PROTECTED_DISTRICT
         assert DV_ADDRESS not in repr(theirs[pid])
-        assert theirs[pid].plan_destination == theirs[pid].plan_route == policy.WITHHELD
+        assert theirs[pid].plan_destination == theirs[pid].plan_route == theirs[pid].plan_notes == policy.WITHHELD
         assert theirs[pid].supporters == [] and [s.name for s in mine[pid].supporters] == ["後藤 姉"]
         assert mine[pid].plan_destination == "隈小学校体育館"
         for write in (lambda: sa.save_vulnerable_person(staff["disaster_a"], pid, {"infant": True}),

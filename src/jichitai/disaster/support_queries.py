@@ -164,7 +164,8 @@ def roster(reader: policy.Reader, *, purpose: str = PURPOSE_INTERNAL, district: 
             elderly_only_household=p.household_id in elderly, consent=ConsentStatus(vp.consent).label,
             consent_date=vp.consent_date, supporters=[] if withheld else sups.get(vp.pk, []),
             plan_destination=hidden if withheld else vp.plan_destination,
-            plan_route=hidden if withheld else vp.plan_route, plan_notes=vp.plan_notes, plan_date=vp.plan_date,
+            plan_route=hidden if withheld else vp.plan_route, plan_notes=hidden if withheld else vp.plan_notes,
+            plan_date=vp.plan_date,
             address_withheld=withheld,
             version=vp.version))
     if district:

@@ -48,11 +48,12 @@ def run_match(command, o):
     t = time.perf_counter()
     results = match_rows(m, rows, reader=reader)
     secs = time.perf_counter() - t
+    # audited before the file with the residents' numbers is written (a failed write leaves the record of the read)
+    actions.record_run(m, reader=reader, results=results, source=str(o["input"]).rsplit("/", 1)[-1], actor=user)
     try:
         csvio.write_results(o["output"], results)
     except csvio.MatchInputError as e:
         raise CommandError(str(e)) from None
-    actions.record_run(m, reader=reader, results=results, source=str(o["input"]).rsplit("/", 1)[-1], actor=user)
     counts = {k: sum(r.decision == k for r in results) for k in ("auto", "review", "none")}
     command.stderr.write(f"{len(results)} rows matched in {secs:.2f} s: 自動確定 {counts['auto']}, "
                          f"要確認 {counts['review']}, 該当なし {counts['none']}, "
