@@ -275,11 +275,13 @@ def set_demo_signer(m, admin):
                                 tier=Tier.MUNICIPALITY, municipality=m, terminal=DEMO_TERMINAL)
 
 
-def run_intake_stories(m, admin, clerk, *, seed, today=None):
+def run_intake_stories(m, admin, clerk, *, seed, n_hint, today=None):
     """綾町: 審査・決裁 on; the clerk receives a 転居 (filed by an agent) and a 転出 of several members, which wait
     for the admin; one more 転居 is returned with a reason. Returns the counts."""
     today = today or timezone.localdate()
     rng = random.Random(f"{seed}-{m.code}-intake")
+    gen = make_generator(m, n_hint, random.Random(f"{seed}-{m.code}"), today)  # the towns of the 町字 master
+    gen.rng = rng
     done = {"pending": 0, "returned": 0}
     with tenant_scope(m):
         actions.set_approval_required(actions.Actor(user=admin, terminal=DEMO_TERMINAL), True)
@@ -302,11 +304,11 @@ def run_intake_stories(m, admin, clerk, *, seed, today=None):
                         planned_date=today + dt.timedelta(days=7), notification_date=today, companions=rest[:1])
                 else:  # a member moves to a new household of her own in town
                     mover = rest[0] if rest else first
-                    address = f"大字{rng.choice(['南俣', '北俣', '入野'])}{rng.randint(1, 999)}番地"
+                    address, postal = gen.address()
                     row = actions.register_move_within(
                         actions.Actor(user=clerk, terminal="窓口2", intake=agent if n == 0 else
                                       actions.IntakeInput.in_person()),
-                        mover, expected_version=mover.version, address=address,
+                        mover, expected_version=mover.version, address=address, postal_code=postal,
                         change_date=change, notification_date=notif, new_household_head=mover)
                 if n == 2:
                     actions.return_change(actions.Actor(user=admin, terminal=DEMO_TERMINAL), row,
@@ -362,7 +364,7 @@ def seed_demo(*, scale=0.1, seed=2026, codes=None, reset=False, out=print, quiet
         if m.code == APPROVAL_DEMO_CODE:
             clerk = StaffUser.objects.get(username=f"clerk-{m.code}")
             stories.update({f"intake_{k}": v for k, v in run_intake_stories(m, admins[m.pk], clerk,
-                                                                            seed=seed).items()})
+                                                                            seed=seed, n_hint=n).items()})
         support = seed_support(m, admins[m.pk], seed=seed)  # 避難行動要支援者名簿・被災者台帳 (idempotent)
         issued, why = seed_issuances(m, StaffUser.objects.get(username=f"clerk-{m.code}"), seed=seed)
         if why:
