@@ -25,3 +25,10 @@ def test_a_pfif_record_id_over_500_characters_is_reported_not_stored(munis, staf
         assert any("長すぎます" in p["reason"] for p in rep["problems"])
         assert not PfifRecord.objects.filter(record_id=long_id).exists()
         assert not SafetyNote.objects.filter(note_record_id__startswith="test.google.com/note." + "9" * 100).exists()
+
+
+def test_a_csv_the_csv_module_cannot_read_is_refused_with_its_line():
+    header = "氏名,フリガナ,生年月日,性別,住所,国籍,負傷・疾病,居所,連絡先,家族への開示,知人への開示,公表,世帯グループ\n"
+    data = header + "山田太郎," + "ア" * 140000 + ",,,,,,S01,,,,,\n"
+    with pytest.raises(ValidationError, match="2行目: CSVとして読めません"):
+        parse_csv(data, {})
