@@ -32,3 +32,9 @@ def test_a_csv_the_csv_module_cannot_read_is_refused_with_its_line():
     data = header + "山田太郎," + "ア" * 140000 + ",,,,,,S01,,,,,\n"
     with pytest.raises(ValidationError, match="2行目: CSVとして読めません"):
         parse_csv(data, {})
+
+
+def test_a_non_numeric_advisory_id_is_a_message_not_an_error_page(munis, staff):
+    adm = client_for(staff["admin_a"])
+    r = adm.post("/platform/advisories/", {"step": "ack", "advisory": "abc"})
+    assert r.status_code == 400 and "確認する注意喚起を指定してください" in r.content.decode()
