@@ -753,6 +753,17 @@ def _apply_certificate(kit, ev, user):
     return "applied"
 
 
+@applier("certificate_voided")
+def _apply_certificate_void(kit, ev, user):
+    from jichitai.certificates.actions import record_offline_void
+
+    try:
+        record_offline_void(ev["payload"], device=kit.device, username=ev.get("actor", ""), syncing_user=user)
+    except ValidationError as e:
+        raise Conflict(" ".join(e.messages)) from None
+    return "applied"
+
+
 def _actor_of(ev):
     from jichitai.tenancy.models import StaffUser
 
