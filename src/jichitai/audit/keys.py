@@ -160,6 +160,34 @@ def rotate_key(key_id: str | None = None) -> str:
     return new_id
 
 
+def add_device_key(key_id: str) -> str:
+    """Add a verify-only key for one device (an offline kit) to the keyring file and return its line: the device
+    writes its entries with it, the platform verifies them with it. It goes in before the current key, so this
+    installation keeps writing with its own key; the device never receives the platform's keys."""
+    if os.environ.get("JICHITAI_AUDIT_KEYS"):
+        raise AuditKeyError("鍵を環境変数 JICHITAI_AUDIT_KEYS で渡しているため端末の鍵を追加できません"
+                            " / the keyring comes from JICHITAI_AUDIT_KEYS: a device key cannot be added")
+    if not KEY_ID_RE.match(key_id):
+        raise AuditKeyError(f"鍵IDの形式が正しくありません: {key_id} / invalid key id: {key_id}")
+    keyring()  # the file exists (created in development, required in production)
+    path = key_file()
+    with _lock:
+        text = path.read_text("utf-8")
+        if key_id in parse_keyring(text, str(path)).keys:
+            raise AuditKeyError(f"鍵ID {key_id} は既に使われています / key id {key_id} is already in use")
+        lines = text.splitlines(keepends=True)
+        if lines and not lines[-1].endswith("\n"):
+            lines[-1] += "\n"
+        last = max(i for i, x in enumerate(lines) if x.strip() and not x.strip().startswith("#"))
+        line = new_key_line(key_id)
+        lines.insert(last, line)
+        tmp = path.with_name(path.name + f".{secrets.token_hex(4)}.tmp")
+        _write_private(tmp, "".join(lines).encode())
+        os.replace(tmp, path)
+    reset_cache()
+    return line
+
+
 # ---------------------------------------------------------------- Ed25519 checkpoint signing
 
 _sign_cache = {}

@@ -377,6 +377,7 @@ def _render_and_finish(m, user, settings, iss, persons, opts, terminal, *, build
         with transaction.atomic():
             Issuance.objects.filter(pk=iss.pk).update(status=IssuanceStatus.VOIDED, void_reason=FAILED_RENDER,
                                                       voided_at=timezone.now())
+            _offline_void(iss, FAILED_RENDER, user)
             _audit(m, user, "certificate.void", iss, terminal, reason=FAILED_RENDER, error=type(exc).__name__)
         raise
     iss.page_count = rendered.page_count
@@ -411,8 +412,34 @@ OFFLINE_FIELDS = ("issue_no", "public_id", "key_id", "kind", "layout", "options"
                   "offline_device")
 
 
+def _offline_void(iss, reason, user):
+    """On an offline kit: the void goes to the outbox too (in the caller's transaction), so the platform voids the
+    same certificate at sync. Does nothing on the platform."""
+    offline.record("certificate_voided", {"public_id": iss.public_id, "issue_no": iss.issue_no,
+                                          "reason": reason[:200], "voided_at": timezone.now().isoformat()}, actor=user)
+
+
+def record_offline_void(p: dict, *, device: str, username: str, syncing_user=None) -> Issuance:
+    """Platform side, at sync: void the certificate a kit voided (by its 照合ID), so that /verify/ says so."""
+    from jichitai.tenancy.models import StaffUser
+
+    m = require_municipality()
+    iss = Issuance.objects.select_for_update().filter(public_id=p["public_id"], issue_no=p["issue_no"]).first()
+    if iss is None:
+        raise ValidationError(f"取り消された証明書（発行番号 {p['issue_no']}）が交付簿にありません")
+    if iss.status != IssuanceStatus.ISSUED:
+        raise ValidationError(f"発行番号 {p['issue_no']} の証明書は発行済みの状態ではありません")
+    user = StaffUser.objects.filter(municipality=m, username=username).first() or syncing_user
+    Issuance.objects.filter(pk=iss.pk).update(status=IssuanceStatus.VOIDED, void_reason=p["reason"],
+                                              voided_by=user, voided_at=dt.datetime.fromisoformat(p["voided_at"]))
+    iss.refresh_from_db()
+    _audit(m, user, "certificate.void", iss, f"offline:{device}", reason=p["reason"], offline=True)
+    return iss
+
+
 def offline_issuance_payload(iss) -> dict:
     d = {f: getattr(iss, f) for f in OFFLINE_FIELDS}
+    d["reprint_of"] = iss.reprint_of.public_id if iss.reprint_of_id else ""
     d["issue_date"] = iss.issue_date.isoformat()
     d["issued_at"] = iss.issued_at.isoformat()
     d["issued_by"] = iss.issued_by.username
@@ -433,8 +460,10 @@ def record_offline_issuance(p: dict, *, device: str) -> Issuance:
     if user is None:
         raise ValidationError(f"発行した職員 {p['issued_by']} がこの団体にいません")
     values = {f: p[f] for f in OFFLINE_FIELDS if f not in ("issue_date", "offline_device")}
+    reprint_of = Issuance.objects.filter(public_id=p["reprint_of"]).first() if p.get("reprint_of") else None
     iss = Issuance.objects.create(**values, issue_date=dt.date.fromisoformat(p["issue_date"]), offline_device=device,
-                                  issued_by=user, issued_at=dt.datetime.fromisoformat(p["issued_at"]))
+                                  issued_by=user, issued_at=dt.datetime.fromisoformat(p["issued_at"]),
+                                  reprint_of=reprint_of)
     # the issue itself is in the kit's audit segment (merged at sync); this entry records its entry into the 交付簿
     _audit(m, user, "certificate.offline_record", iss, f"offline:{device}", copies=iss.copies, fee=iss.fee)
     return iss
@@ -503,6 +532,7 @@ def void_issuance(user, issuance: Issuance, *, reason, terminal="system") -> Iss
             IssuanceStatus.VOIDED, reason, user, timezone.now())
         Issuance.objects.filter(pk=iss.pk).update(status=iss.status, void_reason=reason, voided_by=user,
                                                   voided_at=iss.voided_at)
+        _offline_void(iss, reason, user)
         _audit(m, user, "certificate.void", iss, terminal, reason=reason)
     return iss
 
@@ -532,6 +562,7 @@ def reprint(user, issuance: Issuance, *, reason, terminal="system", today=None) 
         now = timezone.now()
         Issuance.objects.filter(pk=original.pk).update(
             status=IssuanceStatus.VOIDED, void_reason=f"再発行のため取消：{reason}", voided_by=user, voided_at=now)
+        _offline_void(original, f"再発行のため取消：{reason}", user)
         iss = _create(m, user, req, persons, opts, settings, reprint_of=original, today=today)
         _audit(m, user, "certificate.reprint", iss, terminal, reason=reason, original_issue_no=original.issue_no)
     return _render_and_finish(m, user, settings, iss, persons, opts, terminal)
@@ -677,6 +708,7 @@ def reprint_disaster_certificate(user, issuance: Issuance, *, reason, terminal="
         Issuance.objects.filter(pk=original.pk).update(
             status=IssuanceStatus.VOIDED, void_reason=f"再発行のため取消：{reason}", voided_by=user,
             voided_at=timezone.now())
+        _offline_void(original, f"再発行のため取消：{reason}", user)
         iss = _create(m, user, req, persons, dict(original.options), settings, reprint_of=original, today=today)
         _audit(m, user, "certificate.reprint", iss, terminal, reason=reason, original_issue_no=original.issue_no)
     return _render_and_finish(m, user, settings, iss, persons, dict(original.options), terminal,

@@ -44,6 +44,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from jichitai.audit import keys as audit_keys
 from jichitai.audit.actions import append
 from jichitai.tenancy.roles import Perm, has_perm
 from jichitai.tenancy.scope import require_municipality, tenant_scope
@@ -524,7 +525,8 @@ def build_kit(user, *, device: str, passphrase: str, out_path, label: str = "", 
         t_copy = time.perf_counter()
         keys_dir = tmp / "keys"
         keys_dir.mkdir()
-        (keys_dir / "hmac.key").write_bytes(Path(settings.JICHITAI_AUDIT_KEY_FILE).read_bytes())
+        # the kit's own audit key (verify-only in the platform's keyring), never the platform's keyring
+        (keys_dir / "hmac.key").write_text(audit_keys.add_device_key(kit_key_id(kit)), encoding="utf-8")
         facts = {"municipality": m.code, "device": kit.device, "kit_id": kit.pk, "block_start": kit.block_start,
                  "block_end": kit.block_end, "built_at": kit.built_at.isoformat(), "sync_key": kit.sync_key}
         out = _jichitai(["offline", "init-kit", json.dumps(facts)],
@@ -802,6 +804,17 @@ def _apply_certificate(kit, ev, user):
     return "applied"
 
 
+@applier("certificate_voided")
+def _apply_certificate_void(kit, ev, user):
+    from jichitai.certificates.actions import record_offline_void
+
+    try:
+        record_offline_void(ev["payload"], device=kit.device, username=ev.get("actor", ""), syncing_user=user)
+    except ValidationError as e:
+        raise Conflict(" ".join(e.messages)) from None
+    return "applied"
+
+
 def _actor_of(ev):
     from jichitai.tenancy.models import StaffUser
 
@@ -879,6 +892,21 @@ def read_sync_file(path) -> tuple:
     return kit, body
 
 
+def kit_key_id(kit) -> str:
+    """The id of the audit HMAC key made for this kit alone (in the platform's keyring, verify-only); its tail is a
+    digest of the kit's random sync key, so a kit id reused (a restored database) never names an older kit's key."""
+    return f"kit-{kit.municipality.code}-{kit.pk}-{hashlib.sha256(kit.sync_key.encode()).hexdigest()[:8]}"
+
+
+def _check_segment_key(kit, lines):
+    """Every entry of a kit's audit segment is written with that kit's own key (not another key of the keyring)."""
+    want = kit_key_id(kit)
+    for text in lines:
+        if text.strip() and json.loads(text).get("key_id") != want:
+            raise KitError(f"監査ログのオフライン区間がこのキットの鍵（{want}）で書かれていません"
+                           f" / the audit segment is not written with this kit's key ({want})")
+
+
 def sync_file(user, path, *, terminal: str = "system") -> dict:
     """Platform side: apply a sync file. Idempotent and resumable: each event commits with its SyncedEvent row."""
     from jichitai.audit.models import AuditEvent
@@ -930,6 +958,7 @@ def sync_file(user, path, *, terminal: str = "system") -> dict:
         raise
     merged = AuditEvent.objects.filter(action=SEGMENT_MERGE, object_id=body["segment"]).exists()
     if not merged and body["audit"]:
+        _check_segment_key(kit, body["audit"])
         try:
             merge_segment(body["audit"], actor=user, terminal=terminal)
         except PortableError as e:

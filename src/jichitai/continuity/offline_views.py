@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from jichitai.audit.actions import terminal_of
+from jichitai.privacy import policy
 from jichitai.tenancy.roles import Perm
 from jichitai.web.decorators import staff_required
 
@@ -49,7 +50,7 @@ def kits(request):
     return render(request, "continuity/offline_kits.html", {
         "form": form, "kits": queries.offline_kits(),
         "conflicts": SyncConflict.objects.filter(status="open").select_related("kit"),
-        "intakes": OfflineIntake.objects.filter(status="pending").select_related("kit")},
+        "intakes": queries.offline_intakes(policy.for_staff(request.user), status="pending")},
         status=400 if request.method == "POST" else 200)
 
 
@@ -104,8 +105,8 @@ def decide(request, conflict_id: int):
 def intakes(request):
     """Platform side: 届出 received offline and synced, for the counter clerks to enter."""
     return render(request, "continuity/offline_intakes.html", {
-        "intakes": OfflineIntake.objects.filter(status="pending").select_related("kit"),
-        "done": OfflineIntake.objects.filter(status="done").select_related("kit").order_by("-done_at")[:20]})
+        "intakes": queries.offline_intakes(policy.for_staff(request.user), status="pending"),
+        "done": queries.offline_intakes(policy.for_staff(request.user), status="done", limit=20)})
 
 
 @staff_required(Perm.CHANGE_RESIDENTS)

@@ -55,3 +55,29 @@ def offline_kits():
 def void_blocks():
     """Revoked kits whose reserved certificate numbers are void (欠番), for the 交付簿."""
     return [k for k in offline_kits().filter(revoked_at__isnull=False) if k.void_ranges]
+
+
+def offline_intakes(reader, *, status: str, limit: int | None = None) -> list:
+    """届出 received offline, for `reader` (privacy.policy.for_staff): an intake naming (by 宛名番号) a person
+    protected now shows the policy's WITHHELD marker in place of its notifier and memo (the new address is in
+    there) to a reader without the DV right. Each row gets `shown_notifier` and `shown_memo`."""
+    from jichitai.privacy import policy
+    from jichitai.residents.models import Person
+
+    from .offline_models import OfflineIntake
+
+    q = OfflineIntake.objects.filter(status=status).select_related("kit")
+    if status == "done":
+        q = q.order_by("-done_at")
+    rows = list(q[:limit] if limit else q)
+    hidden = set()
+    if not reader.dv_addresses:
+        nos = {i.atena_no.strip() for i in rows if i.atena_no.strip()}
+        persons = list(Person.objects.filter(atena_no__in=nos)) if nos else []
+        prot = policy.protected_person_ids(persons)
+        hidden = {p.atena_no for p in persons if p.pk in prot}
+    for i in rows:
+        withheld = i.atena_no.strip() in hidden
+        i.shown_notifier = reader.withheld_value if withheld else i.notifier
+        i.shown_memo = reader.withheld_value if withheld else i.memo
+    return rows

@@ -6,9 +6,11 @@ child process — the same `jichitai restore` a real recovery runs, with this in
 it, loads every table, compares every table's row count and content digest with the manifest and verifies every
 audit chain of the backup (the audit app's own verification, signed checkpoints included)."""
 import datetime as dt
+import contextlib
 import json
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -153,10 +155,14 @@ class Scratch:
             self.dir.cleanup()
 
 
-def run_restore_child(path: Path, database_url: str, timeout=3600) -> dict:
+def run_restore_child(path: Path, database_url: str, timeout=3600, *, verify=False) -> dict:
     """`jichitai restore FILE --json` against `database_url`; its report (the last line of its output)."""
-    cmd = [sys.executable, "-m", "jichitai.cli", "restore", str(path), "--json"]
-    p = subprocess.run(cmd, env=child_env(database_url), capture_output=True, text=True, timeout=timeout)
+    cmd = [sys.executable, "-m", "jichitai.cli", "restore", str(path), "--json"] + (["--verify"] if verify else [])
+    with _checkpoints_for(verify) as ckpt:
+        env = child_env(database_url)
+        if ckpt:
+            env["JICHITAI_AUDIT_CHECKPOINT_DIR"] = ckpt
+        p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
     last = (p.stdout.strip().splitlines() or [""])[-1]
     try:
         report = json.loads(last)
@@ -164,6 +170,23 @@ def run_restore_child(path: Path, database_url: str, timeout=3600) -> dict:
         report = {"ok": False, "error": (p.stderr.strip().splitlines() or ["restore failed"])[-1][-1000:]}
     report.setdefault("ok", p.returncode == 0)
     return report
+
+
+@contextlib.contextmanager
+def _checkpoints_for(verify: bool):
+    """A verification's child gets a scratch copy of the live checkpoint directory: whatever it signs for the scratch
+    database's chains must never land next to the live chains' checkpoints (a false 'rewritten' alarm)."""
+    if not verify:
+        yield None
+        return
+    live = Path(settings.JICHITAI_AUDIT_CHECKPOINT_DIR)
+    with tempfile.TemporaryDirectory(prefix="jichitai-verify-ckpt-") as tmp:
+        dest = Path(tmp) / "checkpoints"
+        if live.is_dir():
+            shutil.copytree(live, dest)
+        else:
+            dest.mkdir()
+        yield str(dest)
 
 
 def verify_file(path: Path) -> dict:
@@ -176,7 +199,7 @@ def verify_file(path: Path) -> dict:
 
     manifest = read_manifest(path)
     with Scratch(migrated=True) as s:
-        report = run_restore_child(path, s.url)
+        report = run_restore_child(path, s.url, verify=True)
     report["seconds"] = round(time.monotonic() - t0, 3)
     report["scope"] = manifest["scope"]
     return report

@@ -470,6 +470,13 @@ def import_evacuees_csv(user, data: bytes | str, *, terminal: str = "system"):
     return created, counts
 
 
+def _not_offline(what: str):
+    """Evacuee changes the offline kit's outbox does not carry are refused on a kit (they would be lost at sync)."""
+    if offline.offline_mode():
+        raise ValidationError(f"{what}はオフラインキットでは行えません（同期しても本庁に反映されないため）。"
+                              "ネットワーク復旧後に本庁のシステムで行ってください。")
+
+
 def _evacuee_for_update(evacuee_id):
     e = Evacuee.objects.select_for_update().filter(pk=evacuee_id).first()
     if e is None:
@@ -484,6 +491,7 @@ def move_evacuee(user, evacuee_id: int, kind: str, *, shelter_id: int | None = N
     from .models.core import EvacuationPlace
 
     _need(user, Perm.REGISTER_EVACUEES)
+    _not_offline("避難所の入退所・移動")
     m = require_municipality()
     if kind not in MovementKind.values:
         raise ValidationError({"kind": "操作を選んでください。"})
@@ -573,6 +581,7 @@ def set_consent(user, evacuee_id: int, *, family: bool, acquaintance: bool, publ
                 terminal: str = "system") -> Evacuee:
     """The evacuee's consent to disclose (家族・知人・公表), as they said it; every change audited."""
     _need(user, Perm.REGISTER_EVACUEES)
+    _not_offline("開示の同意の変更")
     m = require_municipality()
     with transaction.atomic():
         e = _evacuee_for_update(evacuee_id)

@@ -6,8 +6,11 @@ The only cross-tenant code of the disaster app (allow-listed in tests/test_db_gu
    host in scope, is not revoked and has not expired;
 2. runs the matcher on the ORIGIN's register inside `tenant_scope(origin)` — never across tenants — with an export
    reader without DV rights;
-3. drops every candidate who is DV-protected in the origin (privacy.policy), and returns minimal fields only
-   (MINIMAL_FIELDS: no 宛名番号, 住民票コード, 個人番号, address, household);
+3. drops every candidate who is DV-protected in the origin (privacy.policy), returns nobody for 該当なし and only
+   candidates scoring the matcher's REVIEW_MIN_SCORE or more, with minimal fields only (MINIMAL_FIELDS: no
+   宛名番号, 住民票コード, 個人番号, address, household, and no birth date — only whether it matched);
+   an operator's grant stops when the disaster that justified it ends; the grant is read FOR UPDATE in the
+   lookup's transaction, so a revocation cannot race it;
 4. appends one audit entry to the origin's chain and one to the host's, in the same transaction; a refused
    lookup is audited as `disaster.crossarea_refused` (host; origin too when the grant is theirs).
 """
@@ -24,7 +27,7 @@ from .districts import district_of
 from .matching_seam import match
 from .models.evacuees import LookupGrant
 
-MINIMAL_FIELDS = ("name", "kana", "birth_date", "sex", "district", "score", "reasons")
+MINIMAL_FIELDS = ("name", "kana", "birth", "sex", "district", "score", "reasons")
 
 
 class GrantRefused(PermissionDenied):
@@ -44,16 +47,54 @@ def grants_received():
                     .order_by("-granted_at", "-id"))
 
 
-def _grant_for_host(grant_id, host):
+def _grant_for_host(grant_id, host, *, lock=False):
     with cross_tenant("広域避難: read one grant of its origin to check it names this host"):
-        g = LookupGrant.all_tenants.select_related("municipality", "host").filter(pk=grant_id).first()
+        q = LookupGrant.all_tenants.select_related("municipality", "host").filter(pk=grant_id)
+        if lock:  # inside the lookup's transaction: a revocation waits for the lookup, or the lookup sees it
+            q = q.select_for_update(of=("self",))
+        g = q.first()
+        ended = g is not None and g.by_operator and _activation_ended(g)
     if g is None or g.host_id != host.pk:
         return None, "照会の許可がありません / no grant for this municipality"
     if g.revoked_at is not None:
         return g, "照会の許可は取り消されています / the grant was revoked"
     if g.expires_at <= timezone.now():
         return g, "照会の許可の有効期限が切れています / the grant has expired"
+    if ended:
+        return g, "運用者による照会の許可は、災害の宣言が終了したため無効です / the disaster has ended"
     return g, ""
+
+
+def _activation_ended(g) -> bool:
+    """An operator's grant is justified by the origin's declared disaster: it stops when that disaster ends."""
+    from .models.core import DisasterActivation
+
+    if g.activation_id is None:
+        return True
+    ended_at = DisasterActivation.all_tenants.filter(pk=g.activation_id).values_list("ended_at", flat=True).first()
+    return ended_at is not None
+
+
+def _minimal_candidates(r, persons, protected):
+    """Only candidates the matcher would put before a person (score ≥ REVIEW_MIN_SCORE), none for 該当なし, no
+    DV-protected person; the birth date itself is never handed over, only whether it matched."""
+    from jichitai.matching.api import REVIEW_MIN_SCORE
+
+    if r.decision == "none":
+        return [], False
+    cands, withheld = [], False
+    for c in r.candidates:
+        p = persons.get(c["person_id"])
+        if (c["score"] or 0) < REVIEW_MIN_SCORE:
+            continue
+        if p is None or p.pk in protected:
+            withheld = True
+            continue
+        reasons = list(c["reasons"])
+        birth = next((x for x in reasons if x.startswith("生年")), "生年月日の照合なし")
+        cands.append({"name": p.full_name, "kana": p.full_kana, "birth": birth, "sex": p.get_sex_display(),
+                      "district": district_of(p.address), "score": c["score"], "reasons": reasons})
+    return cands, withheld
 
 
 def _refuse(user, host, g, grant_id, why, terminal):
@@ -71,8 +112,6 @@ def _refuse(user, host, g, grant_id, why, terminal):
 def lookup(user, grant_id: int, rows: list[dict], *, terminal: str = "system") -> list[dict]:
     """Match the host's rows (matcher rows: name, kana, birth, sex, address, evacuee_id) against the origin's
     register. Returns per row: evacuee_id, decision, candidates with MINIMAL_FIELDS only."""
-    from jichitai.residents.models import Person
-
     if not has_perm(user, Perm.DISASTER_RESPONSE):
         raise PermissionDenied
     host = require_municipality()
@@ -80,38 +119,37 @@ def lookup(user, grant_id: int, rows: list[dict], *, terminal: str = "system") -
         raise ValidationError("照会する避難者がいません / no rows")
     if len(rows) > 5000:
         raise ValidationError("1回に照会できるのは5000人までです / at most 5000 rows")
-    g, why = _grant_for_host(grant_id, host)
-    if why:
-        _refuse(user, host, g, grant_id, why, terminal)
     with transaction.atomic():
-        origin = g.municipality
-        reader = policy.for_export(user, include_protected_addresses=False, purpose=f"crossarea:{host.code}")
-        with tenant_scope(origin):
-            results = match(origin, rows, reader)
-            ids = {c["person_id"] for r in results for c in r.candidates}
-            persons = {p.pk: p for p in Person.objects.filter(pk__in=ids)}
-            protected = policy.protected_person_ids(persons.values())
-        out, returned = [], 0
-        for row, r in zip(rows, results):
-            cands = []
-            for c in r.candidates:
-                p = persons.get(c["person_id"])
-                if p is None or p.pk in protected:
-                    continue
-                cands.append({"name": p.full_name, "kana": p.full_kana, "birth_date": p.birth_date.isoformat(),
-                              "sex": p.get_sex_display(), "district": district_of(p.address),
-                              "score": c["score"], "reasons": list(c["reasons"])})
-            decision = r.decision if cands else "none"
-            if decision == "auto" and len(cands) != len(r.candidates):
-                decision = "review"
-            returned += len(cands)
-            out.append({"evacuee_id": row.get("evacuee_id"), "decision": decision, "candidates": cands})
-        detail = {"grant": g.pk, "origin": origin.code, "host": host.code, "rows": len(rows),
-                  "candidates_returned": returned}
-        append(origin, "disaster.crossarea_lookup", actor=user, terminal=terminal, object_type="lookup_grant",
-               object_id=str(g.pk), detail=detail)
-        append(host, "disaster.crossarea_lookup", actor=user, terminal=terminal, object_type="lookup_grant",
-               object_id=str(g.pk), detail=detail)
+        g, why = _grant_for_host(grant_id, host, lock=True)
+        if not why:
+            return _lookup_granted(user, host, g, rows, terminal)
+    _refuse(user, host, g, grant_id, why, terminal)
+
+
+def _lookup_granted(user, host, g, rows, terminal):
+    from jichitai.residents.models import Person
+
+    origin = g.municipality
+    reader = policy.for_export(user, include_protected_addresses=False, purpose=f"crossarea:{host.code}")
+    with tenant_scope(origin):
+        results = match(origin, rows, reader)
+        ids = {c["person_id"] for r in results for c in r.candidates}
+        persons = {p.pk: p for p in Person.objects.filter(pk__in=ids)}
+        protected = policy.protected_person_ids(persons.values())
+    out, returned = [], 0
+    for row, r in zip(rows, results):
+        cands, withheld = _minimal_candidates(r, persons, protected)
+        decision = r.decision if cands else "none"
+        if decision == "auto" and withheld:
+            decision = "review"
+        returned += len(cands)
+        out.append({"evacuee_id": row.get("evacuee_id"), "decision": decision, "candidates": cands})
+    detail = {"grant": g.pk, "origin": origin.code, "host": host.code, "rows": len(rows),
+              "candidates_returned": returned}
+    append(origin, "disaster.crossarea_lookup", actor=user, terminal=terminal, object_type="lookup_grant",
+           object_id=str(g.pk), detail=detail)
+    append(host, "disaster.crossarea_lookup", actor=user, terminal=terminal, object_type="lookup_grant",
+           object_id=str(g.pk), detail=detail)
     return out
 
 

@@ -130,6 +130,19 @@ def clean_rows(rows: list[dict], shelters_by_code: dict, *, first_line: int = 1)
 MAX_CSV_ROWS = 20000
 
 
+def _csv_rows(reader):
+    """The rows of `reader`; a file the csv module cannot read (a NUL byte, a field over its limit) is refused with
+    its line instead of an error page."""
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as e:
+            raise ValidationError(f"{reader.line_num}行目: CSVとして読めません（{e}） / unreadable CSV") from None
+        yield row
+
+
 def parse_csv(data: bytes | str, shelters_by_code: dict) -> list[dict]:
     """Read the CSV (UTF-8 with or without BOM, or CP932 as Excel writes it), header on line 1, and validate every
     row; a bad row is reported by its line in the file."""
@@ -145,8 +158,9 @@ def parse_csv(data: bytes | str, shelters_by_code: dict) -> list[dict]:
     else:
         text = data.lstrip("\ufeff")
     reader = csv.reader(io.StringIO(text, newline=""))
+    rows_of = _csv_rows(reader)
     try:
-        header = next(reader)
+        header = next(rows_of)
     except StopIteration:
         raise ValidationError("ファイルが空です / empty file") from None
     cols = [CSV_HEADERS.get(h.strip()) for h in header]
@@ -160,7 +174,7 @@ def parse_csv(data: bytes | str, shelters_by_code: dict) -> list[dict]:
             msg.append("1行目: 必須の列がありません: " + "、".join(_LABELS.get(f, "居所") for f in missing))
         raise ValidationError(msg)
     rows, lines, problems = [], [], []
-    for row in reader:
+    for row in rows_of:
         line = reader.line_num
         if not any(c.strip() for c in row):
             continue

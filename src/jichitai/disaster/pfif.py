@@ -21,6 +21,7 @@ NS_PREFIX = "http://zesty.ca/pfif/"
 VERSIONS = ("1.1", "1.2", "1.3", "1.4")
 NS14 = "http://zesty.ca/pfif/1.4"
 STATUSES = {"", "information_sought", "is_note_author", "believed_alive", "believed_missing", "believed_dead"}
+RECORD_ID_MAX = 500  # PfifRecord.record_id, SafetyNote.note_record_id
 PERSON_FIELDS = ("person_record_id", "entry_date", "expiry_date", "author_name", "author_email", "author_phone",
                  "source_name", "source_date", "source_url", "full_name", "given_name", "family_name",
                  "alternate_names", "description", "sex", "date_of_birth", "age", "home_street",
@@ -127,9 +128,13 @@ def _note(node, version, domain, person_id):
     why = []
     if not rid:
         why.append("note_record_id がありません")
+    elif len(rid) > RECORD_ID_MAX:
+        why.append(f"note_record_id が長すぎます（{RECORD_ID_MAX}文字まで）")
     elif not _domain_ok(rid, domain):
         why.append(f"note_record_id「{rid}」が取込元のドメイン {domain} のものではありません")
     pid = f.get("person_record_id", "") or person_id or ""
+    if len(pid) > RECORD_ID_MAX:
+        why.append(f"person_record_id が長すぎます（{RECORD_ID_MAX}文字まで）")
     if person_id and f.get("person_record_id") and f["person_record_id"] != person_id:
         why.append("person_record_id が親の人物レコードと違います")
     if not pid:
@@ -191,6 +196,8 @@ def parse_document(data: bytes, *, source_domain: str):
         why = []
         if not rid:
             why.append("person_record_id がありません")
+        elif len(rid) > RECORD_ID_MAX:
+            why.append(f"person_record_id が長すぎます（{RECORD_ID_MAX}文字まで）")
         elif not _domain_ok(rid, source_domain):
             why.append(f"person_record_id「{rid}」が取込元のドメイン {source_domain} のものではありません")
         if not f.get("full_name"):

@@ -37,7 +37,9 @@ def advisories(request):
                                            terminal=terminal_of(request))
                 messages.success(request, "配信しました。")
             elif p.get("step") == "ack":
-                actions.acknowledge_advisory(request.user, request.municipality, int(p.get("advisory", "0")),
+                if not (p.get("advisory") or "").strip().isdigit():
+                    raise actions.PlatformError("確認する注意喚起を指定してください。")
+                actions.acknowledge_advisory(request.user, request.municipality, int(p["advisory"]),
                                              action_taken=p.get("action_taken", ""), terminal=terminal_of(request))
                 messages.success(request, "確認を登録しました。")
             else:

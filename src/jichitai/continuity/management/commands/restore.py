@@ -15,8 +15,10 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("file")
         parser.add_argument("--json", action="store_true", help="print the report as one JSON line (last line)")
+        parser.add_argument("--verify", action="store_true",
+                            help="verification into a scratch database: the restore is not recorded (検証のみ)")
 
-    def handle(self, *args, file=None, json=False, **o):
+    def handle(self, *args, file=None, json=False, verify=False, **o):
         t0 = time.monotonic()
         report = {"ok": False}
         try:
@@ -24,7 +26,7 @@ class Command(BaseCommand):
         except BackupError as exc:
             report = {"ok": False, "error": str(exc)}
         report["seconds"] = round(time.monotonic() - t0, 3)
-        if report.get("ok"):
+        if report.get("ok") and not verify:
             try:
                 from jichitai.continuity import actions
 
