@@ -135,6 +135,15 @@ def test_seed_demo_builds_a_consistent_register(caplog):
     assert statuses.count("pending") >= 2, statuses
     assert not [r.getMessage() for r in caplog.records if "demo story" in r.getMessage()]
 
+    # one demo disaster for 日田市: evacuees, shelters' people and the 被災者台帳 belong to the same declared disaster
+    from jichitai.disaster.models import DisasterActivation, Evacuee, VictimLedger
+    open_ = DisasterActivation.all_tenants.filter(municipality=hita, ended_at__isnull=True)
+    assert open_.count() == 1, list(open_.values_list("disaster__name", flat=True))
+    act = open_.get()
+    assert set(Evacuee.all_tenants.filter(municipality=hita).values_list("activation_id", flat=True)) == {act.pk}
+    ledgers = set(VictimLedger.all_tenants.filter(municipality=hita).values_list("disaster_id", flat=True))
+    assert ledgers == {act.disaster_id}
+
     # logins: roles and the well-known password
     users = {u.username: u for u in StaffUser.objects.all()}
     assert users["operator"].role == "operator" and users["operator"].municipality is None

@@ -7,7 +7,7 @@ import random
 
 from django.utils import timezone
 
-from jichitai.disaster import actions
+from jichitai.disaster import actions, queries
 from jichitai.residents.models import Person, Status
 from jichitai.tenancy.models import Municipality, StaffUser
 from jichitai.tenancy.scope import tenant_scope
@@ -41,8 +41,10 @@ def seed_disaster(m, *, seed=2026, out=print):
         StaffUser.objects.filter(username=f"admin-{m.code}").first()
     rng = random.Random(f"{seed}-{m.code}-disaster")
     with tenant_scope(m):
-        act = actions.declare_disaster(user, name="令和8年12月 大雨（デモ）", kind="flood",
-                                       occurred_at=timezone.now() - dt.timedelta(hours=20))
+        # one disaster: the one the support seed (名簿・被災者台帳) may already have declared, so that evacuees,
+        # shelters, safety notes and the 被災者台帳 belong to the same declared disaster
+        act = queries.current_activation() or actions.declare_disaster(
+            user, name="令和8年12月 大雨（デモ）", kind="flood", occurred_at=timezone.now() - dt.timedelta(hours=20))
         for code, name, kind, addr, day, night, open_ in SHELTERS:
             s = actions.save_shelter(user, {"code": code, "name": name, "kind": kind, "address": addr,
                                             "capacity_day": day, "capacity_night": night, "contact_name": "防災課",
@@ -105,8 +107,9 @@ def seed_disaster(m, *, seed=2026, out=print):
     host_admin = StaffUser.objects.filter(username="admin-45383").first()
     if host is not None and host_admin is not None:  # the host: 日田市's residents at 綾町's shelter
         with tenant_scope(host):
-            actions.declare_disaster(host_admin, name="令和8年12月 大雨（受入・デモ）", kind="flood",
-                                     occurred_at=timezone.now() - dt.timedelta(hours=20))
+            queries.current_activation() or actions.declare_disaster(
+                host_admin, name="令和8年12月 大雨（受入・デモ）", kind="flood",
+                occurred_at=timezone.now() - dt.timedelta(hours=20))
             s = actions.save_shelter(host_admin, {"code": "A01", "name": "綾町中央公民館", "kind": "designated",
                                                   "address": "大字南俣1番地", "capacity_day": 100,
                                                   "capacity_night": 80})
