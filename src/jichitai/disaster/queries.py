@@ -140,15 +140,19 @@ def _protected_among(person_ids) -> set:
 
 
 def evacuee_protection(evacuees) -> dict:
-    """{evacuee id: True when the evacuee is, or may be (a match candidate), a DV-protected resident}."""
+    """{evacuee id: True when the evacuee is, or may be (a match candidate), a DV-protected resident}. Decided per
+    person: registrations merged into one person (同一人物として統合) share it, so that a protected resident's second
+    registration (typed differently, linked to nobody) does not tell where that person is."""
     evacuees = list(evacuees)
-    ids = set()
-    for e in evacuees:
-        ids.add(e.person_id)
-        ids |= {c.get("person_id") for c in e.match_candidates or []}
-    prot = _protected_among(ids)
-    return {e.pk: bool(prot & ({e.person_id} | {c.get("person_id") for c in e.match_candidates or []}))
-            for e in evacuees}
+    roots = {e.merged_into_id or e.pk for e in evacuees}
+    members = {}  # root -> (person ids of every registration of that person, candidates included)
+    for x in evacuees + list(Evacuee.objects.filter(Q(pk__in=roots) | Q(merged_into_id__in=roots))
+                             .only("pk", "merged_into_id", "person_id", "match_candidates")):
+        members.setdefault(x.merged_into_id or x.pk, set()).update(
+            {x.person_id} | {c.get("person_id") for c in x.match_candidates or []})
+    prot = _protected_among(set().union(*members.values()) if members else set())
+    by_root = {r: bool(prot & ids) for r, ids in members.items()}
+    return {e.pk: by_root[e.merged_into_id or e.pk] for e in evacuees}
 
 
 def evacuee_views(evacuees, reader: policy.Reader) -> list[dict]:
@@ -247,6 +251,15 @@ def duplicate_groups(activation_id: int, reader: policy.Reader):
     views = {v["id"]: v for v in evacuee_views(evs, reader)}
     people = {p.pk: p for p in Person.objects.filter(pk__in={e.person_id for e in evs if e.person_id})
               .only("pk", "atena_no", "family_name", "given_name")}
+    # a candidate group in which one registration is (or may be) a protected resident: the others may be the same
+    # person, so their whereabouts are withheld too
+    hidden_groups = {v["duplicate_group"] for v in views.values() if v["protected"]}
+    if not reader.dv_addresses:
+        w = reader.withheld_value
+        for v in views.values():
+            if v["duplicate_group"] in hidden_groups and not v["withheld"]:
+                v.update(protected=True, withheld=True, contact=w, shelter=w, shelter_id=None, place=w, place_note=w,
+                         address=w if v["address"] else "")
     groups = {}
     for e in evs:
         p = people.get(e.person_id) if e.match_state == MatchState.LINKED else None
