@@ -267,3 +267,50 @@ def test_duplicate_audit_codes_have_labels():
     for code in ("disaster.evacuee_merge", "disaster.evacuee_auto_merge", "disaster.evacuee_unmerge",
                  "disaster.evacuee_not_duplicate", "disaster.duplicates_view"):
         assert actions.AUDIT_LABELS[code]
+
+
+def test_without_a_linked_registration_the_primary_is_the_one_waiting_for_review(d):
+    """A visitor-like registration (該当なし) merged with a 要確認 one: the 要確認 registration is the primary, so the
+    person stays in the review queue and a clerk can still confirm the match."""
+    n = one(actions.register_evacuees(d.u, [visitor()])[0])
+    r = one(actions.register_evacuees(d.u, [taro(birth_text="", address="", place="S02")])[0])
+    n.refresh_from_db(), r.refresh_from_db()
+    assert (n.match_state, r.match_state) == ("none", "review"), (n.match_state, r.match_state)
+    p = actions.merge_evacuees(d.u, [n.pk, r.pk])
+    assert p.pk == r.pk and Evacuee.objects.get(pk=n.pk).merged_into_id == r.pk
+    assert list(queries.review_queue().values_list("pk", flat=True)) == [r.pk]
+
+
+def test_a_protected_persons_other_registrations_are_withheld_too(d, staff):
+    """The protected resident's registration is linked; a second registration of the same person, typed so that it
+    matches nobody, is merged into it (or still only a duplicate candidate): neither shows where the person is to a
+    reader without the DV right — on the duplicates screen, the evacuee list or the evacuee page."""
+    p = Person.objects.get(pk=d.wife.pk)
+    ractions.correct_person(d.town.actor(), p, expected_version=p.version, changes={"dv_protected": True},
+                            change_date=dt.date(2024, 1, 10), note="支援措置の申出")
+    admin = staff["admin_a"]
+    a = one(actions.register_evacuees(d.u, [taro(full_name="山田花子", kana="ヤマダハナコ", birth_text="1977-08-15",
+                                                 sex="女")])[0])
+    b = one(actions.register_evacuees(d.u, [visitor(full_name="山田花子", kana="ヤマダハナコ", birth_text="1977-08-15",
+                                                    sex="女", address="", place="S02")])[0])
+    # the second one names nobody (as a stale, mistyped paper entry would): no candidates
+    Evacuee.objects.filter(pk=b.pk).update(match_candidates=[], match_state="none", person_id=None)
+    ea, eb = Evacuee.objects.get(pk=a.pk), Evacuee.objects.get(pk=b.pk)
+    assert ea.match_state == "review"  # a protected resident is never 自動確定
+    assert queries.evacuee_protection([ea, eb]) == {ea.pk: True, eb.pk: False}
+    # a candidate group (same name and birth date): every registration in it is withheld
+    [g] = queries.duplicate_groups(d.act.pk, for_staff(d.u))[0]
+    assert {r["id"] for r in g["rows"]} == {ea.pk, eb.pk}
+    assert [r["shelter"] for r in g["rows"]] == [WITHHELD, WITHHELD]
+    # merged into one person: the unlinked registration is protected with the person
+    assert actions.merge_evacuees(admin, [ea.pk, eb.pk]).pk == ea.pk
+    eb.refresh_from_db()
+    assert queries.evacuee_protection([eb])[eb.pk] is True
+    [v] = queries.evacuee_views([Evacuee.objects.get(pk=eb.pk)], for_staff(d.u))
+    assert v["shelter"] == WITHHELD and v["withheld"]
+    body = client_for(d.u).get(f"/disaster/evacuees/{eb.pk}/").content.decode()
+    assert "豆田公民館" not in body and "三本松小学校体育館" not in body
+    rows, total = queries.evacuee_list(for_staff(d.u), shelter_id=d.s2.pk)
+    assert total == 0 and rows == []
+    [v] = queries.evacuee_views([Evacuee.objects.get(pk=eb.pk)], for_staff(admin))
+    assert v["shelter"] == "豆田公民館"

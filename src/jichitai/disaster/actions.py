@@ -347,7 +347,7 @@ def _merge_rows(primary_id, other_ids, user, now, *, auto):
 
 def merge_evacuees(user, evacuee_ids, *, terminal: str = "system") -> Evacuee:
     """同一人物として統合: registrations of one person (e.g. at two shelters) become one person. The primary is the
-    registration linked to a resident (the earliest such), else the earliest; the others point to it and are kept
+    registration linked to a resident (the earliest such), else the earliest 要確認 one, else the earliest; the others point to it and are kept
     with their check-in/out history. Refused: fewer than two, the same registration twice, one already merged into
     another, another disaster, registrations linked to different residents. Returns the primary."""
     from django.db.models import Q
@@ -382,7 +382,10 @@ def merge_evacuees(user, evacuee_ids, *, terminal: str = "system") -> Evacuee:
             raise ValidationError(f"別々の住民と照合済みの登録は統合できません: {names}。同じ人であれば、先に照合を"
                                   "見直してください（照合の確認）。")
         linked_roots = sorted({x.merged_into_id or x.pk for x in linked.values()})
-        primary = next((e for e in evs if e.pk in linked_roots), evs[0])
+        # the primary: the registration linked to a resident; else one waiting for a clerk's confirmation (要確認),
+        # which must stay in the review queue (a merged registration is not asked about); else the earliest
+        primary = (next((e for e in evs if e.pk in linked_roots), None)
+                   or next((e for e in evs if e.match_state == MatchState.REVIEW), None) or evs[0])
         others = [e.pk for e in evs if e.pk != primary.pk]
         now = timezone.now()
         _merge_rows(primary.pk, others, user, now, auto=False)
