@@ -419,8 +419,11 @@ def _offline_void(iss, reason, user):
                                           "reason": reason[:200], "voided_at": timezone.now().isoformat()}, actor=user)
 
 
-def record_offline_void(p: dict, *, device: str, username: str, syncing_user=None) -> Issuance:
-    """Platform side, at sync: void the certificate a kit voided (by its 照合ID), so that /verify/ says so."""
+def record_offline_void(p: dict, *, device: str, username: str, syncing_user=None, kit_built_at=None) -> Issuance:
+    """Platform side, at sync: void the certificate a kit voided (by its 照合ID), so that /verify/ says so. Only a
+    certificate the kit could know is voided: one it issued itself (its device) or one already in the 交付簿 when the
+    kit was built (`kit_built_at`; the kit carries the 交付簿 as it was then). The void's time must lie between the
+    certificate's issue (and the kit's building) and now. Anything else is refused (the sync queues it for a person)."""
     from jichitai.tenancy.models import StaffUser
 
     m = require_municipality()
@@ -429,11 +432,25 @@ def record_offline_void(p: dict, *, device: str, username: str, syncing_user=Non
         raise ValidationError(f"取り消された証明書（発行番号 {p['issue_no']}）が交付簿にありません")
     if iss.status != IssuanceStatus.ISSUED:
         raise ValidationError(f"発行番号 {p['issue_no']} の証明書は発行済みの状態ではありません")
+    if kit_built_at is not None and iss.offline_device != device and iss.issued_at > kit_built_at:
+        raise ValidationError(f"発行番号 {p['issue_no']} の証明書はこの端末の作成後にオンラインで発行されたもので、"
+                              "端末では取り消せません")
+    try:
+        voided_at = dt.datetime.fromisoformat(str(p.get("voided_at") or ""))
+    except ValueError:
+        voided_at = None
+    if voided_at is not None and timezone.is_naive(voided_at):
+        voided_at = None
+    now = timezone.now()
+    earliest = max(iss.issued_at, kit_built_at) if kit_built_at is not None else iss.issued_at
+    if voided_at is None or voided_at < earliest or voided_at > now + dt.timedelta(minutes=10):
+        raise ValidationError(f"発行番号 {p['issue_no']} の取消日時（{str(p.get('voided_at'))[:40]}）が正しくありません"
+                              "（発行より前、端末の作成より前、または未来の日時）")
     user = StaffUser.objects.filter(municipality=m, username=username).first() or syncing_user
-    Issuance.objects.filter(pk=iss.pk).update(status=IssuanceStatus.VOIDED, void_reason=p["reason"],
-                                              voided_by=user, voided_at=dt.datetime.fromisoformat(p["voided_at"]))
+    Issuance.objects.filter(pk=iss.pk).update(status=IssuanceStatus.VOIDED, void_reason=str(p.get("reason", ""))[:200],
+                                              voided_by=user, voided_at=voided_at)
     iss.refresh_from_db()
-    _audit(m, user, "certificate.void", iss, f"offline:{device}", reason=p["reason"], offline=True)
+    _audit(m, user, "certificate.void", iss, f"offline:{device}", reason=iss.void_reason, offline=True)
     return iss
 
 

@@ -809,7 +809,8 @@ def _apply_certificate_void(kit, ev, user):
     from jichitai.certificates.actions import record_offline_void
 
     try:
-        record_offline_void(ev["payload"], device=kit.device, username=ev.get("actor", ""), syncing_user=user)
+        record_offline_void(ev["payload"], device=kit.device, username=ev.get("actor", ""), syncing_user=user,
+                            kit_built_at=kit.built_at)
     except ValidationError as e:
         raise Conflict(" ".join(e.messages)) from None
     return "applied"
