@@ -3,6 +3,7 @@ the index kept up to date by the register's own write paths, and the `disaster m
 import csv
 import datetime as dt
 import json
+import os  # noqa: F401 (the skipif condition)
 import random
 
 import pytest
@@ -415,3 +416,43 @@ def test_command_run_is_audited_without_personal_data_and_as_user_applies_the_dv
     with pytest.raises(CommandError, match="職員「nobody」"):
         call_command("disaster", "match", "--municipality", "44204", "--input", str(src), "--output", str(out),
                      "--as-user", "nobody")
+
+
+@pytest.mark.skipif("os.environ.get('DATABASE_URL', '').startswith('postgres')",
+                    reason="SQLite's planner only: PostgreSQL's blocking reads are planned from its own statistics")
+def test_sqlite_blocking_reads_use_their_key_index_whatever_the_statistics_say(town_a, staff, fam):
+    """sqlite_stat1 describing a register with few distinct names (as ANALYZE after a legacy import of such a town
+    leaves it) made SQLite scan the whole table for every chunk of keys; the blocking reads name their index, so the
+    plan is the index's whatever the statistics say, and the results are the same."""
+    from django.db import connection
+
+    from jichitai.matching import queries
+
+    with tenant_scope(town_a.m):
+        keys = list(Person.objects.values_list("name_var_key", flat=True))
+        before = sorted(r[0] for r in queries.by_name_variant_light(keys))
+        with connection.cursor() as c:
+            c.execute("ANALYZE")
+            c.execute("DELETE FROM sqlite_stat1 WHERE tbl = 'residents_person'")
+            for idx, stat in (("person_name_var_key_layer", "1000000 1000000 1000000 1812 1"),
+                              ("person_kana_loose_key_layer", "1000000 1000000 1000000 5556 1"),
+                              ("person_birth_date", "1000000 1000000 1000000 1"),
+                              ("residents_person_municipality_id_52ca9c88", "1000000 1000000")):
+                c.execute("INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES ('residents_person', %s, %s)", [idx, stat])
+            c.execute("ANALYZE sqlite_schema")  # reload the statistics
+        seen = []
+
+        def capture(execute, sql, params, many, context):
+            seen.append((sql, params))
+            return execute(sql, params, many, context)
+
+        with connection.execute_wrapper(capture):
+            after = sorted(r[0] for r in queries.by_name_variant_light(keys))
+            queries.by_kana_loose_light(["ヤマダタロ"])
+            queries.by_birth_date_light([dt.date(1975, 4, 1)])
+        assert after == before and after
+        for sql, params in seen:
+            with connection.cursor() as c:
+                c.execute("EXPLAIN QUERY PLAN " + sql, params)
+                plan = " ".join(str(r[-1]) for r in c.fetchall())
+            assert "USING INDEX person_" in plan and "SCAN p" not in plan.replace("SCAN p USING", ""), plan
