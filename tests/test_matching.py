@@ -456,3 +456,17 @@ def test_sqlite_blocking_reads_use_their_key_index_whatever_the_statistics_say(t
                 c.execute("EXPLAIN QUERY PLAN " + sql, params)
                 plan = " ".join(str(r[-1]) for r in c.fetchall())
             assert "USING INDEX person_" in plan and "SCAN p" not in plan.replace("SCAN p USING", ""), plan
+
+
+def test_the_disaster_commands_stop_when_the_audit_keys_are_missing(town_a, staff, settings, tmp_path):
+    """The batch commands skip Django's developer checks but not the audit keys they write their events with: with
+    keys required (production) and the signing key missing, `disaster match` stops with the reason, writing nothing."""
+    f = tmp_path / "in.csv"
+    f.write_text("氏名\n山田太郎\n", encoding="utf-8")
+    out = tmp_path / "out.csv"
+    settings.JICHITAI_AUDIT_KEYS_REQUIRED = True
+    settings.JICHITAI_AUDIT_SIGNING_KEY_FILE = str(tmp_path / "missing.key")
+    with pytest.raises(CommandError, match="チェックポイント署名鍵がありません"):
+        call_command("disaster", "match", "--municipality", town_a.m.code, "--input", str(f), "--output", str(out),
+                     "--columns", "氏名=name")
+    assert not out.exists()
