@@ -143,6 +143,8 @@ def test_seed_demo_builds_a_consistent_register(caplog):
     assert set(Evacuee.all_tenants.filter(municipality=hita).values_list("activation_id", flat=True)) == {act.pk}
     ledgers = set(VictimLedger.all_tenants.filter(municipality=hita).values_list("disaster_id", flat=True))
     assert ledgers == {act.disaster_id}
+    # the review screen has something to show: evacuees written with too little to confirm them (要確認)
+    assert Evacuee.all_tenants.filter(municipality=hita, match_state="review").exists()
 
     # logins: roles and the well-known password
     users = {u.username: u for u in StaffUser.objects.all()}

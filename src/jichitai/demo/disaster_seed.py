@@ -87,6 +87,15 @@ def seed_disaster(m, *, seed=2026, out=print):
         for place, name in (("S01", "李　明"), ("S03", "李明")):
             actions.register_evacuees(user, [{"full_name": name, "kana": "リ ミン", "birth_text": "1979-11-30",
                                               "sex": "男", "address": "", "place": place}], terminal="demo")
+        # 照合の確認 (要確認): residents written with too little to confirm them safely — the name and its reading only,
+        # or the name and an age band — for a clerk to confirm or set apart on the review screen
+        sparse = list(Person.objects.filter(status=Status.RESIDENT, dv_protected=False)
+                      .exclude(household_id__in=heads[:40]).order_by("-pk")[:3])
+        for i, p in enumerate(sparse):
+            decade = (timezone.localdate() - p.birth_date).days // 3650 * 10
+            actions.register_evacuees(user, [{"full_name": p.full_name, "kana": p.full_kana if i != 2 else "",
+                                              "birth_text": f"{decade}代" if i == 2 else "", "sex": "",
+                                              "address": "", "place": "S01"}], terminal="demo")
         # safety notes on residents not at a shelter
         others = list(Person.objects.filter(status=Status.RESIDENT, dv_protected=False)
                       .exclude(household_id__in=heads[:40]).order_by("pk").values_list("pk", flat=True)[:600])
