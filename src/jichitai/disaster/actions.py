@@ -347,9 +347,10 @@ def _merge_rows(primary_id, other_ids, user, now, *, auto):
 
 def merge_evacuees(user, evacuee_ids, *, terminal: str = "system") -> Evacuee:
     """同一人物として統合: registrations of one person (e.g. at two shelters) become one person. The primary is the
-    registration linked to a resident (the earliest such), else the earliest 要確認 one, else the earliest; the others point to it and are kept
-    with their check-in/out history. Refused: fewer than two, the same registration twice, one already merged into
-    another, another disaster, registrations linked to different residents. Returns the primary."""
+    registration linked to a resident (the earliest such), else the earliest 要確認 one, else the earliest; the
+    others point to it and are kept with their check-in/out history. Refused: fewer than two, the same registration
+    twice, one already merged into another, another disaster, registrations linked to different residents. Returns
+    the primary."""
     from django.db.models import Q
 
     _need(user, Perm.REGISTER_EVACUEES)
