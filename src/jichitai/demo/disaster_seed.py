@@ -89,10 +89,13 @@ def seed_disaster(m, *, seed=2026, out=print):
                                               "sex": "男", "address": "", "place": place}], terminal="demo")
         # 照合の確認 (要確認): residents written with too little to confirm them safely — the name and its reading only,
         # or the name and an age band — for a clerk to confirm or set apart on the review screen
-        sparse = list(Person.objects.filter(status=Status.RESIDENT, dv_protected=False)
+        # (adults: an age band such as 「60代」 is written for adults; a child would be 「0代」, which is no age band)
+        adults = timezone.localdate().replace(year=timezone.localdate().year - 20, day=1)
+        sparse = list(Person.objects.filter(status=Status.RESIDENT, dv_protected=False, birth_date__lt=adults)
                       .exclude(household_id__in=heads[:40]).order_by("-pk")[:3])
         for i, p in enumerate(sparse):
-            decade = (timezone.localdate() - p.birth_date).days // 3650 * 10
+            today, b = timezone.localdate(), p.birth_date
+            decade = (today.year - b.year - ((today.month, today.day) < (b.month, b.day))) // 10 * 10
             actions.register_evacuees(user, [{"full_name": p.full_name, "kana": p.full_kana if i != 2 else "",
                                               "birth_text": f"{decade}代" if i == 2 else "", "sex": "",
                                               "address": "", "place": "S01"}], terminal="demo")
