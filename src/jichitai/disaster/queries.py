@@ -155,11 +155,12 @@ def evacuee_protection(evacuees) -> dict:
     return {e.pk: by_root[e.merged_into_id or e.pk] for e in evacuees}
 
 
-def evacuee_views(evacuees, reader: policy.Reader) -> list[dict]:
+def evacuee_views(evacuees, reader: policy.Reader, *, protection: dict | None = None) -> list[dict]:
     """What a reader sees of evacuees: a protected person's whereabouts (shelter, address, place) are withheld
-    from readers without the DV right."""
+    from readers without the DV right. `protection`: {id: bool} already decided by the caller (evacuee_protection,
+    possibly widened), else decided here."""
     evacuees = list(evacuees)
-    prot = evacuee_protection(evacuees)
+    prot = evacuee_protection(evacuees) if protection is None else protection
     out = []
     for e in evacuees:
         hide = prot[e.pk] and not reader.dv_addresses
@@ -248,18 +249,14 @@ def duplicate_groups(activation_id: int, reader: policy.Reader):
 
     evs = list(Evacuee.objects.filter(activation_id=activation_id).exclude(duplicate_group="")
                .select_related("shelter").order_by("duplicate_group", "id"))
-    views = {v["id"]: v for v in evacuee_views(evs, reader)}
+    # a candidate group in which one registration is (or may be) a protected resident: the others may be the same
+    # person, so the whole group is treated as protected
+    prot = evacuee_protection(evs)
+    hidden_groups = {e.duplicate_group for e in evs if prot[e.pk]}
+    prot = {e.pk: prot[e.pk] or e.duplicate_group in hidden_groups for e in evs}
+    views = {v["id"]: v for v in evacuee_views(evs, reader, protection=prot)}
     people = {p.pk: p for p in Person.objects.filter(pk__in={e.person_id for e in evs if e.person_id})
               .only("pk", "atena_no", "family_name", "given_name")}
-    # a candidate group in which one registration is (or may be) a protected resident: the others may be the same
-    # person, so their whereabouts are withheld too
-    hidden_groups = {v["duplicate_group"] for v in views.values() if v["protected"]}
-    if not reader.dv_addresses:
-        w = reader.withheld_value
-        for v in views.values():
-            if v["duplicate_group"] in hidden_groups and not v["withheld"]:
-                v.update(protected=True, withheld=True, contact=w, shelter=w, shelter_id=None, place=w, place_note=w,
-                         address=w if v["address"] else "")
     groups = {}
     for e in evs:
         p = people.get(e.person_id) if e.match_state == MatchState.LINKED else None
